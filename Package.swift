@@ -1,0 +1,44 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "bmlua",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "bmlua", targets: ["bmlua"]),
+        .library(name: "BackupSys", targets: ["BackupSys"]),
+        .library(name: "HookVM", targets: ["HookVM"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLua",
+            pkgConfig: "lua5.4",
+            providers: [.apt(["liblua5.4-dev"])]
+        ),
+        .target(name: "HookVM", dependencies: ["CLua"]),
+        .target(
+            name: "BackupSys",
+            dependencies: [
+                "HookVM",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(
+            name: "bmlua",
+            dependencies: [
+                "BackupSys",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "bmlua-bench", dependencies: ["HookVM", "CLua"]),
+        .testTarget(name: "HookVMTests", dependencies: ["HookVM", "CLua"]),
+        .testTarget(name: "BackupSysTests", dependencies: ["BackupSys", "HookVM"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

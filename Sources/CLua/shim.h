@@ -1,0 +1,190 @@
+/*
+ * shim.h — the C side of bmlua's Lua host.
+ *
+ * Swift cannot import Lua's function-like macros, and it must never be
+ * unwound by lua_error's longjmp.  Everything here is small and static
+ * inline so this stays a pure system-library target over liblua5.4.
+ *
+ * The rule that keeps longjmp out of Swift frames:
+ *   - Swift functions exposed to Lua run behind bmlua_trampoline: they return
+ *     a status, and only the trampoline (C) calls lua_error.
+ *   - While Swift runs, the memory cap is lifted (see bmlua_alloc), so the
+ *     pushes Swift makes cannot fail with LUA_ERRMEM; a failure of malloc
+ *     itself aborts, since raising there would cross a Swift frame.
+ *   - Swift reads and writes tables and globals only with raw accessors, so
+ *     no metamethod (user code that could raise) runs under a Swift frame.
+ */
+#ifndef BMLUA_SHIM_H
+#define BMLUA_SHIM_H
+
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <signal.h>
+
+/* ---------------------------------------------------------------------
+ * Macro wrappers
+ * ------------------------------------------------------------------- */
+
+static inline int bmlua_registryindex(void) { return LUA_REGISTRYINDEX; }
+static inline int bmlua_upvalueindex(int i) { return lua_upvalueindex(i); }
+static inline void bmlua_pop(lua_State *L, int n) { lua_pop(L, n); }
+static inline void bmlua_newtable(lua_State *L) { lua_newtable(L); }
+static inline int bmlua_isnoneornil(lua_State *L, int i) { return lua_isnoneornil(L, i); }
+static inline const char *bmlua_tolstring(lua_State *L, int i, size_t *len) {
+    /* Only called on values whose type is LUA_TSTRING: no conversion, no allocation. */
+    return lua_tolstring(L, i, len);
+}
+static inline int bmlua_pcall(lua_State *L, int nargs, int nresults, int msgh) {
+    return lua_pcall(L, nargs, nresults, msgh);
+}
+static inline void bmlua_fullgc(lua_State *L) { lua_gc(L, LUA_GCCOLLECT, 0); }
+static inline int bmlua_isinteger(lua_State *L, int i) { return lua_isinteger(L, i); }
+static inline lua_Integer bmlua_tointeger(lua_State *L, int i) { return lua_tointegerx(L, i, NULL); }
+static inline lua_Number bmlua_tonumber(lua_State *L, int i) { return lua_tonumberx(L, i, NULL); }
+
+/* Raw access to the globals table: a metatable set on _G by user code is never consulted. */
+static inline void bmlua_rawgetglobal(lua_State *L, const char *name) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_pushstring(L, name);
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+}
+/* Pops a value and stores it as global `name`. */
+static inline void bmlua_rawsetglobal(lua_State *L, const char *name) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_pushstring(L, name);
+    lua_rotate(L, -3, -1);   /* value, G, name -> G, name, value */
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+/* t[name] = value (popped), raw, for the table at index t. */
+static inline void bmlua_rawsetfield(lua_State *L, int t, const char *name) {
+    t = lua_absindex(L, t);
+    lua_pushstring(L, name);
+    lua_rotate(L, -2, 1);    /* value, name -> name, value */
+    lua_rawset(L, t);
+}
+
+/* ---------------------------------------------------------------------
+ * Limits: the capping allocator and the count hook
+ * ------------------------------------------------------------------- */
+
+enum { BMLUA_TRIP_NONE = 0, BMLUA_TRIP_TIME = 1, BMLUA_TRIP_MEMORY = 2 };
+
+typedef struct bmlua_Limits {
+    lua_State *L;
+    size_t used;             /* bytes held by the state */
+    size_t cap;              /* 0: no cap */
+    int capped;              /* cap enforced: only while user Lua code runs */
+    volatile sig_atomic_t tripped;   /* BMLUA_TRIP_* of the current call */
+    /* Registry refs of the error values the count hook raises: made up front
+       so raising them never allocates (memory may be exhausted by then). */
+    int timeref, memoryref;
+} bmlua_Limits;
+
+/* Runs at every instruction once armed; re-raises until the call has
+   unwound, so a pcall inside the hook cannot swallow the limit. */
+static inline void bmlua_counthook(lua_State *L, lua_Debug *ar) {
+    void *ud;
+    (void)ar;
+    lua_getallocf(L, &ud);
+    bmlua_Limits *lim = (bmlua_Limits *)ud;
+    if (lim->tripped == BMLUA_TRIP_NONE) return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lim->tripped == BMLUA_TRIP_TIME ? lim->timeref : lim->memoryref);
+    lua_error(L);
+}
+
+/* Lua documents lua_sethook as safe to call asynchronously (lua.c calls it
+   from a signal handler): the watchdog thread uses it to stop a hook. */
+static inline void bmlua_trip(bmlua_Limits *lim, int why) {
+    lim->tripped = why;
+    lua_sethook(lim->L, bmlua_counthook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+static inline void bmlua_untrip(bmlua_Limits *lim) {
+    lua_sethook(lim->L, NULL, 0, 0);
+    lim->tripped = BMLUA_TRIP_NONE;
+}
+
+static inline void *bmlua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    bmlua_Limits *lim = (bmlua_Limits *)ud;
+    size_t old = ptr ? osize : 0;   /* with ptr == NULL, osize is a type tag */
+    if (nsize == 0) {
+        free(ptr);
+        lim->used -= old;
+        return NULL;
+    }
+    if (nsize > old && lim->capped && lim->cap && lim->used - old + nsize > lim->cap) {
+        if (lim->L) bmlua_trip(lim, BMLUA_TRIP_MEMORY);
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p == NULL) {
+        if (nsize <= old) return ptr;   /* a shrink never fails */
+        if (!lim->capped) abort();      /* see the rule at the top of this file */
+        return NULL;
+    }
+    lim->used = lim->used - old + nsize;
+    return p;
+}
+
+static inline int bmlua_panic(lua_State *L) {
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "bmlua: unprotected Lua error: %s\n", msg ? msg : "?");
+    abort();
+}
+
+/* A new state whose allocator is `lim`, with the trip messages registered. */
+static inline lua_State *bmlua_newstate(bmlua_Limits *lim) {
+    lua_State *L = lua_newstate(bmlua_alloc, lim);
+    if (L == NULL) return NULL;
+    lim->L = L;
+    lua_atpanic(L, bmlua_panic);
+    lua_pushliteral(L, "time limit exceeded");
+    lim->timeref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "not enough memory (memory limit exceeded)");
+    lim->memoryref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return L;
+}
+
+/* Runs user code: the cap is enforced for exactly the extent of the call. */
+static inline int bmlua_limitedcall(lua_State *L, bmlua_Limits *lim, int nargs, int nresults) {
+    int saved = lim->capped;
+    lim->capped = 1;
+    int status = lua_pcall(L, nargs, nresults, 0);
+    lim->capped = saved;
+    return status;
+}
+
+/* ---------------------------------------------------------------------
+ * Swift functions called from Lua
+ * ------------------------------------------------------------------- */
+
+/* Returns the number of results pushed, or -1 with the error value on top. */
+typedef int (*bmlua_SwiftFunction)(lua_State *L, void *box);
+
+static inline int bmlua_trampoline(lua_State *L) {
+    bmlua_SwiftFunction fn = (bmlua_SwiftFunction)lua_touserdata(L, lua_upvalueindex(1));
+    void *box = lua_touserdata(L, lua_upvalueindex(2));
+    void *ud;
+    lua_getallocf(L, &ud);
+    bmlua_Limits *lim = (bmlua_Limits *)ud;
+    int saved = lim->capped;
+    lim->capped = 0;
+    int n = fn(L, box);
+    lim->capped = saved;
+    if (n < 0) return lua_error(L);
+    return n;
+}
+
+/* Pushes a closure that calls `fn` with `box` (both light userdata). */
+static inline void bmlua_pushswiftfunction(lua_State *L, bmlua_SwiftFunction fn, void *box) {
+    lua_pushlightuserdata(L, (void *)fn);
+    lua_pushlightuserdata(L, box);
+    lua_pushcclosure(L, bmlua_trampoline, 2);
+}
+
+#endif

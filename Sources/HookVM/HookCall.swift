@@ -1,0 +1,58 @@
+import CLua
+
+/// What a hook may return: the types of `bhout` and `bhout2` (nil: not used).
+/// The table of which hook returns what is the caller's (BackupSys's).
+public struct HookSignature: Sendable {
+    public var bhout: LuaType?
+    public var bhout2: LuaType?
+    public init(bhout: LuaType? = nil, bhout2: LuaType? = nil) {
+        self.bhout = bhout
+        self.bhout2 = bhout2
+    }
+}
+
+public struct HookOutputs: Sendable {
+    public var bhout: LuaValue
+    public var bhout2: LuaValue
+}
+
+extension LuaVM {
+    /// One hook call, DESIGN §4: clear `bhtemp`, set `bhin`, clear `bhout` and
+    /// `bhout2`, run the (cached) code as chunk `=hookN` under the limits, read
+    /// the outputs back and check their types. Errors name the hook:
+    /// `hook3: hdtstamp:7: attempt to index a nil value`.
+    public func callHook(_ number: Int, code: String, bhin: [LuaValue], returns signature: HookSignature) throws -> HookOutputs {
+        let L = current
+        let base = lua_gettop(L)
+        defer { lua_settop(L, base) }
+        let name = "hook\(number)"
+        clearTemp()
+        push(.list(bhin), on: L)
+        bmlua_rawsetglobal(L, "bhin")
+        lua_pushnil(L)
+        bmlua_rawsetglobal(L, "bhout")
+        lua_pushnil(L)
+        bmlua_rawsetglobal(L, "bhout2")
+        do {
+            lua_rawgeti(L, bmlua_registryindex(), lua_Integer(try compiled(code, chunkName: "=" + name)))
+            try execute(on: L, nargs: 0, nresults: 0, timed: true)
+        } catch var error as LuaError {
+            if !error.message.hasPrefix(name + ":") {
+                error.message = "\(name): \(error.message)"
+                if case .string = error.value { error.value = .string(error.message) }
+            }
+            throw error
+        }
+        bmlua_rawgetglobal(L, "bhout")
+        bmlua_rawgetglobal(L, "bhout2")
+        let outputs = HookOutputs(bhout: value(at: -2, on: L), bhout2: value(at: -1, on: L))
+        try check(outputs.bhout, against: signature.bhout, named: "bhout", in: name)
+        try check(outputs.bhout2, against: signature.bhout2, named: "bhout2", in: name)
+        return outputs
+    }
+
+    private func check(_ v: LuaValue, against expected: LuaType?, named output: String, in hook: String) throws {
+        guard let expected, !v.isNil, v.type != expected else { return }
+        throw LuaError(.wrongType, "\(hook): \(output) must be a \(expected.rawValue) or nil, not a \(v.type.rawValue)")
+    }
+}

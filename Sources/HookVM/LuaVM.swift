@@ -1,0 +1,326 @@
+import CLua
+import Foundation
+
+/// A Swift function callable from Lua. Throwing raises a Lua error (from C, see shim.h).
+public typealias LuaFunction = ([LuaValue]) throws -> [LuaValue]
+
+/// One Lua 5.4 state and everything the host keeps beside it.
+///
+/// Not thread-safe: one VM belongs to one thread (the watchdog only ever
+/// touches it through `lua_sethook`, which Lua allows asynchronously).
+public final class LuaVM {
+    public struct Limits: Sendable, Equatable {
+        /// Seconds one hook call may run; nil for none.
+        public var time: Double?
+        /// Bytes the whole state may hold while user code runs; nil for none.
+        public var memory: Int?
+        public init(time: Double? = 10, memory: Int? = 256 << 20) {
+            self.time = time
+            self.memory = memory
+        }
+    }
+
+    public var limits: Limits {
+        didSet { limitsPtr.pointee.cap = limits.memory.map { max(0, $0) } ?? 0 }
+    }
+
+    let limitsPtr: UnsafeMutablePointer<bmlua_Limits>
+    private let main: OpaquePointer
+    /// The state of the innermost running Swift frame: a coroutine's when Lua
+    /// called Swift from inside one, so stacks are never mixed.
+    var current: OpaquePointer
+    private var boxes: [FunctionBox] = []
+    private var chunks: [ChunkKey: Int32] = [:]
+    private var lastThrown: (value: LuaValue, error: Error)?
+    private var watchdog: Watchdog?
+    private var timedDepth = 0
+    private var tempFiles: Set<String> = []
+    private let tempDirectory: String
+    public private(set) var isClosed = false
+
+    /// - Parameter tempDirectory: where `bm.tempfile()` makes its files.
+    public init(limits: Limits = Limits(), tempDirectory: String? = nil) {
+        self.limits = limits
+        self.tempDirectory = tempDirectory ?? (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp")
+        limitsPtr = .allocate(capacity: 1)
+        limitsPtr.initialize(to: bmlua_Limits())
+        limitsPtr.pointee.cap = limits.memory.map { max(0, $0) } ?? 0
+        guard let L = bmlua_newstate(limitsPtr) else { fatalError("bmlua: cannot create a Lua state") }
+        main = L
+        current = L
+        luaL_openlibs(L)
+        // os.exit would end the process in the middle of a transaction.
+        bmlua_rawgetglobal(L, "os")
+        lua_pushnil(L)
+        bmlua_rawsetfield(L, -2, "exit")
+        bmlua_pop(L, 1)
+        register("tempfile", in: "bm") { [unowned self] _ in [.string(try self.makeTempFile())] }
+    }
+
+    deinit {
+        close()
+        limitsPtr.deallocate()
+    }
+
+    /// Clears `bhtemp` (DESIGN §4), deletes the host's temp files and closes the state.
+    public func close() {
+        guard !isClosed else { return }
+        clearTemp()
+        for path in tempFiles { unlink(path) }
+        tempFiles.removeAll()
+        watchdog?.stop()
+        watchdog = nil
+        chunks.removeAll()
+        boxes.removeAll()
+        isClosed = true
+        lua_close(main)
+    }
+
+    // MARK: Globals
+
+    public subscript(global name: String) -> LuaValue {
+        get {
+            let L = current
+            bmlua_rawgetglobal(L, name)
+            defer { bmlua_pop(L, 1) }
+            return value(at: -1, on: L)
+        }
+        set {
+            push(newValue, on: current)
+            bmlua_rawsetglobal(current, name)
+        }
+    }
+
+    /// Makes `fn` the global `name`, or the field `name` of the global table `table`.
+    public func register(_ name: String, in table: String? = nil, _ fn: @escaping LuaFunction) {
+        let L = current
+        let box = FunctionBox(fn, vm: self)
+        boxes.append(box)
+        if let table {
+            bmlua_rawgetglobal(L, table)
+            if lua_type(L, -1) != LUA_TTABLE {
+                bmlua_pop(L, 1)
+                lua_createtable(L, 0, 4)
+                lua_pushvalue(L, -1)
+                bmlua_rawsetglobal(L, table)
+            }
+            bmlua_pushswiftfunction(L, dispatch, Unmanaged.passUnretained(box).toOpaque())
+            bmlua_rawsetfield(L, -2, name)
+            bmlua_pop(L, 1)
+        } else {
+            bmlua_pushswiftfunction(L, dispatch, Unmanaged.passUnretained(box).toOpaque())
+            bmlua_rawsetglobal(L, name)
+        }
+    }
+
+    // MARK: Running code
+
+    /// Compiles `code` (text only) once per distinct (chunk name, code) and
+    /// returns its registry ref.
+    func compiled(_ code: String, chunkName: String) throws -> Int32 {
+        let key = ChunkKey(name: chunkName, code: code)
+        if let ref = chunks[key] { return ref }
+        let L = current
+        try load(code, chunkName: chunkName, on: L)
+        let ref = luaL_ref(L, bmlua_registryindex())
+        chunks[key] = ref
+        return ref
+    }
+
+    /// Checks that `code` compiles, without running it (error 34 if not).
+    public func checkSyntax(_ code: String, chunkName: String) throws {
+        try load(code, chunkName: chunkName, on: current)
+        bmlua_pop(current, 1)
+    }
+
+    private func load(_ code: String, chunkName: String, on L: OpaquePointer) throws {
+        var code = code
+        let status = code.withUTF8 { p in
+            UnsafeRawBufferPointer(p).withMemoryRebound(to: CChar.self) { c in
+                luaL_loadbufferx(L, c.baseAddress, c.count, chunkName, "t")
+            }
+        }
+        if status != LUA_OK {
+            let message = value(at: -1, on: L).stringValue ?? "cannot compile \(chunkName)"
+            bmlua_pop(L, 1)
+            throw LuaError(status == LUA_ERRMEM ? .memoryLimit : .syntax, message)
+        }
+    }
+
+    /// Runs `code` as a chunk with `...` = `args` and returns its results.
+    /// `timed` applies the per-call time limit (hooks); scripts are not timed.
+    @discardableResult
+    public func run(_ code: String, chunkName: String, args: [LuaValue] = [], cache: Bool = false, timed: Bool = false) throws -> [LuaValue] {
+        let L = current
+        let base = lua_gettop(L)
+        defer { lua_settop(L, base) }
+        if cache {
+            lua_rawgeti(L, bmlua_registryindex(), lua_Integer(try compiled(code, chunkName: chunkName)))
+        } else {
+            try load(code, chunkName: chunkName, on: L)
+        }
+        return try call(on: L, base: base, args: args, timed: timed)
+    }
+
+    /// Calls a Lua function held by reference (for Swift functions given callbacks).
+    @discardableResult
+    public func call(_ function: LuaValue, _ args: [LuaValue] = []) throws -> [LuaValue] {
+        let L = current
+        let base = lua_gettop(L)
+        defer { lua_settop(L, base) }
+        push(function, on: L)
+        return try call(on: L, base: base, args: args, timed: false)
+    }
+
+    /// Defines global `name` as the compiled `code` (a vararg function): a routine.
+    public func define(_ name: String, code: String, chunkName: String? = nil) throws {
+        let L = current
+        lua_rawgeti(L, bmlua_registryindex(), lua_Integer(try compiled(code, chunkName: chunkName ?? "=\(name)")))
+        bmlua_rawsetglobal(L, name)
+    }
+
+    /// The function is at base+1; pushes args, calls, returns the results.
+    private func call(on L: OpaquePointer, base: Int32, args: [LuaValue], timed: Bool) throws -> [LuaValue] {
+        guard lua_checkstack(L, Int32(clamping: args.count + 1)) != 0 else {
+            throw LuaError(.runtime, "too many arguments")
+        }
+        for a in args { push(a, on: L) }
+        try execute(on: L, nargs: Int32(args.count), nresults: LUA_MULTRET, timed: timed)
+        let top = lua_gettop(L)
+        return top > base ? (base + 1...top).map { value(at: $0, on: L) } : []
+    }
+
+    /// The one place user code runs: a protected call under the limits.
+    /// On failure the error value is popped and thrown as a Swift error.
+    func execute(on L: OpaquePointer, nargs: Int32, nresults: Int32, timed: Bool) throws {
+        let armsClock = timed && timedDepth == 0 && limits.time != nil
+        if timed { timedDepth += 1 }
+        if armsClock {
+            if watchdog == nil { watchdog = Watchdog(limitsPtr) }
+            watchdog!.begin(seconds: limits.time!)
+        }
+        let status = bmlua_limitedcall(L, limitsPtr, nargs, nresults)
+        if armsClock { watchdog!.end() }
+        if timed { timedDepth -= 1 }
+
+        let tripped = Int32(limitsPtr.pointee.tripped)
+        // A time trip belongs to the outermost timed call; it is reset there.
+        let ownsTrip = tripped == Int32(BMLUA_TRIP_MEMORY) || (tripped == Int32(BMLUA_TRIP_TIME) && timedDepth == 0)
+        if ownsTrip { bmlua_untrip(limitsPtr) }
+        guard status != LUA_OK else { return }
+        defer { bmlua_pop(L, 1) }
+
+        if tripped == Int32(BMLUA_TRIP_TIME) {
+            throw LuaError(.timeLimit, "time limit exceeded (\(formatSeconds(limits.time ?? 0)) s)")
+        }
+        if tripped == Int32(BMLUA_TRIP_MEMORY) || status == LUA_ERRMEM {
+            bmlua_fullgc(L)
+            throw LuaError(.memoryLimit, "not enough memory (limit \(limits.memory.map { "\($0 >> 20) MiB" } ?? "none"))")
+        }
+        if let thrown = lastThrown {
+            push(thrown.value, on: L)
+            let same = lua_rawequal(L, -1, -2) != 0
+            bmlua_pop(L, 1)
+            lastThrown = nil
+            if same { throw thrown.error }
+        }
+        let raised: LuaValue = lua_type(L, -1) == LUA_TSTRING ? value(at: -1, on: L) : .opaque(reference(at: -1, on: L))
+        let message = raised.stringValue ?? "(error object is a \(raised.type.rawValue) value)"
+        throw LuaError(.runtime, message, value: raised)
+    }
+
+    // MARK: Swift called from Lua
+
+    /// Called through the C trampoline: returns a result count, or -1 with the
+    /// error value pushed (the trampoline raises it).
+    fileprivate func invoke(_ box: FunctionBox, on L: OpaquePointer) -> Int32 {
+        let saved = current
+        current = L
+        defer { current = saved }
+        let n = lua_gettop(L)
+        var args: [LuaValue] = []
+        args.reserveCapacity(Int(n))
+        if n > 0 { for i in 1...n { args.append(value(at: i, on: L)) } }
+        do {
+            let results = try box.fn(args)
+            guard lua_checkstack(L, Int32(clamping: results.count + 1)) != 0 else {
+                lua_pushstring(L, "too many results")
+                return -1
+            }
+            for r in results { push(r, on: L) }
+            return Int32(results.count)
+        } catch let error as LuaError {
+            // A Lua error coming back through Swift travels on unchanged.
+            lastThrown = (error.value, error)
+            push(error.value, on: L)
+            return -1
+        } catch {
+            let text = (error as? LuaRaisable)?.luaMessage ?? "\(error)"
+            let raised = LuaValue.string(place(on: L) + text)
+            lastThrown = (raised, error)
+            push(raised, on: L)
+            return -1
+        }
+    }
+
+    /// `chunk:line: ` of the Lua code that called the running Swift function (luaL_where(L, 1)).
+    private func place(on L: OpaquePointer) -> String {
+        var ar = lua_Debug()
+        guard lua_getstack(L, 1, &ar) != 0, lua_getinfo(L, "Sl", &ar) != 0, ar.currentline > 0 else { return "" }
+        let src = withUnsafeBytes(of: &ar.short_src) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        return "\(src):\(ar.currentline): "
+    }
+
+    func release(_ ref: Int32) {
+        guard !isClosed else { return }
+        luaL_unref(main, bmlua_registryindex(), ref)
+    }
+
+    // MARK: Temp files and bhtemp
+
+    /// A new empty file owned by the host: deleted when `bhtemp` naming it is cleared, or at close.
+    public func makeTempFile() throws -> String {
+        var template = Array("\(tempDirectory)/bmlua-hook-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw LuaError(.runtime, "bm.tempfile: cannot create a file in \(tempDirectory): \(String(cString: strerror(errno)))") }
+        Foundation.close(fd)
+        let path = String(cString: template)
+        tempFiles.insert(path)
+        return path
+    }
+
+    /// Sets `bhtemp` to nil; deletes the file it named if the host made it.
+    public func clearTemp() {
+        let L = current
+        bmlua_rawgetglobal(L, "bhtemp")
+        if lua_type(L, -1) == LUA_TSTRING, let path = value(at: -1, on: L).stringValue, tempFiles.remove(path) != nil {
+            unlink(path)
+        }
+        bmlua_pop(L, 1)
+        lua_pushnil(L)
+        bmlua_rawsetglobal(L, "bhtemp")
+    }
+}
+
+private struct ChunkKey: Hashable {
+    let name: String
+    let code: String
+}
+
+final class FunctionBox {
+    let fn: LuaFunction
+    unowned let vm: LuaVM
+    init(_ fn: @escaping LuaFunction, vm: LuaVM) {
+        self.fn = fn
+        self.vm = vm
+    }
+}
+
+private let dispatch: bmlua_SwiftFunction = { L, box in
+    let box = Unmanaged<FunctionBox>.fromOpaque(box!).takeUnretainedValue()
+    return box.vm.invoke(box, on: L!)
+}
+
+func formatSeconds(_ s: Double) -> String {
+    s.rounded() == s ? String(Int(s)) : String(s)
+}

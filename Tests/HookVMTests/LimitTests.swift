@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+@testable import HookVM
+
+@Suite struct LimitTests {
+    func elapsed(_ body: () throws -> Void) rethrows -> Double {
+        let start = Date()
+        try body()
+        return Date().timeIntervalSince(start)
+    }
+
+    @Test(arguments: ["while true do end", "while true do pcall(function() while true do end end) end",
+                      "repeat local ok = pcall(error, 'x') until false"])
+    func endlessLoopStopsWithError32(code: String) throws {
+        let vm = LuaVM(limits: .init(time: 0.5))
+        var error: LuaError?
+        let t = elapsed { error = #expect(throws: LuaError.self) { try vm.callHook(1, code: code, bhin: [], returns: fileHook) } }
+        #expect(error?.code == 32)
+        #expect(error?.message.hasPrefix("hook1: time limit exceeded") == true)
+        #expect(t < 0.5 + 0.5, "stopped after \(t) s")
+        // The state is usable afterwards, and the next call has its own full budget.
+        #expect(try vm.callHook(1, code: "bhout = 'ok'", bhin: [], returns: fileHook).bhout == "ok")
+    }
+
+    @Test func hugeTableStopsWithError33AndTheStateStaysUsable() throws {
+        let vm = LuaVM(limits: .init(memory: 32 << 20))
+        for code in ["local t = {} for i = 1, 1e9 do t[i] = {i} end",
+                     "local t = {} for i = 1, 1e9 do pcall(function() t[#t + 1] = string.rep('x', 100) .. i end) end"] {
+            let e = #expect(throws: LuaError.self) { try vm.callHook(1, code: code, bhin: [], returns: fileHook) }
+            #expect(e?.code == 33)
+            #expect(vm.limitsPtr.pointee.used < 8 << 20, "garbage was collected")
+            #expect(try vm.callHook(1, code: "local t = {} for i = 1, 1000 do t[i] = i end bhout = tostring(#t)", bhin: [], returns: fileHook).bhout == "1000")
+        }
+    }
+
+    @Test func aTimeoutInANestedHookStopsTheOuterCallToo() throws {
+        let vm = LuaVM(limits: .init(time: 0.3))
+        vm.register("inner") { _ in _ = try vm.callHook(2, code: "while true do end", bhin: [], returns: HookSignature()); return [] }
+        let e = #expect(throws: LuaError.self) { try vm.callHook(1, code: "pcall(inner) while true do end", bhin: [], returns: fileHook) }
+        #expect(e?.code == 32)
+    }
+
+    @Test func scriptsAreNotTimed() throws {
+        let vm = LuaVM(limits: .init(time: 0.1))
+        #expect(try vm.run("local t = os.clock() while os.clock() - t < 0.3 do end return 1", chunkName: "=t") == [1])
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+@testable import HookVM
+
+struct Refused: Error, LuaRaisable {
+    var luaMessage: String { "refused on purpose" }
+}
+
+@Suite struct SwiftFunctionTests {
+    @Test func swiftFunctionsTakeAndReturnValues() throws {
+        let vm = LuaVM()
+        vm.register("add") { args in [.integer((args[0].integerValue ?? 0) + (args[1].integerValue ?? 0)), "second"] }
+        #expect(try vm.run("return add(40, 2)", chunkName: "=t") == [42, "second"])
+    }
+
+    @Test func thrownErrorsBecomeLuaErrorsWithAPlace() throws {
+        let vm = LuaVM()
+        vm.register("refuse") { _ in throw Refused() }
+        let r = try vm.run("local ok, e = pcall(function()\n refuse()\n end)\nreturn ok, e", chunkName: "=script")
+        #expect(r[0] == false)
+        #expect(r[1].stringValue == "script:2: refused on purpose")
+    }
+
+    @Test func uncaughtSwiftErrorReachesTheHostIntact() {
+        let vm = LuaVM()
+        vm.register("refuse") { _ in throw Refused() }
+        #expect(throws: Refused.self) { try vm.run("refuse()", chunkName: "=t") }
+    }
+
+    @Test func throwing100kTimesInsidePcallLeaksNothing() throws {
+        let vm = LuaVM()
+        vm.register("refuse") { _ in throw Refused() }
+        let code = "local n = 0 for i = 1, 100000 do if not pcall(refuse, i, 'x') then n = n + 1 end end return n"
+        _ = try vm.run(code, chunkName: "=warm")   // reach a steady state first
+        let luaBefore = vm.limitsPtr.pointee.used
+        let rssBefore = residentBytes()
+        #expect(try vm.run(code, chunkName: "=t") == [100_000])
+        _ = try vm.run("collectgarbage()", chunkName: "=gc")
+        let luaGrowth = Int(vm.limitsPtr.pointee.used) - Int(luaBefore)
+        let rssGrowth = residentBytes() - rssBefore
+        #expect(luaGrowth < 64 * 1024, "Lua heap grew by \(luaGrowth) bytes")
+        #expect(rssGrowth < 8 << 20, "resident set grew by \(rssGrowth) bytes")
+    }
+
+    @Test func luaErrorPassesThroughASwiftFunctionUnchanged() throws {
+        let vm = LuaVM()
+        vm.register("through") { args in try vm.call(args[0]) }
+        let code = """
+            local sentinel = {code = 7}
+            local ok, e = pcall(through, function() error(sentinel) end)
+            local ok2, e2 = pcall(through, function() error("plain", 0) end)
+            return ok, e == sentinel, e.code, ok2, e2
+            """
+        #expect(try vm.run(code, chunkName: "=t") == [false, true, 7, false, "plain"])
+    }
+
+    @Test func functionsCanLiveInATable() throws {
+        let vm = LuaVM()
+        vm.register("twice", in: "util") { args in [.integer((args[0].integerValue ?? 0) * 2)] }
+        #expect(try vm.run("return util.twice(21)", chunkName: "=t") == [42])
+    }
+
+    @Test func swiftFunctionsWorkFromCoroutines() throws {
+        let vm = LuaVM()
+        vm.register("echo") { args in args }
+        let code = "local co = coroutine.wrap(function(a) local b = coroutine.yield(echo(a)) return echo(b, 'z') end) return co('x'), co('y')"
+        #expect(try vm.run(code, chunkName: "=t") == ["x", "y", "z"])
+    }
+}
+
+func residentBytes() -> Int {
+    guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+          let pages = s.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
