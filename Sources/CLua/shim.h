@@ -79,11 +79,25 @@ typedef struct bmlua_Limits {
     size_t used;             /* bytes held by the state */
     size_t cap;              /* 0: no cap */
     int capped;              /* cap enforced: only while user Lua code runs */
-    volatile sig_atomic_t tripped;   /* BMLUA_TRIP_* of the current call */
+    volatile sig_atomic_t tripped;   /* BMLUA_TRIP_* */
     /* Registry refs of the error values the count hook raises: made up front
        so raising them never allocates (memory may be exhausted by then). */
     int timeref, memoryref;
+    /* The time limit without locks or clock reads on the hot path: the host
+       bumps `clock` when an outermost timed call begins and again when it
+       ends (odd: a call runs).  The watchdog thread, seeing one odd value
+       for longer than the limit, records it in `tripclock` and arms the
+       count hook; the hook raises only if that call is still the one running. */
+    unsigned long clock;
+    unsigned long tripclock;
 } bmlua_Limits;
+
+static inline unsigned long bmlua_clock(bmlua_Limits *lim) {
+    return __atomic_load_n(&lim->clock, __ATOMIC_ACQUIRE);
+}
+static inline void bmlua_tick(bmlua_Limits *lim) {
+    __atomic_store_n(&lim->clock, lim->clock + 1, __ATOMIC_RELEASE);
+}
 
 /* Runs at every instruction once armed; re-raises until the call has
    unwound, so a pcall inside the hook cannot swallow the limit. */
@@ -93,6 +107,13 @@ static inline void bmlua_counthook(lua_State *L, lua_Debug *ar) {
     lua_getallocf(L, &ud);
     bmlua_Limits *lim = (bmlua_Limits *)ud;
     if (lim->tripped == BMLUA_TRIP_NONE) return;
+    if (lim->tripped == BMLUA_TRIP_TIME &&
+        __atomic_load_n(&lim->tripclock, __ATOMIC_ACQUIRE) != lim->clock) {
+        /* The watchdog was late: the call it meant has ended. */
+        lua_sethook(L, NULL, 0, 0);
+        lim->tripped = BMLUA_TRIP_NONE;
+        return;
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, lim->tripped == BMLUA_TRIP_TIME ? lim->timeref : lim->memoryref);
     lua_error(L);
 }
@@ -102,6 +123,12 @@ static inline void bmlua_counthook(lua_State *L, lua_Debug *ar) {
 static inline void bmlua_trip(bmlua_Limits *lim, int why) {
     lim->tripped = why;
     lua_sethook(lim->L, bmlua_counthook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* The watchdog's side: `seen` is the running call's clock; trips it if still running. */
+static inline void bmlua_timetrip(bmlua_Limits *lim, unsigned long seen) {
+    __atomic_store_n(&lim->tripclock, seen, __ATOMIC_RELEASE);
+    if (bmlua_clock(lim) == seen) bmlua_trip(lim, BMLUA_TRIP_TIME);
 }
 
 static inline void bmlua_untrip(bmlua_Limits *lim) {
@@ -143,6 +170,10 @@ static inline lua_State *bmlua_newstate(bmlua_Limits *lim) {
     if (L == NULL) return NULL;
     lim->L = L;
     lua_atpanic(L, bmlua_panic);
+    /* Each hook call leaves a small dead bhin table, and a collection cycle
+       marks the whole standard library: waiting until the heap has grown 4x
+       (not 2x) makes that marking a third as costly per call. */
+    lua_gc(L, LUA_GCINC, 400, 0, 0);
     lua_pushliteral(L, "time limit exceeded");
     lim->timeref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushliteral(L, "not enough memory (memory limit exceeded)");
@@ -157,6 +188,37 @@ static inline int bmlua_limitedcall(lua_State *L, bmlua_Limits *lim, int nargs, 
     int status = lua_pcall(L, nargs, nresults, 0);
     lim->capped = saved;
     return status;
+}
+
+/* ---------------------------------------------------------------------
+ * The fixed steps of a hook call (DESIGN §4), kept in C: they run on every call
+ * ------------------------------------------------------------------- */
+
+/* Sets bhtemp, bhout, bhout2 to nil; pushes the old bhtemp, then a new table
+   of `narr` slots for bhin.  Returns the old bhtemp's type. */
+static inline int bmlua_hookprepare(lua_State *L, int narr) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_pushstring(L, "bhtemp");
+    lua_rawget(L, -2);
+    int oldtype = lua_type(L, -1);
+    lua_pushstring(L, "bhtemp"); lua_pushnil(L); lua_rawset(L, -4);
+    lua_pushstring(L, "bhout");  lua_pushnil(L); lua_rawset(L, -4);
+    lua_pushstring(L, "bhout2"); lua_pushnil(L); lua_rawset(L, -4);
+    lua_remove(L, -2);
+    lua_createtable(L, narr, 0);
+    return oldtype;
+}
+
+/* Pops the table on top into bhin and pushes chunk `ref`, ready to call. */
+static inline void bmlua_hookload(lua_State *L, int ref) {
+    bmlua_rawsetglobal(L, "bhin");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+}
+
+/* Pushes bhout, then bhout2. */
+static inline void bmlua_hookresults(lua_State *L) {
+    bmlua_rawgetglobal(L, "bhout");
+    bmlua_rawgetglobal(L, "bhout2");
 }
 
 /* ---------------------------------------------------------------------

@@ -25,34 +25,35 @@ extension LuaVM {
         let L = current
         let base = lua_gettop(L)
         defer { lua_settop(L, base) }
-        let name = "hook\(number)"
-        clearTemp()
-        push(.list(bhin), on: L)
-        bmlua_rawsetglobal(L, "bhin")
-        lua_pushnil(L)
-        bmlua_rawsetglobal(L, "bhout")
-        lua_pushnil(L)
-        bmlua_rawsetglobal(L, "bhout2")
+        if bmlua_hookprepare(L, Int32(clamping: bhin.count)) == LUA_TSTRING {
+            deleteIfHostTemp(value(at: -2, on: L))
+        }
+        for (i, v) in bhin.enumerated() {
+            push(v, on: L)
+            lua_rawseti(L, -2, lua_Integer(i + 1))
+        }
         do {
-            lua_rawgeti(L, bmlua_registryindex(), lua_Integer(try compiled(code, chunkName: "=" + name)))
+            bmlua_hookload(L, try hookChunk(number, code: code))
             try execute(on: L, nargs: 0, nresults: 0, timed: true)
         } catch var error as LuaError {
+            let name = "hook\(number)"
             if !error.message.hasPrefix(name + ":") {
                 error.message = "\(name): \(error.message)"
                 if case .string = error.value { error.value = .string(error.message) }
             }
             throw error
         }
-        bmlua_rawgetglobal(L, "bhout")
-        bmlua_rawgetglobal(L, "bhout2")
+        bmlua_hookresults(L)
         let outputs = HookOutputs(bhout: value(at: -2, on: L), bhout2: value(at: -1, on: L))
-        try check(outputs.bhout, against: signature.bhout, named: "bhout", in: name)
-        try check(outputs.bhout2, against: signature.bhout2, named: "bhout2", in: name)
+        if signature.bhout != nil || signature.bhout2 != nil {
+            try check(outputs.bhout, against: signature.bhout, named: "bhout", in: number)
+            try check(outputs.bhout2, against: signature.bhout2, named: "bhout2", in: number)
+        }
         return outputs
     }
 
-    private func check(_ v: LuaValue, against expected: LuaType?, named output: String, in hook: String) throws {
+    private func check(_ v: LuaValue, against expected: LuaType?, named output: String, in hook: Int) throws {
         guard let expected, !v.isNil, v.type != expected else { return }
-        throw LuaError(.wrongType, "\(hook): \(output) must be a \(expected.rawValue) or nil, not a \(v.type.rawValue)")
+        throw LuaError(.wrongType, "hook\(hook): \(output) must be a \(expected.rawValue) or nil, not a \(v.type.rawValue)")
     }
 }

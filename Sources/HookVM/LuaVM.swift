@@ -21,16 +21,22 @@ public final class LuaVM {
     }
 
     public var limits: Limits {
-        didSet { limitsPtr.pointee.cap = limits.memory.map { max(0, $0) } ?? 0 }
+        didSet {
+            limitsPtr.pointee.cap = limits.memory.map { max(0, $0) } ?? 0
+            if let time = limits.time { watchdog?.setLimit(seconds: time) }
+        }
     }
 
-    let limitsPtr: UnsafeMutablePointer<bmlua_Limits>
+    private let limitsStorage = LimitsStorage()
+    var limitsPtr: UnsafeMutablePointer<bmlua_Limits> { limitsStorage.pointer }
     private let main: OpaquePointer
     /// The state of the innermost running Swift frame: a coroutine's when Lua
     /// called Swift from inside one, so stacks are never mixed.
     var current: OpaquePointer
     private var boxes: [FunctionBox] = []
     private var chunks: [ChunkKey: Int32] = [:]
+    /// The last code run by each hook number: the hot path of `callHook`.
+    private var hookChunks: [(code: String, ref: Int32)?] = []
     private var lastThrown: (value: LuaValue, error: Error)?
     private var watchdog: Watchdog?
     private var timedDepth = 0
@@ -42,8 +48,7 @@ public final class LuaVM {
     public init(limits: Limits = Limits(), tempDirectory: String? = nil) {
         self.limits = limits
         self.tempDirectory = tempDirectory ?? (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp")
-        limitsPtr = .allocate(capacity: 1)
-        limitsPtr.initialize(to: bmlua_Limits())
+        let limitsPtr = limitsStorage.pointer
         limitsPtr.pointee.cap = limits.memory.map { max(0, $0) } ?? 0
         guard let L = bmlua_newstate(limitsPtr) else { fatalError("bmlua: cannot create a Lua state") }
         main = L
@@ -57,10 +62,7 @@ public final class LuaVM {
         register("tempfile", in: "bm") { [unowned self] _ in [.string(try self.makeTempFile())] }
     }
 
-    deinit {
-        close()
-        limitsPtr.deallocate()
-    }
+    deinit { close() }
 
     /// Clears `bhtemp` (DESIGN §4), deletes the host's temp files and closes the state.
     public func close() {
@@ -71,6 +73,7 @@ public final class LuaVM {
         watchdog?.stop()
         watchdog = nil
         chunks.removeAll()
+        hookChunks.removeAll()
         boxes.removeAll()
         isClosed = true
         lua_close(main)
@@ -124,6 +127,18 @@ public final class LuaVM {
         try load(code, chunkName: chunkName, on: L)
         let ref = luaL_ref(L, bmlua_registryindex())
         chunks[key] = ref
+        return ref
+    }
+
+    func hookChunk(_ number: Int, code: String) throws -> Int32 {
+        if number >= 0 && number < hookChunks.count, let cached = hookChunks[number], cached.code == code {
+            return cached.ref
+        }
+        let ref = try compiled(code, chunkName: "=hook\(number)")
+        if number >= 0 && number < 64 {
+            if number >= hookChunks.count { hookChunks += Array(repeating: nil, count: number + 1 - hookChunks.count) }
+            hookChunks[number] = (code, ref)
+        }
         return ref
     }
 
@@ -193,29 +208,35 @@ public final class LuaVM {
     /// The one place user code runs: a protected call under the limits.
     /// On failure the error value is popped and thrown as a Swift error.
     func execute(on L: OpaquePointer, nargs: Int32, nresults: Int32, timed: Bool) throws {
-        let armsClock = timed && timedDepth == 0 && limits.time != nil
+        let limits = limitsPtr
+        let armsClock = timed && timedDepth == 0 && self.limits.time != nil
         if timed { timedDepth += 1 }
         if armsClock {
-            if watchdog == nil { watchdog = Watchdog(limitsPtr) }
-            watchdog!.begin(seconds: limits.time!)
+            if watchdog == nil { watchdog = Watchdog(limitsStorage, seconds: self.limits.time!) }
+            bmlua_tick(limits)
         }
-        let status = bmlua_limitedcall(L, limitsPtr, nargs, nresults)
-        if armsClock { watchdog!.end() }
+        let status = bmlua_limitedcall(L, limits, nargs, nresults)
+        let callClock = limits.pointee.clock
+        if armsClock { bmlua_tick(limits) }
         if timed { timedDepth -= 1 }
 
-        let tripped = Int32(limitsPtr.pointee.tripped)
+        var tripped = Int32(limits.pointee.tripped)
+        if tripped == Int32(BMLUA_TRIP_TIME) && armsClock && limits.pointee.tripclock != callClock {
+            tripped = Int32(BMLUA_TRIP_NONE)   // a late trip meant for an earlier call
+        }
         // A time trip belongs to the outermost timed call; it is reset there.
-        let ownsTrip = tripped == Int32(BMLUA_TRIP_MEMORY) || (tripped == Int32(BMLUA_TRIP_TIME) && timedDepth == 0)
-        if ownsTrip { bmlua_untrip(limitsPtr) }
+        if tripped == Int32(BMLUA_TRIP_MEMORY) || (limits.pointee.tripped == Int32(BMLUA_TRIP_TIME) && timedDepth == 0) {
+            bmlua_untrip(limits)
+        }
         guard status != LUA_OK else { return }
         defer { bmlua_pop(L, 1) }
 
         if tripped == Int32(BMLUA_TRIP_TIME) {
-            throw LuaError(.timeLimit, "time limit exceeded (\(formatSeconds(limits.time ?? 0)) s)")
+            throw LuaError(.timeLimit, "time limit exceeded (\(formatSeconds(self.limits.time ?? 0)) s)")
         }
         if tripped == Int32(BMLUA_TRIP_MEMORY) || status == LUA_ERRMEM {
             bmlua_fullgc(L)
-            throw LuaError(.memoryLimit, "not enough memory (limit \(limits.memory.map { "\($0 >> 20) MiB" } ?? "none"))")
+            throw LuaError(.memoryLimit, "not enough memory (limit \(self.limits.memory.map { "\($0 >> 20) MiB" } ?? "none"))")
         }
         if let thrown = lastThrown {
             push(thrown.value, on: L)
@@ -293,12 +314,15 @@ public final class LuaVM {
     public func clearTemp() {
         let L = current
         bmlua_rawgetglobal(L, "bhtemp")
-        if lua_type(L, -1) == LUA_TSTRING, let path = value(at: -1, on: L).stringValue, tempFiles.remove(path) != nil {
-            unlink(path)
-        }
+        deleteIfHostTemp(value(at: -1, on: L))
         bmlua_pop(L, 1)
         lua_pushnil(L)
         bmlua_rawsetglobal(L, "bhtemp")
+    }
+
+    /// Only files made by `bm.tempfile()` are ever deleted: a user path in bhtemp is left alone.
+    func deleteIfHostTemp(_ v: LuaValue) {
+        if let path = v.stringValue, tempFiles.remove(path) != nil { unlink(path) }
     }
 }
 

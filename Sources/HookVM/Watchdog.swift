@@ -2,58 +2,56 @@ import CLua
 import Foundation
 import Synchronization
 
-/// Enforces the time limit of hook calls at no cost to calls that finish in
-/// time: a call only writes its deadline under an uncontended lock; this
-/// thread arms Lua's count hook once a deadline has passed.
-final class Watchdog: @unchecked Sendable {
-    private struct Clock {
-        var active = false
-        var deadline: UInt64 = 0
-        var stopped = false
+/// The memory behind `bmlua_Limits`, shared by the VM and its watchdog
+/// thread: whichever lets go last frees it.
+final class LimitsStorage: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<bmlua_Limits>
+    init() {
+        pointer = .allocate(capacity: 1)
+        pointer.initialize(to: bmlua_Limits())
     }
+    deinit { pointer.deallocate() }
+}
 
-    /// How often an idle watchdog looks for a new call: bounds how late a stop can be.
-    static let idlePoll: UInt64 = 100_000_000
+/// Enforces the time limit of hook calls at no cost to calls that finish in
+/// time: a call only bumps a counter (see `bmlua_Limits.clock`); this thread
+/// polls it and arms Lua's count hook once one call has run past the limit.
+/// A call is stopped no earlier than the limit and at most two polls later.
+final class Watchdog: @unchecked Sendable {
+    static let poll: UInt64 = 50_000_000
 
-    private let clock = Mutex(Clock())
-    private let limits: UnsafeMutablePointer<bmlua_Limits>
+    private let storage: LimitsStorage
+    private let limit: Atomic<UInt64>
+    private let stopped = Atomic<Bool>(false)
 
-    init(_ limits: UnsafeMutablePointer<bmlua_Limits>) {
-        self.limits = limits
+    init(_ storage: LimitsStorage, seconds: Double) {
+        self.storage = storage
+        limit = Atomic(Self.nanoseconds(seconds))
         let thread = Thread { [self] in run() }
         thread.name = "bmlua-watchdog"
         thread.start()
     }
 
-    func begin(seconds: Double) {
-        let deadline = now() + UInt64(max(0, seconds) * 1e9)
-        clock.withLock {
-            $0.active = true
-            $0.deadline = deadline
-        }
-    }
+    func setLimit(seconds: Double) { limit.store(Self.nanoseconds(seconds), ordering: .relaxed) }
+    func stop() { stopped.store(true, ordering: .relaxed) }
 
-    func end() { clock.withLock { $0.active = false } }
-
-    /// The thread exits at its next wake-up; it touches `limits` only while a call is active.
-    func stop() { clock.withLock { $0.stopped = true; $0.active = false } }
+    private static func nanoseconds(_ s: Double) -> UInt64 { UInt64(max(0, min(s, 1e9)) * 1e9) }
 
     private func run() {
-        while true {
-            let pause: UInt64? = clock.withLock { c in
-                if c.stopped { return nil }
-                guard c.active else { return Self.idlePoll }
-                let t = now()
-                if t >= c.deadline {
-                    // Under the lock: the call cannot end (and another begin) meanwhile.
-                    bmlua_trip(limits, Int32(BMLUA_TRIP_TIME))
-                    c.active = false
-                    return Self.idlePoll
-                }
-                return min(c.deadline - t, Self.idlePoll)
+        let limits = storage.pointer
+        var watched: UInt = 0
+        var since: UInt64 = 0
+        while !stopped.load(ordering: .relaxed) {
+            let clock = bmlua_clock(limits)
+            if clock & 1 == 0 {
+                watched = clock
+            } else if clock != watched {
+                watched = clock
+                since = now()
+            } else if now() - since >= limit.load(ordering: .relaxed) {
+                bmlua_timetrip(limits, clock)
             }
-            guard let pause else { return }
-            var ts = timespec(tv_sec: Int(pause / 1_000_000_000), tv_nsec: Int(pause % 1_000_000_000))
+            var ts = timespec(tv_sec: 0, tv_nsec: Int(Self.poll))
             nanosleep(&ts, nil)
         }
     }

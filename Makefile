@@ -1,0 +1,33 @@
+# bmlua — the two commands of the README, plus the benchmark.
+#   make demo   install what is missing, build, run the demo on a throw-away repository
+#   make test   install what is missing, build, run the tests
+#   make bench  the hook-call benchmark (release build)
+
+SWIFT      ?= swift
+JOBS       ?= 2
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build test demo bench clean
+
+# liblua5.4-dev and pkg-config are the only system packages bmlua needs.
+deps:
+	@if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists lua5.4; then \
+		echo "make: installing liblua5.4-dev and pkg-config"; \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y liblua5.4-dev pkg-config; \
+	fi
+
+build: deps
+	$(SWIFT) build -j $(JOBS)
+
+test: build
+	$(SWIFT) test -j $(JOBS)
+
+demo: build
+	@bash scripts/demo.sh "$$($(SWIFT) build -j $(JOBS) --show-bin-path)/bmlua"
+
+bench: deps
+	$(SWIFT) build -c release -j $(JOBS) --product bmlua-bench
+	"$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua-bench"
+
+clean:
+	rm -rf .build

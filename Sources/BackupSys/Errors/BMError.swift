@@ -1,0 +1,80 @@
+import HookVM
+
+/// A failure with its number from the table of DESIGN §6.
+public struct BMError: Error, CustomStringConvertible, LuaRaisable, Equatable {
+    public var number: Int
+    public var message: String
+    /// The backup file path the error concerns, passed to the error handler (bhin[2]).
+    public var path: String
+
+    public init(_ number: Int, _ detail: String? = nil, path: String = "") {
+        self.number = number
+        self.path = path
+        let base = ErrorTable.message(for: number) ?? ErrorTable.unknown(number)
+        self.message = detail.map { "\(base): \($0)" } ?? base
+    }
+
+    /// An error whose text is given whole (hook-defined numbers, remapped messages).
+    public init(number: Int, message: String, path: String = "") {
+        self.number = number
+        self.message = message
+        self.path = path
+    }
+
+    public var description: String { "error \(number): \(message)" }
+    public var luaMessage: String { description }
+
+    /// A hook failure (HookVM's errors 30–34) as a BMError.
+    public init(_ e: LuaError, path: String = "") {
+        self.init(number: e.code, message: "\(ErrorTable.message(for: e.code)!): \(e.message)", path: path)
+    }
+
+    /// Any error as a BMError: Lua errors keep their number, others become 5 or 20.
+    public static func wrap(_ error: Error, path: String = "") -> BMError {
+        switch error {
+        case let e as BMError: return e
+        case let e as LuaError: return BMError(e, path: path)
+        default: return BMError(20, "\(error)", path: path)
+        }
+    }
+}
+
+/// DESIGN §6. Numbers 1–6 are Back In Time's user-callback error codes.
+public enum ErrorTable {
+    public static let entries: [(Int, String)] = [
+        (1, "The application is not configured (no such profile, or it includes nothing)"),
+        (2, "A \"take snapshot\" process is already running (the repository is locked)"),
+        (3, "Can't find snapshots folder (is it on a removable drive?): the profile's repository is missing"),
+        (4, "A snapshot for \"now\" already exists"),
+        (5, "Error while taking a snapshot"),
+        (6, "New snapshot taken but with errors"),
+        (7, "The user-callback cancelled the snapshot"),
+        (10, "File not found"),
+        (11, "Permission denied"),
+        (12, "Not a regular file"),
+        (13, "Backup not found"),
+        (14, "Version not found"),
+        (15, "Destination exists (use --overwrite)"),
+        (16, "That file is already backed up"),
+        (17, "The backup is stored away (use --delete-stored-away)"),
+        (18, "Field not registered"),
+        (19, "Field already registered"),
+        (20, "Disk full or write failed"),
+        (21, "Stored data is corrupt"),
+        (22, "Invalid argument"),
+        (30, "Hook failed (a Lua error)"),
+        (31, "Hook returned a value of the wrong type"),
+        (32, "Hook ran past its time limit"),
+        (33, "Hook ran out of memory"),
+        (34, "Hook code does not compile"),
+        (35, "Hook slot already in use (replacing needs --force)"),
+        (36, "Hooks not run: the repository is not trusted"),
+        (40, "The backup database is not open"),
+    ]
+
+    private static let byNumber = Dictionary(uniqueKeysWithValues: entries)
+
+    public static func message(for number: Int) -> String? { byNumber[number] }
+    public static func knows(_ number: Int) -> Bool { byNumber[number] != nil }
+    public static func unknown(_ number: Int) -> String { "Unknown error \(number)--probably a bug." }
+}
