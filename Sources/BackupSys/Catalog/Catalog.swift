@@ -1,0 +1,235 @@
+import Foundation
+import GRDB
+import HookVM
+
+/// Every SQL statement of bmlua. Functions take the `Database` of the
+/// transaction they belong to; statements are cached (prepared once).
+enum Catalog {
+    // MARK: Backups
+
+    static func backup(_ db: Database, index: Int64) throws -> Backup? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM backup WHERE idx = ?"), arguments: [index]).map(Backup.init)
+    }
+
+    static func backup(_ db: Database, path: String) throws -> Backup? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM backup WHERE path = ?"), arguments: [path]).map(Backup.init)
+    }
+
+    static func backup(_ db: Database, name: String) throws -> Backup? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM backup WHERE name = ?"), arguments: [name]).map(Backup.init)
+    }
+
+    static func backups(_ db: Database) throws -> [Backup] {
+        try Row.fetchAll(db, sql: "SELECT * FROM backup ORDER BY idx").map(Backup.init)
+    }
+
+    static func backups(_ db: Database, under prefix: String) throws -> [String: Backup] {
+        let rows = try Row.fetchAll(db, sql: "SELECT * FROM backup WHERE substr(path, 1, ?) = ?",
+                                    arguments: [prefix.utf8.count, prefix])
+        return Dictionary(rows.map { let b = Backup(row: $0); return (b.path, b) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    static func nameExists(_ db: Database, _ name: String) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM backup WHERE name = ?)"), arguments: [name]) ?? false
+    }
+
+    struct NewBackup {
+        var path: String
+        var name: String
+        var group: Int64
+        var storedAway: Bool
+        var object: String
+        var size: Int64
+        var mode: UInt32
+        var mtimeNs: Int64
+        var source: SourceState
+    }
+
+    static func insert(_ db: Database, _ b: NewBackup, now: Date) throws -> Int64 {
+        try db.cachedStatement(sql: """
+            INSERT INTO backup (path, name, grp, stored_away, object, size, mode, mtime_ns, created, updated,
+                                src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [b.path, b.name, b.group, b.storedAway, b.object, b.size, Int64(b.mode), b.mtimeNs,
+                                     now.timeIntervalSince1970, now.timeIntervalSince1970,
+                                     b.source.device, b.source.inode, b.source.size, b.source.mtimeNs, b.source.ctimeNs])
+        return db.lastInsertedRowID
+    }
+
+    static func updateData(_ db: Database, index: Int64, object: String, size: Int64, mode: UInt32, mtimeNs: Int64,
+                           source: SourceState, now: Date) throws {
+        try db.cachedStatement(sql: """
+            UPDATE backup SET object = ?, size = ?, mode = ?, mtime_ns = ?, updated = ?,
+                src_dev = ?, src_ino = ?, src_size = ?, src_mtime_ns = ?, src_ctime_ns = ?
+            WHERE idx = ?
+            """).execute(arguments: [object, size, Int64(mode), mtimeNs, now.timeIntervalSince1970,
+                                     source.device, source.inode, source.size, source.mtimeNs, source.ctimeNs, index])
+    }
+
+    static func setSource(_ db: Database, index: Int64, _ s: SourceState) throws {
+        try db.cachedStatement(sql: "UPDATE backup SET src_dev = ?, src_ino = ?, src_size = ?, src_mtime_ns = ?, src_ctime_ns = ? WHERE idx = ?")
+            .execute(arguments: [s.device, s.inode, s.size, s.mtimeNs, s.ctimeNs, index])
+    }
+
+    static func deleteBackup(_ db: Database, index: Int64) throws {
+        try db.execute(sql: "DELETE FROM field_value WHERE owner = ? AND field IN (SELECT name FROM field WHERE type = 'd')", arguments: [index])
+        try db.execute(sql: "DELETE FROM backup WHERE idx = ?", arguments: [index])
+    }
+
+    // MARK: Versions
+
+    static func versions(_ db: Database, backup: Int64) throws -> [Version] {
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM version WHERE backup = ? ORDER BY idx"), arguments: [backup]).map(Version.init)
+    }
+
+    static func version(_ db: Database, backup: Int64, index: Int64) throws -> Version? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM version WHERE backup = ? AND idx = ?"), arguments: [backup, index]).map(Version.init)
+    }
+
+    static func insertVersion(_ db: Database, backup: Int64, index: Int64, object: String, size: Int64, mode: UInt32,
+                              mtimeNs: Int64, comment: String, now: Date) throws {
+        try db.cachedStatement(sql: "INSERT INTO version (backup, idx, object, size, mode, mtime_ns, comment, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            .execute(arguments: [backup, index, object, size, Int64(mode), mtimeNs, comment, now.timeIntervalSince1970])
+        try db.cachedStatement(sql: "UPDATE backup SET next_version = ? WHERE idx = ?").execute(arguments: [index + 1, backup])
+    }
+
+    static func setComment(_ db: Database, backup: Int64, index: Int64, comment: String) throws {
+        try db.execute(sql: "UPDATE version SET comment = ? WHERE backup = ? AND idx = ?", arguments: [comment, backup, index])
+    }
+
+    static func deleteVersion(_ db: Database, backup: Int64, index: Int64) throws {
+        try db.execute(sql: "DELETE FROM version WHERE backup = ? AND idx = ?", arguments: [backup, index])
+    }
+
+    /// Snapshots whose entries use version `index` of `backup`.
+    static func snapshotsUsing(_ db: Database, backup: Int64, version: Int64) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT sid FROM snapshot_entry WHERE backup = ? AND version = ? ORDER BY sid", arguments: [backup, version])
+    }
+
+    /// Every object the catalog names, for check and gc.
+    static func referencedObjects(_ db: Database) throws -> [(object: String, owner: String)] {
+        try Row.fetchAll(db, sql: """
+            SELECT object, 'backup ' || idx AS owner FROM backup
+            UNION ALL SELECT object, 'version ' || backup || '/' || idx FROM version
+            """).map { ($0["object"], $0["owner"]) }
+    }
+
+    // MARK: Fields
+
+    static func field(_ db: Database, name: String) throws -> Field? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM field WHERE name = ?"), arguments: [name]).map {
+            Field(name: $0["name"], kind: Field.Kind(rawValue: $0["type"]) ?? .backup)
+        }
+    }
+
+    static func fields(_ db: Database) throws -> [Field] {
+        try Row.fetchAll(db, sql: "SELECT * FROM field ORDER BY name").map {
+            Field(name: $0["name"], kind: Field.Kind(rawValue: $0["type"]) ?? .backup)
+        }
+    }
+
+    static func registerField(_ db: Database, _ f: Field) throws {
+        try db.execute(sql: "INSERT INTO field (name, type) VALUES (?, ?)", arguments: [f.name, f.kind.rawValue])
+    }
+
+    static func fieldValue(_ db: Database, field: String, owner: Int64) throws -> LuaValue {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT kind, value FROM field_value WHERE field = ? AND owner = ?"),
+                                         arguments: [field, owner]) else { return .nil }
+        return StoredValue.decode(kind: row["kind"], row["value"])
+    }
+
+    static func setFieldValue(_ db: Database, field: String, owner: Int64, _ v: LuaValue) throws {
+        if v.isNil {
+            try db.cachedStatement(sql: "DELETE FROM field_value WHERE field = ? AND owner = ?").execute(arguments: [field, owner])
+            return
+        }
+        let (kind, value) = try StoredValue.encode(v)
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO field_value (field, owner, kind, value) VALUES (?, ?, ?, ?)")
+            .execute(arguments: [field, owner, kind, value])
+    }
+
+    /// The `d` field values of one backup, by field name.
+    static func fieldValues(_ db: Database, backup: Int64) throws -> [String: LuaValue] {
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT v.field, v.kind, v.value FROM field_value v JOIN field f ON f.name = v.field
+            WHERE f.type = 'd' AND v.owner = ?
+            """), arguments: [backup])
+        return Dictionary(uniqueKeysWithValues: rows.map { ($0["field"], StoredValue.decode(kind: $0["kind"], $0["value"])) })
+    }
+
+    // MARK: Hooks, routines, settings
+
+    /// The stored bhooks list: nil when none was ever stored, else 10 strings.
+    static func bhooks(_ db: Database) throws -> [String]? {
+        let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT slot, code FROM bhook"))
+        guard !rows.isEmpty else { return nil }
+        var list = Array(repeating: "", count: 10)
+        for r in rows { list[Int(r["slot"] as Int64) - 1] = r["code"] }
+        return list
+    }
+
+    static func setBhooks(_ db: Database, _ list: [String]?) throws {
+        try db.execute(sql: "DELETE FROM bhook")
+        guard let list else { return }
+        for (i, code) in list.enumerated() {
+            try db.execute(sql: "INSERT INTO bhook (slot, code) VALUES (?, ?)", arguments: [i + 1, code])
+        }
+    }
+
+    static func routines(_ db: Database) throws -> [(name: String, code: String)] {
+        try Row.fetchAll(db, sql: "SELECT name, code FROM routine ORDER BY name").map { ($0["name"], $0["code"]) }
+    }
+
+    static func setRoutine(_ db: Database, name: String, code: String?) throws {
+        if let code {
+            try db.execute(sql: "INSERT OR REPLACE INTO routine (name, code) VALUES (?, ?)", arguments: [name, code])
+        } else {
+            try db.execute(sql: "DELETE FROM routine WHERE name = ?", arguments: [name])
+        }
+    }
+
+    static func setting(_ db: Database, _ key: String) throws -> DatabaseValue? {
+        try DatabaseValue.fetchOne(db, sql: "SELECT value FROM setting WHERE key = ?", arguments: [key])
+    }
+
+    static func setSetting(_ db: Database, _ key: String, _ value: DatabaseValueConvertible?) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", arguments: [key, value])
+    }
+
+    // MARK: Snapshots
+
+    static func snapshots(_ db: Database) throws -> [Snapshot] {
+        try Row.fetchAll(db, sql: """
+            SELECT s.*, (SELECT count(*) FROM snapshot_entry e WHERE e.sid = s.sid) AS files
+            FROM snapshot s ORDER BY s.sid
+            """).map { Snapshot(sid: $0["sid"], profile: $0["profile"], time: Date(timeIntervalSince1970: $0["time"]),
+                                status: $0["status"], files: $0["files"]) }
+    }
+
+    static func snapshotEntries(_ db: Database, sid: String) throws -> [(backup: Int64, version: Int64)] {
+        try Row.fetchAll(db, sql: "SELECT backup, version FROM snapshot_entry WHERE sid = ? ORDER BY backup", arguments: [sid])
+            .map { ($0["backup"], $0["version"]) }
+    }
+
+    static func insertSnapshot(_ db: Database, _ s: Snapshot, entries: [(backup: Int64, version: Int64)]) throws {
+        try db.execute(sql: "INSERT INTO snapshot (sid, profile, time, status) VALUES (?, ?, ?, ?)",
+                       arguments: [s.sid, s.profile, s.time.timeIntervalSince1970, s.status])
+        let insert = try db.cachedStatement(sql: "INSERT INTO snapshot_entry (sid, backup, version) VALUES (?, ?, ?)")
+        for e in entries { try insert.execute(arguments: [s.sid, e.backup, e.version]) }
+    }
+
+    static func deleteSnapshot(_ db: Database, sid: String) throws {
+        try db.execute(sql: "DELETE FROM snapshot WHERE sid = ?", arguments: [sid])
+    }
+
+    /// A text dump of the whole catalog: tests compare it before and after a failed operation.
+    static func dump(_ db: Database) throws -> String {
+        var out = ""
+        for table in ["backup", "version", "field", "field_value", "bhook", "routine", "setting", "snapshot", "snapshot_entry"] {
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY 1, 2") {
+                out += "\(table): \(row)\n"
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import GRDB
+import HookVM
+
+/// A backup: the copy of one file (DESIGN §3).
+public struct Backup: Sendable, Equatable {
+    public var index: Int64
+    public var path: String
+    public var name: String
+    public var group: Int64
+    public var storedAway: Bool
+    public var object: String
+    public var size: Int64
+    public var mode: UInt32
+    public var mtimeNs: Int64
+    public var created: Date
+    public var updated: Date
+    public var nextVersion: Int64
+    public var source: SourceState?
+
+    init(row: Row) {
+        index = row["idx"]
+        path = row["path"]
+        name = row["name"]
+        group = row["grp"]
+        storedAway = row["stored_away"]
+        object = row["object"]
+        size = row["size"]
+        mode = UInt32(truncatingIfNeeded: row["mode"] as Int64)
+        mtimeNs = row["mtime_ns"]
+        created = Date(timeIntervalSince1970: row["created"])
+        updated = Date(timeIntervalSince1970: row["updated"])
+        nextVersion = row["next_version"]
+        if let dev: Int64 = row["src_dev"] {
+            source = SourceState(device: dev, inode: row["src_ino"], size: row["src_size"],
+                                 mtimeNs: row["src_mtime_ns"], ctimeNs: row["src_ctime_ns"])
+        }
+    }
+}
+
+/// What the original file looked like when it was last read.
+public struct SourceState: Sendable, Equatable {
+    public var device: Int64
+    public var inode: Int64
+    public var size: Int64
+    public var mtimeNs: Int64
+    public var ctimeNs: Int64
+
+    init(device: Int64, inode: Int64, size: Int64, mtimeNs: Int64, ctimeNs: Int64) {
+        self.device = device
+        self.inode = inode
+        self.size = size
+        self.mtimeNs = mtimeNs
+        self.ctimeNs = ctimeNs
+    }
+
+    init(_ st: stat) {
+        self.init(device: Int64(st.st_dev), inode: Int64(st.st_ino), size: Int64(st.st_size),
+                  mtimeNs: FS.nanoseconds(st.st_mtim), ctimeNs: FS.nanoseconds(st.st_ctim))
+    }
+}
+
+public struct Version: Sendable, Equatable {
+    public var backup: Int64
+    public var index: Int64
+    public var object: String
+    public var size: Int64
+    public var mode: UInt32
+    public var mtimeNs: Int64
+    public var comment: String
+    public var time: Date
+
+    init(row: Row) {
+        backup = row["backup"]
+        index = row["idx"]
+        object = row["object"]
+        size = row["size"]
+        mode = UInt32(truncatingIfNeeded: row["mode"] as Int64)
+        mtimeNs = row["mtime_ns"]
+        comment = row["comment"]
+        time = Date(timeIntervalSince1970: row["time"])
+    }
+}
+
+/// Extended data: `d` one value per backup, `g` one value per group.
+public struct Field: Sendable, Equatable {
+    public enum Kind: String, Sendable { case backup = "d", group = "g" }
+    public var name: String
+    public var kind: Kind
+}
+
+public struct Snapshot: Sendable, Equatable {
+    public var sid: String
+    public var profile: Int64
+    public var time: Date
+    public var status: String
+    public var files: Int
+}
+
+/// Field values are Lua strings, numbers or booleans; stored with their kind.
+enum StoredValue {
+    static func encode(_ v: LuaValue) throws -> (kind: String, value: DatabaseValue) {
+        switch v {
+        case .string(let b): return ("s", Data(b).databaseValue)
+        case .integer(let i): return ("i", i.databaseValue)
+        case .number(let d): return ("n", d.databaseValue)
+        case .boolean(let b): return ("b", (b ? 1 : 0).databaseValue)
+        default: throw BMError(22, "a field value must be a string, number or boolean, not a \(v.type.rawValue)")
+        }
+    }
+
+    static func decode(kind: String, _ value: DatabaseValue) -> LuaValue {
+        switch (kind, value.storage) {
+        case ("s", .blob(let d)): return .string([UInt8](d))
+        case ("s", .string(let s)): return .string(s)
+        case ("i", .int64(let i)): return .integer(i)
+        case ("n", .double(let d)): return .number(d)
+        case ("n", .int64(let i)): return .number(Double(i))
+        case ("b", .int64(let i)): return .boolean(i != 0)
+        default: return .nil
+        }
+    }
+}

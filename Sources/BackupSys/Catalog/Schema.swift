@@ -1,0 +1,72 @@
+import GRDB
+
+/// The catalog's versioned migrations. Never edit a shipped migration: add one.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE backup (
+                    idx INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused
+                    path TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL UNIQUE,
+                    grp INTEGER NOT NULL DEFAULT 0,
+                    stored_away INTEGER NOT NULL DEFAULT 0,
+                    object TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    mode INTEGER NOT NULL,
+                    mtime_ns INTEGER NOT NULL,
+                    created REAL NOT NULL,
+                    updated REAL NOT NULL,
+                    next_version INTEGER NOT NULL DEFAULT 1,
+                    -- what the original looked like when last read: a snapshot
+                    -- skips files whose size, mtime, ctime and inode are unchanged
+                    src_dev INTEGER, src_ino INTEGER, src_size INTEGER,
+                    src_mtime_ns INTEGER, src_ctime_ns INTEGER
+                );
+                CREATE TABLE version (
+                    backup INTEGER NOT NULL REFERENCES backup(idx) ON DELETE CASCADE,
+                    idx INTEGER NOT NULL,
+                    object TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    mode INTEGER NOT NULL,
+                    mtime_ns INTEGER NOT NULL,
+                    comment TEXT NOT NULL DEFAULT '',
+                    time REAL NOT NULL,
+                    PRIMARY KEY (backup, idx)
+                );
+                CREATE TABLE field (
+                    name TEXT PRIMARY KEY,
+                    type TEXT NOT NULL CHECK (type IN ('d', 'g'))
+                );
+                CREATE TABLE field_value (
+                    field TEXT NOT NULL REFERENCES field(name) ON DELETE CASCADE,
+                    owner INTEGER NOT NULL,     -- backup index ('d') or group id ('g')
+                    kind TEXT NOT NULL CHECK (kind IN ('s', 'i', 'n', 'b')),
+                    value,
+                    PRIMARY KEY (field, owner)
+                );
+                CREATE TABLE bhook (
+                    slot INTEGER PRIMARY KEY CHECK (slot BETWEEN 1 AND 10),
+                    code TEXT NOT NULL
+                );
+                CREATE TABLE routine (name TEXT PRIMARY KEY, code TEXT NOT NULL);
+                CREATE TABLE setting (key TEXT PRIMARY KEY, value);
+                CREATE TABLE snapshot (
+                    sid TEXT PRIMARY KEY,
+                    profile INTEGER NOT NULL,
+                    time REAL NOT NULL,
+                    status TEXT NOT NULL
+                );
+                CREATE TABLE snapshot_entry (
+                    sid TEXT NOT NULL REFERENCES snapshot(sid) ON DELETE CASCADE,
+                    backup INTEGER NOT NULL REFERENCES backup(idx) ON DELETE CASCADE,
+                    version INTEGER NOT NULL,
+                    PRIMARY KEY (sid, backup)
+                );
+                CREATE INDEX snapshot_entry_version ON snapshot_entry(backup, version);
+                """)
+        }
+        return m
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import GRDB
+
+/// `bmlua check` and `bmlua gc`: the catalog against the objects.
+extension BackupDatabase {
+    public struct CheckReport {
+        public var objectsChecked = 0
+        public var problems: [String] = []
+        public var ok: Bool { problems.isEmpty }
+    }
+
+    /// Every object the catalog names exists; with `readData`, its bytes match its hash.
+    public func check(readData: Bool = false) throws -> CheckReport {
+        var report = CheckReport()
+        let integrity = try read { try String.fetchOne($0, sql: "PRAGMA integrity_check") } ?? "?"
+        if integrity != "ok" { report.problems.append("catalog: \(integrity)") }
+        let referenced = try read(Catalog.referencedObjects)
+        var seen: Set<String> = []
+        for (object, owner) in referenced where seen.insert(object).inserted {
+            report.objectsChecked += 1
+            let path = objects.path(of: object)
+            guard FS.exists(path) else {
+                report.problems.append("\(owner): object \(object) is missing")
+                continue
+            }
+            if readData {
+                do {
+                    let actual = try objects.hash(of: path)
+                    if actual != object { report.problems.append("\(owner): object \(object) is corrupt (its data hashes to \(actual))") }
+                } catch {
+                    report.problems.append("\(owner): object \(object) cannot be read: \(BMError.wrap(error).message)")
+                }
+            }
+        }
+        return report
+    }
+
+    /// Removes objects no backup or version names (left by interrupted or failed runs).
+    public func gc() throws -> (removed: Int, bytes: Int64) {
+        try write { db in
+            let used = Set(try Catalog.referencedObjects(db).map(\.object))
+            var removed = 0
+            var bytes: Int64 = 0
+            for id in objects.allObjects() where !used.contains(id) {
+                let path = objects.path(of: id)
+                let size = FS.stat(path).map { Int64($0.st_size) } ?? 0
+                if unlink(path) == 0 {
+                    removed += 1
+                    bytes += size
+                }
+            }
+            return (removed, bytes)
+        }
+    }
+
+    /// The catalog as text, for comparing states (tests, debugging).
+    public func dumpCatalog() throws -> String { try read(Catalog.dump) }
+}

@@ -1,0 +1,34 @@
+import HookVM
+
+/// Backup Manager's error handler (DESIGN §6): hook 9 on every error, hook 10
+/// on a number the table does not know, then the table's message or
+/// `Unknown error N--probably a bug.`
+extension BackupDatabase {
+    /// The error as the user sees it after hooks 9 and 10. `dlg` and `pass` are
+    /// the handler's flags, passed to the hooks (bhin[3], bhin[4]).
+    public func handle(_ error: BMError, dialog: Bool = true, pass: Bool = false) -> BMError {
+        var e = error
+        var hookGaveMessage = false
+        func consult(_ hook: Int) {
+            let bhin: [LuaValue] = [.integer(Int64(e.number)), .string(e.path), .boolean(dialog), .boolean(pass)]
+            do {
+                guard let out = try runHook(hook, bhin) else { return }
+                if let n = out.bhout.integerValue, n != e.number {
+                    e.number = Int(n)
+                    e.message = ErrorTable.message(for: e.number) ?? ErrorTable.unknown(e.number)
+                }
+                if let text = out.bhout2.stringValue {
+                    e.message = text
+                    hookGaveMessage = true
+                }
+            } catch {
+                // The handler must not fail itself: the original error stands.
+                options.diagnostics("bmlua: warning: \(BMError.wrap(error).message) (in the error handler)")
+            }
+        }
+        consult(9)
+        if !ErrorTable.knows(e.number) && !hookGaveMessage { consult(10) }
+        if !ErrorTable.knows(e.number) && !hookGaveMessage { e.message = ErrorTable.unknown(e.number) }
+        return e
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import GRDB
+import HookVM
+
+/// Managing bhooks, routines and fields from the command line.
+extension BackupDatabase {
+    /// Backup Manager's rule: an installer must not silently replace another's
+    /// hook. Different code already in the slot needs `force` (error 35).
+    public func setHook(_ n: Int, code: String, force: Bool) throws {
+        guard (1...HookTable.count).contains(n) else { throw BMError(22, "the hook number must be 1 to 10, not \(n)") }
+        var list = try bhooks() ?? Array(repeating: "", count: 10)
+        let old = list[n - 1]
+        if !force && !old.isEmpty && old != code {
+            throw BMError(35, "hook \(n) holds \(old.debugDescription); replace it with --force")
+        }
+        try checkHookCode(code, slot: n, vm: try luaVM())
+        list[n - 1] = code
+        try setBhooks(list)
+    }
+
+    public struct HookTestResult {
+        public var bhout: LuaValue = .nil
+        public var bhout2: LuaValue = .nil
+        public var log: [String] = []
+        public var error: BMError?
+    }
+
+    private struct RollBack: Error {}
+
+    /// Runs hook `n` on `bhin` inside a transaction that is then rolled back:
+    /// whatever the hook writes to the catalog or the objects is undone.
+    public func testHook(_ n: Int, bhin: [LuaValue]) throws -> HookTestResult {
+        guard (1...HookTable.count).contains(n) else { throw BMError(22, "the hook number must be 1 to 10, not \(n)") }
+        let code = try bhooks()?[n - 1] ?? ""
+        guard !code.isEmpty else { throw BMError(22, "hook \(n) is empty (set it with: bmlua hooks set \(n) CODE)") }
+        var result = HookTestResult()
+        let logged = logLines.count
+        do {
+            try write { _ in
+                do {
+                    let out = try callHook(n, code: code, bhin: bhin)
+                    (result.bhout, result.bhout2) = (out.bhout, out.bhout2)
+                } catch {
+                    result.error = BMError.wrap(error)
+                }
+                throw RollBack()
+            }
+        } catch is RollBack {}
+        result.log = Array(logLines[logged...])
+        return result
+    }
+
+    public func routines() throws -> [(name: String, code: String)] { try read(Catalog.routines) }
+
+    /// Stores (or with nil removes) a routine; it must compile (error 34).
+    public func setRoutine(_ name: String, code: String?) throws {
+        guard name.first.map({ $0.isLetter || $0 == "_" }) == true, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+            throw BMError(22, "a routine's name must be a Lua name (letters, digits, _), not \(name.debugDescription)")
+        }
+        let vm = try luaVM()
+        if let code {
+            do { try vm.checkSyntax(code, chunkName: "=\(name)") } catch let e as LuaError { throw BMError(e) }
+        } else if try !routines().contains(where: { $0.name == name }) {
+            throw BMError(22, "no routine \(name)")
+        }
+        try write { db in try Catalog.setRoutine(db, name: name, code: code) }
+        if let code { try vm.define(name, code: code) } else { vm[global: name] = .nil }
+    }
+
+    public func registerField(_ name: String, type: String) throws {
+        guard let kind = Field.Kind(rawValue: type) else { throw BMError(22, "a field's type is d (per backup) or g (per group), not \(type)") }
+        try write { db in
+            if try Catalog.field(db, name: name) != nil { throw BMError(19, "field \(name) is already registered") }
+            try Catalog.registerField(db, Field(name: name, kind: kind))
+        }
+    }
+
+    public func fields() throws -> [Field] { try read(Catalog.fields) }
+
+    public func fieldValues(_ name: String, owner: Int64?) throws -> [(Int64, LuaValue)] {
+        try read { db in
+            guard try Catalog.field(db, name: name) != nil else { throw BMError(18, "no field \(name)") }
+            if let owner { return [(owner, try Catalog.fieldValue(db, field: name, owner: owner))] }
+            return try Row.fetchAll(db, sql: "SELECT owner, kind, value FROM field_value WHERE field = ? ORDER BY owner", arguments: [name])
+                .map { ($0["owner"], StoredValue.decode(kind: $0["kind"], $0["value"])) }
+        }
+    }
+
+    public func setFieldValue(_ name: String, owner: Int64, _ value: LuaValue) throws {
+        try write { db in
+            guard let f = try Catalog.field(db, name: name) else { throw BMError(18, "no field \(name)") }
+            if f.kind == .backup, try Catalog.backup(db, index: owner) == nil { throw BMError(13, "no backup has index \(owner)") }
+            try Catalog.setFieldValue(db, field: name, owner: owner, value)
+        }
+    }
+
+    public func describe(_ index: Int64) throws -> LuaValue {
+        let b = try backup(index)
+        return try read { try describe(b, $0, versions: true) }
+    }
+
+    public func describeAll() throws -> [LuaValue] {
+        try read { db in try Catalog.backups(db).map { try describe($0, db, versions: false) } }
+    }
+
+    // MARK: Lua programs
+
+    /// Runs a script (`bmlua run`, `bmlua eval`): `...` = args. A script that
+    /// ends with the database open (openbd without closebd) is closed for it.
+    public func runScript(_ code: String, name: String, args: [LuaValue] = []) throws -> [LuaValue] {
+        let vm = try luaVM()
+        let results = try vm.run(code, chunkName: name, args: args)
+        if openInLua {
+            try storeBhooks(vm[global: "bhooks"], vm: vm)
+            openInLua = false
+        }
+        return results
+    }
+}
+
+extension HookTable {
+    /// A plausible bhin for `hooks test N` when none is given.
+    public static func sampleBhin(_ n: Int) -> [LuaValue] {
+        let orig: LuaValue = "/home/user/notes.txt", name: LuaValue = "notes.txt"
+        switch n {
+        case 1: return [orig, orig, name, 0, false]
+        case 2: return [orig, orig, name, 1, false]
+        case 3: return [orig, orig, name, 1]
+        case 4: return [orig, "/path/to/object", name, 1, 0, false]
+        case 5: return [orig, orig, name, 1, false]
+        case 6: return [orig, orig, name, 1, "", 1]
+        case 7: return [orig, orig, name, 1, "comment", 1]
+        case 8: return [orig, orig, name, 1, 1]
+        default: return [15000, "/home/user/notes.txt", true, false]
+        }
+    }
+}

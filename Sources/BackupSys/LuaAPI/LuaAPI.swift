@@ -1,0 +1,260 @@
+import Foundation
+import GRDB
+import HookVM
+
+/// DESIGN §7: the functions every Lua context sees (hooks, `run`, `eval`, `shell`).
+enum LuaAPI {
+    /// Lua-side helpers: `bfvar` is a proxy whose reads and writes go to the catalog.
+    static let prelude = """
+        local fieldget, fieldset = bm.fieldget, bm.fieldset
+        bm.fieldget, bm.fieldset = nil, nil
+        function bm.fieldproxy(name)
+          return setmetatable({}, {
+            __name = "bfvar",
+            __index = function(_, owner) return fieldget(name, owner) end,
+            __newindex = function(_, owner, value) fieldset(name, owner, value) end,
+          })
+        end
+        """
+
+    static func install(in vm: LuaVM, database bd: BackupDatabase) {
+        /// Runs an API function; a BMError sets `errornum` and is remembered for `errh`.
+        func api(_ name: String, in table: String? = nil, _ body: @escaping ([LuaValue]) throws -> [LuaValue]) {
+            vm.register(name, in: table) { args in
+                do {
+                    return try body(args)
+                } catch let e as BMError {
+                    bd.lastLuaError = e
+                    vm[global: "errornum"] = .integer(Int64(e.number))
+                    throw e
+                }
+            }
+        }
+
+        // MARK: the database
+        api("openbd") { _ in
+            bd.openInLua = true
+            vm[global: "bhooks"] = try bd.bhooks().map { .list($0.map { .string($0) }) } ?? .nil
+            return []
+        }
+        api("closebd") { _ in
+            try bd.storeBhooks(vm[global: "bhooks"], vm: vm)
+            bd.openInLua = false
+            vm.clearTemp()
+            return []
+        }
+        api("regbd") { args in
+            let field = try fieldArgs(args, "regbd")
+            try bd.write { db in
+                if try Catalog.field(db, name: field.name) != nil {
+                    throw BMError(19, "field \(field.name) is already registered")
+                }
+                try Catalog.registerField(db, field)
+            }
+            return try setBfvar(field.name)
+        }
+        api("getbd") { args in
+            let field = try fieldArgs(args, "getbd")
+            guard let existing = try bd.read({ try Catalog.field($0, name: field.name) }), existing.kind == field.kind else {
+                throw BMError(18, "no field \(field.name) of type \"\(field.kind.rawValue)\" is registered")
+            }
+            return try setBfvar(field.name)
+        }
+        func setBfvar(_ name: String) throws -> [LuaValue] {
+            let proxy = try vm.call(vm[global: "bm"].field("fieldproxy"), [.string(name)])
+            vm[global: "bfvar"] = proxy.first ?? .nil
+            return []
+        }
+        api("fieldget", in: "bm") { args in
+            let (name, owner) = try (string(args, 0, "bfvar"), integer(args, 1, "bfvar index"))
+            return [try bd.read { try Catalog.fieldValue($0, field: name, owner: owner) }]
+        }
+        api("fieldset", in: "bm") { args in
+            let (name, owner) = try (string(args, 0, "bfvar"), integer(args, 1, "bfvar index"))
+            let value = args.count > 2 ? args[2] : .nil
+            try bd.write { db in
+                guard let field = try Catalog.field(db, name: name) else { throw BMError(18, "no field \(name)") }
+                if field.kind == .backup, try Catalog.backup(db, index: owner) == nil {
+                    throw BMError(13, "no backup has index \(owner)")
+                }
+                try Catalog.setFieldValue(db, field: name, owner: owner, value)
+            }
+            return []
+        }
+
+        // MARK: errors
+        api("passerr") { args in
+            if let n = args.first?.integerValue { vm[global: "errornum"] = .integer(n) }
+            guard let n = vm[global: "errornum"].integerValue else { throw BMError(22, "passerr: errornum is not set") }
+            if let text = args.count > 1 ? args[1].stringValue : nil {
+                throw BMError(number: Int(n), message: text)
+            }
+            if let last = bd.lastLuaError, last.number == n { throw last }
+            throw BMError(Int(n))
+        }
+        api("errh") { args in
+            let path = args.first?.stringValue ?? ""
+            let dialog = args.count > 1 ? args[1].isTruthy : true
+            let pass = args.count > 2 ? args[2].isTruthy : false
+            guard let n = vm[global: "errornum"].integerValue else { return [.nil, .nil] }
+            var error = bd.lastLuaError.flatMap { $0.number == n ? $0 : nil } ?? BMError(Int(n))
+            error.path = path
+            let handled = bd.handle(error, dialog: dialog, pass: pass)
+            if dialog { bd.options.diagnostics("bmlua: \(handled)") }
+            if pass {
+                bd.lastLuaError = handled
+                vm[global: "errornum"] = .integer(Int64(handled.number))
+                throw handled
+            }
+            return [.integer(Int64(handled.number)), .string(handled.message)]
+        }
+
+        // MARK: operations (§5), hooks included
+        api("newbu") { args in
+            var opts = BackupDatabase.NewBackupOptions()
+            if args.count > 1, case .map(let m) = args[1] {
+                opts.group = m["group"]?.integerValue ?? 0
+                opts.storeAway = m["storedaway"]?.isTruthy ?? false
+            }
+            return [.integer(try bd.newbu(try string(args, 0, "newbu path"), opts))]
+        }
+        api("updbu") { args in try bd.updbu(try index(args, 0)); return [] }
+        api("restbu") { args in
+            let path = try bd.restbu(try index(args, 0), version: args.count > 1 ? try integer(args, 1, "version") : 0,
+                                     overwrite: args.count > 2 && args[2].isTruthy, to: args.count > 3 ? args[3].stringValue : nil)
+            return [.string(path)]
+        }
+        api("delbu") { args in try bd.delbu(try index(args, 0), deleteStoredAway: args.count > 1 && args[1].isTruthy); return [] }
+        api("newver") { args in
+            [.integer(try bd.newver(try index(args, 0), comment: args.count > 1 ? args[1].stringValue ?? "" : ""))]
+        }
+        api("cmtver") { args in
+            try bd.cmtver(try index(args, 0), try integer(args, 1, "version"), comment: try string(args, 2, "comment"))
+            return []
+        }
+        api("delver") { args in try bd.delver(try index(args, 0), try integer(args, 1, "version")); return [] }
+        api("backups") { _ in [.list(try bd.read { db in try Catalog.backups(db).map { try bd.describe($0, db, versions: false) } })] }
+        api("backup") { args in
+            let b = try bd.backup(try index(args, 0))
+            return [try bd.read { try bd.describe(b, $0, versions: true) }]
+        }
+
+        // MARK: helpers
+        api("log", in: "bm") { args in
+            bd.log(args.map { $0.stringValue ?? $0.description }.joined(separator: "\t"))
+            return []
+        }
+        api("isClkOn") { _ in [true] }
+        api("getDtStr") { _ in [.string(clock("yyyy-MM-dd"))] }
+        api("getTmStr") { _ in [.string(clock("HH:mm:ss"))] }
+
+        func index(_ args: [LuaValue], _ i: Int) throws -> Int64 {
+            if let n = i < args.count ? args[i].integerValue : nil { return n }
+            if let s = i < args.count ? args[i].stringValue : nil { return try bd.resolve(s).index }
+            throw BMError(22, "bad argument #\(i + 1): a backup index, name or path expected")
+        }
+        _ = try? vm.run(prelude, chunkName: "=bmlua")
+    }
+
+    static func fieldArgs(_ args: [LuaValue], _ fn: String) throws -> Field {
+        let name = try string(args, 0, "\(fn) field name")
+        let type = args.count > 1 ? args[1].stringValue ?? "" : "d"
+        guard let kind = Field.Kind(rawValue: type) else {
+            throw BMError(22, "\(fn): field type must be \"d\" (per backup) or \"g\" (per group), not \"\(type)\"")
+        }
+        return Field(name: name, kind: kind)
+    }
+
+    static func string(_ args: [LuaValue], _ i: Int, _ what: String) throws -> String {
+        guard i < args.count, let s = args[i].stringValue else { throw BMError(22, "bad argument #\(i + 1): \(what) (a string) expected") }
+        return s
+    }
+
+    static func integer(_ args: [LuaValue], _ i: Int, _ what: String) throws -> Int64 {
+        guard i < args.count, let n = args[i].integerValue else { throw BMError(22, "bad argument #\(i + 1): \(what) (an integer) expected") }
+        return n
+    }
+
+    static func clock(_ format: String) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.dateFormat = format
+        return f.string(from: Date())
+    }
+}
+
+extension LuaValue {
+    /// `t[key]` of a map value.
+    public func field(_ key: String) -> LuaValue {
+        if case .map(let m) = self { return m[.string(key)] ?? .nil }
+        return .nil
+    }
+}
+
+extension BackupDatabase {
+    /// `closebd`'s rule (DESIGN §7): a table of at most 10 strings, each of which
+    /// compiles, is stored (missing slots are ""); nil removes the list.
+    func storeBhooks(_ value: LuaValue, vm: LuaVM) throws {
+        var list: [String]
+        switch value {
+        case .nil:
+            try setBhooks(nil)
+            return
+        case .list(let items):
+            guard items.count <= 10 else { throw BMError(22, "bhooks has \(items.count) elements; at most 10") }
+            list = try items.enumerated().map { i, v in
+                guard let s = v.stringValue else { throw BMError(22, "bhooks[\(i + 1)] is a \(v.type.rawValue), not a string") }
+                return s
+            }
+        case .map(let m):
+            list = Array(repeating: "", count: 10)
+            for (k, v) in m {
+                guard let i = k.integerValue, i >= 1, i <= 10 else { throw BMError(22, "bhooks has the key \(k); only 1 to 10 are allowed") }
+                guard let s = v.stringValue else { throw BMError(22, "bhooks[\(i)] is a \(v.type.rawValue), not a string") }
+                list[Int(i) - 1] = s
+            }
+        default:
+            throw BMError(22, "bhooks must be a table of at most 10 strings (or nil), not a \(value.type.rawValue)")
+        }
+        list += Array(repeating: "", count: 10 - list.count)
+        for (i, code) in list.enumerated() { try checkHookCode(code, slot: i + 1, vm: vm) }
+        try setBhooks(list)
+    }
+
+    func checkHookCode(_ code: String, slot: Int, vm: LuaVM) throws {
+        do {
+            try vm.checkSyntax(code, chunkName: "=hook\(slot)")
+        } catch let e as LuaError {
+            throw BMError(e)
+        }
+    }
+
+    /// A backup as `show --json` and `backup(i)` present it.
+    func describe(_ b: Backup, _ db: Database, versions: Bool) throws -> LuaValue {
+        var m: [LuaValue: LuaValue] = [
+            "index": .integer(b.index), "name": .string(b.name), "path": .string(b.path),
+            "group": .integer(b.group), "stored_away": .boolean(b.storedAway), "size": .integer(b.size),
+            "sha256": .string(b.object), "mode": .integer(Int64(b.mode)), "mtime": .string(isoTime(nanoseconds: b.mtimeNs)),
+            "created": .string(isoTime(b.created)), "updated": .string(isoTime(b.updated)),
+        ]
+        var fields: [LuaValue: LuaValue] = [:]
+        for (k, v) in try Catalog.fieldValues(db, backup: b.index) { fields[.string(k)] = v }
+        m["fields"] = .map(fields)
+        if versions {
+            m["versions"] = .list(try Catalog.versions(db, backup: b.index).map { v in
+                .map(["index": .integer(v.index), "comment": .string(v.comment), "size": .integer(v.size),
+                      "time": .string(isoTime(v.time)), "sha256": .string(v.object)])
+            })
+        }
+        return .map(m)
+    }
+}
+
+func isoTime(_ d: Date) -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime]
+    f.timeZone = TimeZone.current
+    return f.string(from: d)
+}
+
+func isoTime(nanoseconds ns: Int64) -> String { isoTime(Date(timeIntervalSince1970: Double(ns) / 1e9)) }

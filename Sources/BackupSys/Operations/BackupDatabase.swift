@@ -1,0 +1,186 @@
+import Foundation
+import GRDB
+import HookVM
+
+/// How a process uses the database: the global flags of the command line.
+public struct SessionOptions {
+    /// `--no-hooks`: operations run without their hooks.
+    public var hooks = true
+    /// `--trace-hooks`: each hook call, its bhin, bhout, bhout2 and time on stderr.
+    public var traceHooks = false
+    /// `--trust`: run hooks even from a repository that fails the ownership rule.
+    public var trust = false
+    /// Where `bm.log`, traces and warnings go (stderr by default); `verbose` shows bm.log lines.
+    public var verbose = false
+    public var diagnostics: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+
+    public init() {}
+}
+
+/// The open backup database (Backup Manager's `openbd`): one repository, the
+/// one Lua state of the process, and the transaction in progress.
+public final class BackupDatabase {
+    public let repository: Repository
+    public var options: SessionOptions
+    var db: Database?
+    private var vmStorage: LuaVM?
+    private var bhooksCache: [String]??
+    /// Lines logged by `bm.log` during this process (what `hooks test` prints).
+    public internal(set) var logLines: [String] = []
+    /// The last BMError raised into Lua: `errh` and `passerr` keep its message.
+    var lastLuaError: BMError?
+    /// `openbd()` was called by a script and `closebd()` not yet.
+    var openInLua = false
+
+    public init(repository: Repository, options: SessionOptions = SessionOptions()) {
+        self.repository = repository
+        self.options = options
+    }
+
+    public convenience init(at root: String, options: SessionOptions = SessionOptions()) throws {
+        self.init(repository: try Repository.open(at: root), options: options)
+    }
+
+    var objects: ObjectStore { repository.objects }
+
+    /// Closing clears `bhtemp` (DESIGN §4) and ends the Lua state.
+    public func close() {
+        vmStorage?.close()
+        vmStorage = nil
+    }
+
+    deinit { close() }
+
+    // MARK: Transactions
+
+    /// Runs `body` as one transaction: it commits completely (objects made
+    /// durable first) or not at all, and then the objects it created are removed.
+    /// Nested calls (a hook calling an operation) run in a savepoint of the outer one.
+    public func write<T>(_ body: (Database) throws -> T) throws -> T {
+        if let db {
+            var result: T?
+            try db.inSavepoint {
+                result = try body(db)
+                return .commit
+            }
+            return result!
+        }
+        try repository.lockForWriting()
+        objects.beginTracking()
+        var result: T?
+        do {
+            try repository.dbQueue.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    self.db = db
+                    defer { self.db = nil }
+                    result = try body(db)
+                    objects.sync()
+                    return .commit
+                }
+            }
+        } catch {
+            bhooksCache = nil
+            objects.discardCreated()
+            throw Self.translate(error)
+        }
+        return result!
+    }
+
+    /// Reads inside the current transaction if there is one.
+    public func read<T>(_ body: (Database) throws -> T) throws -> T {
+        if let db { return try body(db) }
+        do {
+            return try repository.dbQueue.read(body)
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    static func translate(_ error: Error) -> Error {
+        guard let e = error as? DatabaseError else { return error }
+        if e.resultCode == .SQLITE_FULL || e.resultCode == .SQLITE_IOERR { return BMError(20, e.message ?? "\(e)") }
+        if e.resultCode == .SQLITE_CORRUPT { return BMError(21, e.message ?? "\(e)") }
+        return BMError(20, "catalog: \(e.message ?? "\(e)")")
+    }
+
+    // MARK: Lua
+
+    /// The process's one Lua state, made on first use with the Lua API and the routines.
+    public func luaVM() throws -> LuaVM {
+        if let vm = vmStorage { return vm }
+        let limits = try read { db in
+            LuaVM.Limits(time: try Catalog.setting(db, "hook_time_limit").flatMap { Double.fromDatabaseValue($0) } ?? 10,
+                         memory: try Catalog.setting(db, "hook_memory_limit").flatMap { Int.fromDatabaseValue($0) } ?? 256 << 20)
+        }
+        let vm = LuaVM(limits: limits, tempDirectory: repository.root + "/tmp")
+        vmStorage = vm
+        LuaAPI.install(in: vm, database: self)
+        try defineRoutines(in: vm)
+        return vm
+    }
+
+    func defineRoutines(in vm: LuaVM) throws {
+        for r in try read(Catalog.routines) {
+            do {
+                try vm.define(r.name, code: r.code)
+            } catch let e as LuaError {
+                options.diagnostics("bmlua: warning: routine \(r.name) does not compile: \(e.message)")
+            }
+        }
+    }
+
+    /// The stored bhooks list (nil if none was ever stored).
+    public func bhooks() throws -> [String]? {
+        if let cached = bhooksCache { return cached }
+        let list = try read(Catalog.bhooks)
+        bhooksCache = .some(list)
+        return list
+    }
+
+    func setBhooks(_ list: [String]?) throws {
+        try write { db in try Catalog.setBhooks(db, list) }
+        bhooksCache = .some(list)
+    }
+
+    // MARK: Hooks
+
+    /// Runs hook `n` if one is set: nil when there is none (or hooks are off).
+    /// A hook that fails throws its error (30–34) as a BMError.
+    func runHook(_ n: Int, _ bhin: [LuaValue]) throws -> HookOutputs? {
+        guard options.hooks, let list = try bhooks(), n >= 1, n <= list.count else { return nil }
+        let code = list[n - 1]
+        guard code.contains(where: { !$0.isWhitespace }) else { return nil }
+        guard repository.isTrusted || options.trust else {
+            throw BMError(36, "\(repository.untrustedReason); run with --trust to run its hooks, or --no-hooks to run without them")
+        }
+        return try callHook(n, code: code, bhin: bhin)
+    }
+
+    /// One hook call with the signature of the table, traced when asked.
+    func callHook(_ n: Int, code: String, bhin: [LuaValue]) throws -> HookOutputs {
+        let vm = try luaVM()
+        let start = DispatchTime.now().uptimeNanoseconds
+        do {
+            let out = try vm.callHook(n, code: code, bhin: bhin, returns: HookTable.signatures[n] ?? HookSignature())
+            trace(n, bhin, "bhout=\(out.bhout) bhout2=\(out.bhout2)", since: start)
+            return out
+        } catch let e as LuaError {
+            trace(n, bhin, "error \(e.code): \(e.message)", since: start)
+            throw BMError(e, path: bhin.first?.stringValue ?? "")
+        } catch {
+            trace(n, bhin, "\(error)", since: start)
+            throw error
+        }
+    }
+
+    private func trace(_ n: Int, _ bhin: [LuaValue], _ outcome: String, since start: UInt64) {
+        guard options.traceHooks else { return }
+        let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        options.diagnostics("bmlua: hook \(n): bhin=\(LuaValue.list(bhin)) \(outcome) (\(String(format: "%.3f", ms)) ms)")
+    }
+
+    func log(_ line: String) {
+        logLines.append(line)
+        if options.verbose { options.diagnostics(line) }
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import Glibc
+import GRDB
+import HookVM
+
+/// The backup operations of DESIGN §5 (newbu, updbu, restbu, delbu). Each is
+/// one transaction with its hooks: it happens completely or not at all.
+extension BackupDatabase {
+    public struct NewBackupOptions {
+        public var group: Int64 = 0
+        public var storeAway = false
+        public init(group: Int64 = 0, storeAway: Bool = false) {
+            self.group = group
+            self.storeAway = storeAway
+        }
+    }
+
+    /// Finds a backup by index, by name, or by original path. Error 13 if none.
+    public func resolve(_ ref: String) throws -> Backup {
+        try read { db in
+            if let i = Int64(ref), let b = try Catalog.backup(db, index: i) { return b }
+            if let b = try Catalog.backup(db, name: ref) { return b }
+            if let b = try Catalog.backup(db, path: FS.absolute(ref)) { return b }
+            throw BMError(13, "no backup is index, name or path \(FS.shown(ref))", path: ref)
+        }
+    }
+
+    public func backup(_ index: Int64) throws -> Backup {
+        guard let b = try read({ try Catalog.backup($0, index: index) }) else {
+            throw BMError(13, "no backup has index \(index)", path: "")
+        }
+        return b
+    }
+
+    // MARK: newbu — hooks 1 and 2
+
+    @discardableResult
+    public func newbu(_ path: String, _ options: NewBackupOptions = NewBackupOptions()) throws -> Int64 {
+        let original = FS.absolute(path)
+        let st = try FS.regularFile(original)
+        guard access(original, R_OK) == 0 else { throw FS.failure("cannot read", original) }
+        let index: Int64 = try write { db in
+            if let existing = try Catalog.backup(db, path: original) {
+                throw BMError(16, "\(FS.shown(original)) is backup \(existing.index) (\(existing.name)); use bmlua update", path: original)
+            }
+            let name = try uniqueName(for: original, db)
+            var actual = original
+            if let out = try runHook(1, [.string(original), .string(original), .string(name), 0, .boolean(options.storeAway)]),
+               let file = out.bhout.stringValue {
+                actual = file
+            }
+            let stored = try objects.put(file: actual)
+            let index = try Catalog.insert(db, .init(
+                path: original, name: name, group: options.group, storedAway: options.storeAway,
+                object: stored.id, size: stored.size, mode: UInt32(st.st_mode & 0o7777),
+                mtimeNs: FS.nanoseconds(st.st_mtim), source: SourceState(st)), now: Date())
+            _ = try runHook(2, [.string(original), .string(actual), .string(name), .integer(index), .boolean(options.storeAway)])
+            return index
+        }
+        if options.storeAway && db == nil {
+            // Only now is the backup committed and durable: the original may go.
+            if unlink(original) == 0 { FS.fsync(path: FS.directory(original), directory: true) }
+        }
+        return index
+    }
+
+    /// The "bkup. file": the base name, with `-2`, `-3` … before the extension
+    /// when another backup already has it.
+    func uniqueName(for path: String, _ db: Database) throws -> String {
+        let base = FS.baseName(path)
+        if try !Catalog.nameExists(db, base) { return base }
+        let dot = base.lastIndex(of: ".").flatMap { $0 == base.startIndex ? nil : $0 }
+        let stem = dot.map { String(base[..<$0]) } ?? base
+        let ext = dot.map { String(base[$0...]) } ?? ""
+        var n = 2
+        while try Catalog.nameExists(db, "\(stem)-\(n)\(ext)") { n += 1 }
+        return "\(stem)-\(n)\(ext)"
+    }
+
+    // MARK: updbu — hook 3
+
+    public func updbu(_ index: Int64) throws {
+        try write { db in
+            guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
+            let st = try FS.regularFile(b.path)
+            var actual = b.path
+            if let out = try runHook(3, [.string(b.path), .string(b.path), .string(b.name), .integer(b.index)]),
+               let file = out.bhout.stringValue {
+                actual = file
+            }
+            let stored = try objects.put(file: actual)
+            try Catalog.updateData(db, index: b.index, object: stored.id, size: stored.size, mode: UInt32(st.st_mode & 0o7777),
+                                   mtimeNs: FS.nanoseconds(st.st_mtim), source: SourceState(st), now: Date())
+        }
+    }
+
+    // MARK: restbu — hook 4
+
+    /// Restores the current copy (`version` 0) or a version to the original
+    /// path or `to`. Never half-overwrites: a temp file beside the target is
+    /// renamed over it. Mode and mtime are restored. Returns the path written.
+    @discardableResult
+    public func restbu(_ index: Int64, version: Int64 = 0, overwrite: Bool = false, to: String? = nil) throws -> String {
+        try write { db in
+            guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
+            var object = b.object, mode = b.mode, mtime = b.mtimeNs
+            if version != 0 {
+                guard let v = try Catalog.version(db, backup: index, index: version) else {
+                    throw BMError(14, "backup \(index) (\(b.name)) has no version \(version)", path: b.path)
+                }
+                (object, mode, mtime) = (v.object, v.mode, v.mtimeNs)
+            }
+            var target = to.map(FS.absolute) ?? b.path
+            if FS.isDirectory(target) { target += "/" + FS.baseName(b.path) }
+            if let st = FS.stat(target, follow: false) {
+                guard overwrite else { throw BMError(15, "\(FS.shown(target)) exists", path: target) }
+                guard st.st_mode & S_IFMT == S_IFREG || st.st_mode & S_IFMT == S_IFLNK else {
+                    throw BMError(12, "\(FS.shown(target)) is \(FS.kind(st.st_mode)); not replaced", path: target)
+                }
+            }
+            let objectPath = objects.path(of: object)
+            var source: String?
+            if let out = try runHook(4, [.string(b.path), .string(objectPath), .string(b.name), .integer(index),
+                                         .integer(version), .boolean(overwrite)]),
+               let file = out.bhout.stringValue {
+                source = file
+            }
+            try writeAtomically(to: target, mode: mode, mtimeNs: mtime) { fd in
+                if let source {
+                    let input = open(source, O_RDONLY | O_CLOEXEC)
+                    guard input >= 0 else { throw FS.failure("cannot read", source) }
+                    defer { Glibc.close(input) }
+                    try stream(input, name: source) { try writeAll(fd, $0, to: target) }
+                } else {
+                    try objects.copy(object, to: fd, destination: target)
+                }
+            }
+            return target
+        }
+    }
+
+    /// Writes a temp file beside `target`, makes it durable, then renames it over `target`.
+    func writeAtomically(to target: String, mode: UInt32, mtimeNs: Int64, _ fill: (Int32) throws -> Void) throws {
+        let dir = FS.directory(target)
+        guard FS.isDirectory(dir) else { throw BMError(10, "folder \(FS.shown(dir)) does not exist", path: target) }
+        var template = Array("\(dir)/.\(FS.baseName(target)).bmlua-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw FS.failure("cannot write in", dir) }
+        let temp = String(cString: template)
+        var done = false
+        defer {
+            Glibc.close(fd)
+            if !done { unlink(temp) }
+        }
+        try fill(fd)
+        fchmod(fd, mode_t(mode & 0o7777))
+        var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), FS.timespecOf(mtimeNs)]
+        futimens(fd, &times)
+        guard fsync(fd) == 0 else { throw FS.failure("cannot write", temp) }
+        guard rename(temp, target) == 0 else { throw FS.failure("cannot replace", target) }
+        done = true
+        FS.fsync(path: dir, directory: true)
+    }
+
+    // MARK: delbu — hook 5
+
+    public func delbu(_ index: Int64, deleteStoredAway: Bool = false) throws {
+        try write { db in
+            guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
+            if b.storedAway && !deleteStoredAway {
+                throw BMError(17, "backup \(index) (\(b.name)) holds the only copy of \(FS.shown(b.path))", path: b.path)
+            }
+            _ = try runHook(5, [.string(b.path), .string(b.path), .string(b.name), .integer(index), .boolean(deleteStoredAway)])
+            try Catalog.deleteBackup(db, index: index)
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Glibc
+
+/// Thin POSIX helpers: each returns or throws a BMError with the number of DESIGN §6.
+enum FS {
+    static func errorNumber(_ err: Int32) -> Int {
+        switch err {
+        case ENOENT, ENOTDIR: return 10
+        case EACCES, EPERM: return 11
+        case EISDIR: return 12
+        case ENOSPC, EDQUOT, EIO, EROFS: return 20
+        default: return 20
+        }
+    }
+
+    static func failure(_ what: String, _ path: String, errno err: Int32 = errno) -> BMError {
+        BMError(errorNumber(err), "\(what) \(shown(path)): \(String(cString: strerror(err)))", path: path)
+    }
+
+    /// A path as a message shows it: quoted when it has spaces or control characters.
+    static func shown(_ path: String) -> String {
+        path.contains(where: { $0 == " " || $0.isNewline || $0 == "\"" || $0 == "\u{FFFD}" })
+            ? "\"" + path.replacingOccurrences(of: "\n", with: "\\n") + "\"" : path
+    }
+
+    static func stat(_ path: String, follow: Bool = true) -> Foundation.stat? {
+        var st = Foundation.stat()
+        let rc = fstatat(AT_FDCWD, path, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW)
+        return rc == 0 ? st : nil
+    }
+
+    /// The status of a file about to be read as a backup's source: a regular file.
+    static func regularFile(_ path: String) throws -> Foundation.stat {
+        guard let st = stat(path) else { throw failure("cannot read", path) }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw BMError(12, "\(shown(path)) is \(kind(st.st_mode))", path: path)
+        }
+        return st
+    }
+
+    static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO"
+        case S_IFSOCK: return "a socket"
+        case S_IFCHR, S_IFBLK: return "a device"
+        case S_IFLNK: return "a symbolic link"
+        default: return "not a regular file"
+        }
+    }
+
+    static func exists(_ path: String) -> Bool { stat(path, follow: false) != nil }
+
+    static func isDirectory(_ path: String) -> Bool {
+        stat(path).map { $0.st_mode & S_IFMT == S_IFDIR } ?? false
+    }
+
+    static func fsync(path: String, directory: Bool = false) {
+        let fd = Glibc.open(path, directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY)
+        guard fd >= 0 else { return }
+        _ = Foundation.fsync(fd)
+        Glibc.close(fd)
+    }
+
+    static func mkdir(_ path: String, mode: mode_t = 0o700) throws {
+        if Glibc.mkdir(path, mode) != 0 && errno != EEXIST { throw failure("cannot create", path) }
+    }
+
+    static func nanoseconds(_ t: timespec) -> Int64 { Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec) }
+
+    static func timespecOf(_ ns: Int64) -> timespec {
+        timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+    }
+
+    /// An absolute, normalised path (no `.`, `..` or doubled slashes); symbolic links are kept.
+    static func absolute(_ path: String) -> String {
+        let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var parts: [Substring] = []
+        for part in full.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == ".." { _ = parts.popLast(); continue }
+            parts.append(part)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    static func baseName(_ path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
+    }
+
+    static func directory(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}
+
+/// Not exported by Swift's Glibc module.
+@_silgen_name("syncfs") func syncfs(_ fd: Int32) -> Int32
+let UTIME_OMIT = (1 << 30) - 2

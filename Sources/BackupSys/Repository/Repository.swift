@@ -1,0 +1,91 @@
+import Foundation
+import Glibc
+import GRDB
+
+/// A repository on disk (DESIGN §2): the catalog, the objects, the browse
+/// views of snapshots, a staging folder and the writer lock.
+public final class Repository {
+    public let root: String
+    let dbQueue: DatabaseQueue
+    let objects: ObjectStore
+    private var lockFD: Int32 = -1
+
+    /// `--repo`, else `$BMLUA_REPO`, else `$XDG_DATA_HOME/bmlua` (`~/.local/share/bmlua`).
+    public static func location(_ explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let explicit, !explicit.isEmpty { return FS.absolute(explicit) }
+        if let env = environment["BMLUA_REPO"], !env.isEmpty { return FS.absolute(env) }
+        let data = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.local/share"
+        return FS.absolute(data) + "/bmlua"
+    }
+
+    static func catalogPath(_ root: String) -> String { root + "/catalog.sqlite" }
+
+    public static func exists(at root: String) -> Bool { FS.exists(catalogPath(root)) }
+
+    /// `bmlua init`: a new repository, mode 0700. Error 22 if one is there already.
+    @discardableResult
+    public static func create(at root: String) throws -> Repository {
+        if exists(at: root) { throw BMError(22, "a repository already exists at \(FS.shown(root))", path: root) }
+        try FileManager.default.createDirectory(atPath: FS.directory(root), withIntermediateDirectories: true)
+        try FS.mkdir(root)
+        chmod(root, 0o700)
+        for sub in ["objects", "snapshots", "tmp"] { try FS.mkdir(root + "/" + sub) }
+        let repo = try Repository(root: root)
+        FS.fsync(path: root, directory: true)
+        return repo
+    }
+
+    public static func open(at root: String) throws -> Repository {
+        guard exists(at: root) else {
+            throw BMError(40, "no repository at \(FS.shown(root)) (create one with: bmlua init --repo \(FS.shown(root)))", path: root)
+        }
+        return try Repository(root: root)
+    }
+
+    private init(root: String) throws {
+        self.root = root
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL")
+        }
+        do {
+            dbQueue = try DatabaseQueue(path: Self.catalogPath(root), configuration: config)
+            try Schema.migrator.migrate(dbQueue)
+        } catch let e as DatabaseError {
+            throw BMError(e.resultCode == .SQLITE_CANTOPEN || e.resultCode == .SQLITE_PERM ? 11 : 21,
+                          "catalog \(FS.shown(Self.catalogPath(root))): \(e.message ?? "\(e)")", path: root)
+        }
+        objects = ObjectStore(repositoryRoot: root)
+    }
+
+    deinit { if lockFD >= 0 { Glibc.close(lockFD) } }
+
+    /// Takes the writer lock (once per process) and empties `tmp/`. Error 2 if another writer holds it.
+    func lockForWriting() throws {
+        guard lockFD < 0 else { return }
+        let fd = Glibc.open(root + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw FS.failure("cannot open the lock of", root) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            Glibc.close(fd)
+            throw BMError(2, "another bmlua is writing to \(FS.shown(root))", path: root)
+        }
+        lockFD = fd
+        let tmp = root + "/tmp"
+        for f in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] { unlink(tmp + "/" + f) }
+    }
+
+    /// DESIGN §9: hooks are code; they run only from a repository directory
+    /// owned by the user and not writable by group or others.
+    public var isTrusted: Bool {
+        guard let st = FS.stat(root) else { return false }
+        return st.st_uid == geteuid() && st.st_mode & 0o022 == 0
+    }
+
+    var untrustedReason: String {
+        guard let st = FS.stat(root) else { return "\(root) cannot be read" }
+        if st.st_uid != geteuid() { return "\(FS.shown(root)) is owned by uid \(st.st_uid), not by you (uid \(geteuid()))" }
+        return "\(FS.shown(root)) is writable by its group or by others (mode \(String(st.st_mode & 0o777, radix: 8)))"
+    }
+}

@@ -1,0 +1,167 @@
+import ArgumentParser
+import BackupSys
+import Foundation
+import HookVM
+
+struct BackupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "backup", abstract: "Back up files (newbu; hooks 1 and 2).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The files to back up.") var paths: [String]
+    @Option(help: "The group (profile id) the backups belong to.") var group: Int64 = 0
+    @Flag(name: .customLong("store-away"), help: "Remove the originals once they are safely backed up.") var storeAway = false
+
+    func run() throws {
+        try global.withDatabase { bd in
+            var failed = false
+            var made: [LuaValue] = []
+            for path in paths {
+                do {
+                    let i = try bd.newbu(path, .init(group: group, storeAway: storeAway))
+                    made.append(.integer(i))
+                    global.say("backup \(i): \(try bd.backup(i).name)")
+                } catch {
+                    FileHandle.standardError.write(Data("bmlua: \(bd.handle(BMError.wrap(error, path: path)))\n".utf8))
+                    failed = true
+                }
+            }
+            if global.json { printJSON(.list(made)) }
+            if failed { throw ExitCode(1) }
+        }
+    }
+}
+
+struct Update: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Replace backups' current copies from their originals (updbu; hook 3).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Backups, by index, name or original path.") var backups: [String]
+
+    func run() throws {
+        try global.withDatabase { bd in
+            for ref in backups {
+                let b = try bd.resolve(ref)
+                try bd.updbu(b.index)
+                global.say("updated backup \(b.index): \(b.name)")
+            }
+        }
+    }
+}
+
+struct Restore: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write a backup's data back (restbu; hook 4).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The backup, by index, name or original path.") var backup: String
+    @Option(help: "Restore this version instead of the current copy.") var version: Int64 = 0
+    @Option(help: "Write here instead of the original path (a file, or a folder to restore into).") var to: String?
+    @Flag(help: "Replace an existing file.") var overwrite = false
+
+    func run() throws {
+        try global.withDatabase { bd in
+            let b = try bd.resolve(backup)
+            let path = try bd.restbu(b.index, version: version, overwrite: overwrite, to: to)
+            if global.json { printJSON(.map(["index": .integer(b.index), "version": .integer(version), "path": .string(path)])) }
+            global.say("restored \(b.name)\(version > 0 ? " version \(version)" : "") to \(path)")
+        }
+    }
+}
+
+struct Delete: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Delete a backup and its versions (delbu; hook 5).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The backup, by index, name or original path.") var backup: String
+    @Flag(name: .customLong("delete-stored-away"), help: "Also delete a backup that holds the only copy of its file.") var deleteStoredAway = false
+
+    func run() throws {
+        try global.withDatabase { bd in
+            let b = try bd.resolve(backup)
+            try bd.delbu(b.index, deleteStoredAway: deleteStoredAway)
+            global.say("deleted backup \(b.index): \(b.name)")
+        }
+    }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the backups.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try global.withDatabase { bd in
+            let all = try bd.describeAll()
+            if global.json { return printJSON(.list(all)) }
+            for b in all {
+                print("\(b.field("index"))\t\(b.field("name").stringValue ?? "")\t\(b.field("size")) B\t\(b.field("path").stringValue ?? "")")
+            }
+        }
+    }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a backup: its data, extended data and versions.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The backup, by index, name or original path.") var backup: String
+
+    func run() throws {
+        try global.withDatabase { bd in
+            let info = try bd.describe(bd.resolve(backup).index)
+            if global.json { return printJSON(info) }
+            for key in ["index", "name", "path", "group", "stored_away", "size", "sha256", "mtime", "created", "updated"] {
+                let v = info.field(key)
+                print(key.padding(toLength: 12, withPad: " ", startingAt: 0) + (v.stringValue ?? v.description))
+            }
+            if case .map(let fields) = info.field("fields"), !fields.isEmpty {
+                print("fields")
+                for (k, v) in fields.sorted(by: { $0.key.description < $1.key.description }) { print("  \(k.stringValue ?? k.description) = \(v)") }
+            }
+            if case .list(let versions) = info.field("versions"), !versions.isEmpty {
+                print("versions")
+                for v in versions {
+                    print("  \(v.field("index"))  \(v.field("time").stringValue ?? "")  \(v.field("size")) B  \(v.field("comment").stringValue ?? "")")
+                }
+            }
+        }
+    }
+}
+
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "version", abstract: "Make, re-comment and delete versions.",
+        subcommands: [Create.self, Comment.self, Remove.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make a new version from the original file (newver; hook 6).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The backup, by index, name or original path.") var backup: String
+        @Option(name: [.customShort("m"), .long], help: "The version's comment.") var comment = ""
+
+        func run() throws {
+            try global.withDatabase { bd in
+                let b = try bd.resolve(backup)
+                let v = try bd.newver(b.index, comment: comment)
+                if global.json { printJSON(.map(["index": .integer(b.index), "version": .integer(v)])) }
+                global.say("version \(v) of \(b.name)")
+            }
+        }
+    }
+
+    struct Comment: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a version's comment (cmtver; hook 7).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The backup, by index, name or original path.") var backup: String
+        @Argument(help: "The version.") var version: Int64
+        @Argument(help: "The new comment.") var comment: String
+
+        func run() throws {
+            try global.withDatabase { bd in try bd.cmtver(bd.resolve(backup).index, version, comment: comment) }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a version (delver; hook 8).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The backup, by index, name or original path.") var backup: String
+        @Argument(help: "The version.") var version: Int64
+
+        func run() throws {
+            try global.withDatabase { bd in try bd.delver(bd.resolve(backup).index, version) }
+        }
+    }
+}

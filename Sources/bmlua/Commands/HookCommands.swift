@@ -1,0 +1,217 @@
+import ArgumentParser
+import BackupSys
+import Foundation
+import HookVM
+
+struct HooksCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hooks", abstract: "Show, set, clear and try the ten hooks (the bhooks list).",
+        subcommands: [ListHooks.self, Set.self, Clear.self, Test.self], defaultSubcommand: ListHooks.self)
+
+    struct ListHooks: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Show the bhooks list.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            try global.withDatabase { bd in
+                let list = try bd.bhooks()
+                if global.json { return printJSON(list.map { .list($0.map { .string($0) }) } ?? .nil) }
+                guard let list else { return print("no bhooks list is stored (set one with: bmlua hooks set N CODE)") }
+                for (i, code) in list.enumerated() {
+                    print(String(format: "%2d  ", i + 1) + (code.isEmpty ? "-" : code) + "    -- \(HookTable.purposes[i + 1]!)")
+                }
+            }
+        }
+    }
+
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set hook N's code.",
+            discussion: "Refuses to replace different code already in slot N (error 35) unless --force; on a terminal it asks first.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The hook number, 1 to 10.") var number: Int
+        @Argument(help: "The Lua code, for example: hdtstamp(2)") var code: String
+        @Flag(help: "Replace different code already in the slot.") var force = false
+
+        func validate() throws {
+            guard (1...10).contains(number) else { throw ValidationError("the hook number must be 1 to 10, not \(number)") }
+        }
+
+        func run() throws {
+            try global.withDatabase { bd in
+                let force = force || (isatty(0) != 0 && isatty(2) != 0 && confirmReplace(bd))
+                try bd.setHook(number, code: code, force: force)
+                global.say("hook \(number) set")
+            }
+        }
+
+        private func confirmReplace(_ bd: BackupDatabase) -> Bool {
+            guard let old = try? bd.bhooks()?[number - 1], !old.isEmpty, old != code else { return false }
+            FileHandle.standardError.write(Data("hook \(number) holds: \(old)\nreplace it with: \(code)\n[y/N] ".utf8))
+            return readLine()?.lowercased().hasPrefix("y") ?? false
+        }
+    }
+
+    struct Clear: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Empty hook N's slot.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The hook number, 1 to 10.") var number: Int
+
+        func run() throws {
+            try global.withDatabase { bd in try bd.setHook(number, code: "", force: true) }
+        }
+    }
+
+    struct Test: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run hook N on a given bhin in a transaction that is rolled back.",
+            discussion: "Prints bhout, bhout2, what the hook logged and its error if any. Nothing is changed.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The hook number, 1 to 10.") var number: Int
+        @Option(help: "bhin as a JSON array, e.g. '[15000, \"foo/bar\", true, false]'. Default: a sample for hook N.")
+        var bhin: String?
+
+        func run() throws {
+            let input: [LuaValue]
+            if let bhin {
+                guard case .list(let items) = try? JSON.decode(bhin) else {
+                    fail(BMError(22, "--bhin must be a JSON array, like '[1, \"a\"]'"))
+                }
+                input = items
+            } else {
+                input = HookTable.sampleBhin(number)
+            }
+            try global.withDatabase { bd in
+                let r = try bd.testHook(number, bhin: input)
+                if global.json {
+                    return printJSON(.map(["bhin": .list(input), "bhout": r.bhout, "bhout2": r.bhout2,
+                                           "log": .list(r.log.map { .string($0) }),
+                                           "error": r.error.map { .string($0.description) } ?? .nil]))
+                }
+                print("bhin   = \(LuaValue.list(input))")
+                print("bhout  = \(r.bhout)")
+                print("bhout2 = \(r.bhout2)")
+                for line in r.log { print("log    | \(line)") }
+                if let e = r.error { print("error  = \(e)"); throw ExitCode(1) }
+            }
+        }
+    }
+}
+
+struct RoutineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "routine", abstract: "Lua programs stored in the catalog, callable by name from hooks.",
+        subcommands: [Add.self, ListRoutines.self, ShowRoutine.self, Remove.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Store a routine from a file (its name: the file's base name).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The Lua file.") var file: String
+        @Option(help: "The routine's name, if not the file's base name.") var name: String?
+
+        func run() throws {
+            let code: String
+            do { code = try String(contentsOfFile: file, encoding: .utf8) } catch { fail(BMError(10, "cannot read \(file)", path: file)) }
+            let routine = name ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+            try global.withDatabase { bd in try bd.setRoutine(routine, code: code) }
+            global.say("routine \(routine) stored")
+        }
+    }
+
+    struct ListRoutines: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the routines.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            try global.withDatabase { bd in
+                let all = try bd.routines()
+                if global.json { return printJSON(.list(all.map { .string($0.name) })) }
+                for r in all { print(r.name) }
+            }
+        }
+    }
+
+    struct ShowRoutine: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a routine's code.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The routine's name.") var name: String
+
+        func run() throws {
+            try global.withDatabase { bd in
+                guard let r = try bd.routines().first(where: { $0.name == name }) else {
+                    throw BMError(22, "no routine \(name) (see: bmlua routine list)")
+                }
+                print(r.code, terminator: r.code.hasSuffix("\n") ? "" : "\n")
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a routine.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The routine's name.") var name: String
+
+        func run() throws {
+            try global.withDatabase { bd in try bd.setRoutine(name, code: nil) }
+        }
+    }
+}
+
+struct FieldCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "field", abstract: "Extended data: fields per backup (\"d\") or per group (\"g\").",
+        subcommands: [Register.self, ListFields.self, Get.self, SetValue.self])
+
+    struct Register: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a field.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The field's name.") var name: String
+        @Argument(help: "d (one value per backup) or g (one value per group).") var type: String
+
+        func run() throws { try global.withDatabase { bd in try bd.registerField(name, type: type) } }
+    }
+
+    struct ListFields: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the registered fields.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            try global.withDatabase { bd in
+                let all = try bd.fields()
+                if global.json { return printJSON(.list(all.map { .map(["name": .string($0.name), "type": .string($0.kind.rawValue)]) })) }
+                for f in all { print("\(f.name)\t\(f.kind.rawValue)") }
+            }
+        }
+    }
+
+    struct Get: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a field's value for one backup or group, or all its values.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The field's name.") var name: String
+        @Argument(help: "A backup index (\"d\" fields) or group id (\"g\" fields).") var id: Int64?
+
+        func run() throws {
+            try global.withDatabase { bd in
+                let values = try bd.fieldValues(name, owner: id)
+                if global.json {
+                    return printJSON(id == nil ? .map(Dictionary(uniqueKeysWithValues: values.map { (.string(String($0.0)), $0.1) })) : values.first?.1 ?? .nil)
+                }
+                for (owner, v) in values { print(id == nil ? "\(owner)\t\(v.stringValue ?? v.description)" : v.stringValue ?? v.description) }
+            }
+        }
+    }
+
+    struct SetValue: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "set", abstract: "Set a field's value (a number, true/false, or text).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The field's name.") var name: String
+        @Argument(help: "A backup index (\"d\" fields) or group id (\"g\" fields).") var id: Int64
+        @Argument(help: "The value.") var value: String
+
+        func run() throws {
+            let v: LuaValue = Int64(value).map { .integer($0) } ?? Double(value).map { .number($0) }
+                ?? (value == "true" ? true : value == "false" ? false : .string(value))
+            try global.withDatabase { bd in try bd.setFieldValue(name, owner: id, v) }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import BackupSys
+import Foundation
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a repository (mode 0700).")
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        do {
+            try Repository.create(at: global.root)
+        } catch {
+            fail(BMError.wrap(error))
+        }
+        global.say("created repository \(global.root)")
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check that every object the catalog names exists (and, with --read-data, is intact).")
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: .customLong("read-data"), help: "Read every object and verify its SHA-256.")
+    var readData = false
+
+    func run() throws {
+        try global.withDatabase { bd in
+            let report = try bd.check(readData: readData)
+            if global.json {
+                printJSON(.map(["ok": .boolean(report.ok), "objects": .integer(Int64(report.objectsChecked)),
+                                "problems": .list(report.problems.map { .string($0) })]))
+            }
+            for p in report.problems { FileHandle.standardError.write(Data("bmlua: \(p)\n".utf8)) }
+            guard report.ok else {
+                throw BMError(21, "\(report.problems.count) problem(s) in \(report.objectsChecked) objects; restore what you can, then run bmlua gc")
+            }
+            global.say("no problems found in \(report.objectsChecked) objects\(readData ? " (data read and verified)" : "")")
+        }
+    }
+}
+
+struct GC: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Remove objects that no backup or version uses.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try global.withDatabase { bd in
+            let r = try bd.gc()
+            if global.json { printJSON(.map(["removed": .integer(Int64(r.removed)), "bytes": .integer(r.bytes)])) }
+            global.say("removed \(r.removed) unused objects (\(r.bytes) bytes)")
+        }
+    }
+}
+
+struct Errors: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the table of error numbers.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        if global.json {
+            printJSON(.list(ErrorTable.entries.map { .map(["number": .integer(Int64($0.0)), "message": .string($0.1)]) }))
+            return
+        }
+        for (n, text) in ErrorTable.entries { print(String(format: "%3d  ", n) + text) }
+    }
+}

@@ -1,0 +1,138 @@
+import ArgumentParser
+import BackupSys
+import Foundation
+import HookVM
+
+/// The options every command takes (DESIGN §9).
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The repository.", discussion: "Default: $BMLUA_REPO, else $XDG_DATA_HOME/bmlua.", valueName: "dir"))
+    var repo: String?
+
+    @Flag(name: .long, help: "Machine-readable output on stdout.")
+    var json = false
+
+    @Flag(name: .customLong("no-hooks"), help: "Run operations without their hooks.")
+    var noHooks = false
+
+    @Flag(name: .customLong("trace-hooks"), help: "Show each hook call, its bhin, bhout, bhout2 and time on stderr.")
+    var traceHooks = false
+
+    @Flag(name: .long, help: "Run the hooks of a repository that is not owned by you or is writable by others.")
+    var trust = false
+
+    @Flag(name: .shortAndLong, help: "Show more: bm.log lines from hooks and scripts.")
+    var verbose = false
+
+    @Flag(name: .shortAndLong, help: "Show less: only errors.")
+    var quiet = false
+
+    var root: String { Repository.location(repo) }
+
+    var sessionOptions: SessionOptions {
+        var o = SessionOptions()
+        o.hooks = !noHooks
+        o.traceHooks = traceHooks
+        o.trust = trust
+        o.verbose = verbose
+        return o
+    }
+
+    /// Opens the database, runs `body`, and turns any failure into
+    /// `bmlua: error N: message` (through the error handler and its hooks) and exit 1.
+    func withDatabase<T>(_ body: (BackupDatabase) throws -> T) throws -> T {
+        let bd: BackupDatabase
+        do {
+            bd = try BackupDatabase(at: root, options: sessionOptions)
+        } catch {
+            fail(BMError.wrap(error))
+        }
+        defer { bd.close() }
+        do {
+            return try body(bd)
+        } catch let code as ExitCode {
+            throw code
+        } catch {
+            fail(bd.handle(BMError.wrap(error)))
+        }
+    }
+
+    func say(_ line: String) {
+        if !quiet && !json { print(line) }
+    }
+}
+
+func fail(_ e: BMError) -> Never {
+    FileHandle.standardError.write(Data("bmlua: \(e)\n".utf8))
+    exit(1)
+}
+
+func printJSON(_ v: LuaValue) { print(JSON.encode(v)) }
+
+enum JSON {
+    static func encode(_ v: LuaValue) -> String {
+        switch v {
+        case .nil: return "null"
+        case .boolean(let b): return b ? "true" : "false"
+        case .integer(let i): return String(i)
+        case .number(let d): return d.isFinite ? "\(d)" : "null"
+        case .string(let b): return quote(String(decoding: b, as: UTF8.self))
+        case .list(let a): return "[" + a.map(encode).joined(separator: ", ") + "]"
+        case .map(let m):
+            let items = m.map { (key: $0.key.stringValue ?? $0.key.description, value: $0.value) }.sorted { $0.key < $1.key }
+            return "{" + items.map { quote($0.key) + ": " + encode($0.value) }.joined(separator: ", ") + "}"
+        case .opaque(let r): return quote("<\(r.type.rawValue)>")
+        }
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+
+    /// JSON text to a Lua value (objects become maps, arrays lists).
+    static func decode(_ text: String) throws -> LuaValue {
+        try JSONDecoder().decode(Decoded.self, from: Data(text.utf8)).value
+    }
+
+    private struct Decoded: Decodable {
+        let value: LuaValue
+        init(from decoder: Decoder) throws {
+            if var array = try? decoder.unkeyedContainer() {
+                var items: [LuaValue] = []
+                while !array.isAtEnd { items.append(try array.decode(Decoded.self).value) }
+                value = .list(items)
+                return
+            }
+            if let object = try? decoder.container(keyedBy: Key.self) {
+                var m: [LuaValue: LuaValue] = [:]
+                for k in object.allKeys { m[.string(k.stringValue)] = try object.decode(Decoded.self, forKey: k).value }
+                value = .map(m)
+                return
+            }
+            let c = try decoder.singleValueContainer()
+            if c.decodeNil() { value = .nil }
+            else if let b = try? c.decode(Bool.self) { value = .boolean(b) }
+            else if let i = try? c.decode(Int64.self) { value = .integer(i) }
+            else if let d = try? c.decode(Double.self) { value = .number(d) }
+            else { value = .string(try c.decode(String.self)) }
+        }
+    }
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}
