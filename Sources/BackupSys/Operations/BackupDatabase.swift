@@ -67,6 +67,9 @@ public final class BackupDatabase {
         }
         try repository.lockForWriting()
         objects.beginTracking()
+        // bhtemp lives until the next hook call; ending the operation ends it
+        // too, so that no hook's temp file outlives it in tmp/.
+        defer { vmStorage?.clearTemp() }
         var result: T?
         do {
             try repository.dbQueue.writeWithoutTransaction { db in

@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+@testable import BackupSys
+@testable import HookVM
+
+/// A throw-away repository and work folder.
+final class Fixture {
+    let base: String
+    let root: String
+    let work: String
+    let bd: BackupDatabase
+    var diagnostics: [String] = []
+
+    init(options: SessionOptions = SessionOptions()) throws {
+        base = FileManager.default.temporaryDirectory.appendingPathComponent("bmlua-\(UUID().uuidString)").path
+        root = base + "/repo"
+        work = base + "/work"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        try Repository.create(at: root)
+        var o = options
+        let sink = Sink()
+        o.diagnostics = { sink.lines.append($0) }
+        bd = try BackupDatabase(at: root, options: o)
+        self.sink = sink
+    }
+
+    private let sink: Sink
+    var messages: [String] { sink.lines }
+    final class Sink { var lines: [String] = [] }
+
+    deinit {
+        bd.close()
+        try? FileManager.default.removeItem(atPath: base)
+    }
+
+    @discardableResult
+    func file(_ name: String, _ content: String, mode: mode_t = 0o644) throws -> String {
+        let path = work + "/" + name
+        try FileManager.default.createDirectory(atPath: FS.directory(path), withIntermediateDirectories: true)
+        try Data(content.utf8).write(to: URL(fileURLWithPath: path))
+        chmod(path, mode)
+        return path
+    }
+
+    func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
+
+    func hook(_ n: Int, _ code: String) throws { try bd.setHook(n, code: code, force: true) }
+
+    /// The catalog and the object files: equal before and after a failed operation.
+    func state() throws -> String {
+        try bd.dumpCatalog() + bd.objects.allObjects().sorted().joined(separator: "\n")
+    }
+
+    func global(_ name: String) throws -> LuaValue { try bd.luaVM()[global: name] }
+
+    func objectBytes(_ id: String) throws -> String { try read(bd.objects.path(of: id)) }
+}
+
+func expectError(_ number: Int, _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
+    do {
+        try body()
+        Issue.record("expected error \(number), got success", sourceLocation: sourceLocation)
+    } catch let e as BMError {
+        #expect(e.number == number, "\(e)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected error \(number), got \(error)", sourceLocation: sourceLocation)
+    }
+}

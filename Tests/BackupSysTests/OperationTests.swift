@@ -1,0 +1,207 @@
+import Foundation
+import Testing
+@testable import BackupSys
+@testable import HookVM
+
+@Suite struct RollbackTests {
+    /// A hook that raises in 1, 3, 4, 6, 7 leaves the catalog and the objects as they were.
+    @Test(arguments: [1, 2, 3, 4, 6, 7])
+    func aRaisingHookChangesNothing(hook: Int) throws {
+        let f = try Fixture()
+        let path = try f.file("a.txt", "original")
+        let i = try f.bd.newbu(path)
+        let v = try f.bd.newver(i, comment: "c")
+        try f.file("a.txt", "changed since")   // so that a store would make a new object
+        let restoreTarget = try f.file("target.txt", "untouched")
+        try f.hook(hook, "bhtemp = bm.tempfile(); error('refused by hook \(hook)')")
+        let before = try f.state()
+        var thrown: BMError?
+        do {
+            switch hook {
+            case 1, 2: try f.bd.newbu(try f.file("b.txt", "new file"))
+            case 3: try f.bd.updbu(i)
+            case 4: try f.bd.restbu(i, version: v, overwrite: true, to: restoreTarget)
+            case 6: try f.bd.newver(i)
+            default: try f.bd.cmtver(i, v, comment: "other")
+            }
+        } catch let e as BMError { thrown = e }
+        #expect(thrown?.number == 30)
+        #expect(thrown?.message.contains("hook\(hook):1: refused by hook \(hook)") == true, "\(thrown?.message ?? "")")
+        #expect(try f.state() == before)
+        #expect(try f.read(restoreTarget) == "untouched")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: f.root + "/tmp")
+        #expect(leftovers.isEmpty, "\(leftovers)")
+    }
+
+    @Test func failedNewbuLeavesNoObjectBehind() throws {
+        let f = try Fixture()
+        try f.hook(2, "error('late')")
+        let before = try f.state()
+        expectError(30) { try f.bd.newbu(try f.file("a.txt", "data only this backup has")) }
+        #expect(try f.state() == before)
+        #expect(f.bd.objects.allObjects().isEmpty)
+    }
+}
+
+@Suite struct RestoreTests {
+    @Test func versionRestoresByteIdenticalWithModeAndMtime() throws {
+        let f = try Fixture()
+        let bytes = (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let path = f.work + "/data.bin"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o640)
+        var times = [timespec(tv_sec: 1_600_000_000, tv_nsec: 123_456_789), timespec(tv_sec: 1_600_000_000, tv_nsec: 123_456_789)]
+        utimensat(AT_FDCWD, path, &times, 0)
+        let i = try f.bd.newbu(path)
+        let v = try f.bd.newver(i, comment: "the original")
+        try Data("something else".utf8).write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o600)
+        try f.bd.updbu(i)
+        try f.bd.restbu(i, version: v, overwrite: true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(bytes))
+        let st = FS.stat(path)!
+        #expect(st.st_mode & 0o7777 == 0o640)
+        #expect(st.st_mtim.tv_sec == 1_600_000_000 && st.st_mtim.tv_nsec == 123_456_789)
+        // And the current copy is the updated data.
+        try f.bd.restbu(i, overwrite: true)
+        #expect(try f.read(path) == "something else")
+    }
+
+    @Test func restoreWithoutOverwriteFailsWith15AndChangesNothing() throws {
+        let f = try Fixture()
+        let path = try f.file("a.txt", "backed up")
+        let i = try f.bd.newbu(path)
+        try f.file("a.txt", "newer work")
+        let before = try f.state()
+        expectError(15) { try f.bd.restbu(i) }
+        #expect(try f.read(path) == "newer work")
+        #expect(try f.state() == before)
+    }
+
+    @Test func restoreToAnotherPlaceOrFolder() throws {
+        let f = try Fixture()
+        let i = try f.bd.newbu(try f.file("a.txt", "x"))
+        #expect(try f.bd.restbu(i, to: f.work + "/copy.txt") == f.work + "/copy.txt")
+        try FileManager.default.createDirectory(atPath: f.work + "/dir", withIntermediateDirectories: true)
+        #expect(try f.bd.restbu(i, to: f.work + "/dir") == f.work + "/dir/a.txt")
+        #expect(try f.read(f.work + "/dir/a.txt") == "x")
+    }
+
+    @Test func storeAwayRemovesTheOriginalAndProtectsTheBackup() throws {
+        let f = try Fixture()
+        let path = try f.file("a.txt", "only copy")
+        let i = try f.bd.newbu(path, .init(storeAway: true))
+        #expect(!FS.exists(path))
+        expectError(17) { try f.bd.delbu(i) }
+        try f.bd.restbu(i)
+        #expect(try f.read(path) == "only copy")
+        try f.bd.delbu(i, deleteStoredAway: true)
+        expectError(13) { _ = try f.bd.backup(i) }
+    }
+
+    @Test func sameBaseNameInTwoFoldersIsKeptApart() throws {
+        let f = try Fixture()
+        let a = try f.bd.newbu(try f.file("one/notes.txt", "1"))
+        let b = try f.bd.newbu(try f.file("two/notes.txt", "2"))
+        let c = try f.bd.newbu(try f.file("three/notes.txt", "3"))
+        #expect(try [a, b, c].map { try f.bd.backup($0).name } == ["notes.txt", "notes-2.txt", "notes-3.txt"])
+        #expect(try f.bd.resolve("notes-2.txt").index == b)
+        expectError(16) { try f.bd.newbu(f.work + "/one/notes.txt") }
+    }
+
+    @Test func indicesAreNeverReused() throws {
+        let f = try Fixture()
+        let a = try f.bd.newbu(try f.file("a", "1"))
+        try f.bd.delbu(a)
+        #expect(try f.bd.newbu(try f.file("b", "2")) == a + 1)
+        let i = try f.bd.newbu(try f.file("c", "3"))
+        let v1 = try f.bd.newver(i)
+        try f.bd.delver(i, v1)
+        #expect(try f.bd.newver(i) == v1 + 1)
+    }
+
+    @Test func identicalDataIsStoredOnce() throws {
+        let f = try Fixture()
+        try f.bd.newbu(try f.file("a", "same"))
+        try f.bd.newbu(try f.file("b", "same"))
+        #expect(f.bd.objects.allObjects().count == 1)
+    }
+}
+
+@Suite struct CheckTests {
+    @Test func readDataFindsAFlippedByteAndAMissingObject() throws {
+        let f = try Fixture()
+        let a = try f.bd.backup(try f.bd.newbu(try f.file("a", "aaaa")))
+        let b = try f.bd.backup(try f.bd.newbu(try f.file("b", "bbbb")))
+        #expect(try f.bd.check(readData: true).ok)
+        let pa = f.bd.objects.path(of: a.object)
+        chmod(pa, 0o644)
+        try Data("aaab".utf8).write(to: URL(fileURLWithPath: pa))
+        #expect(try f.bd.check(readData: false).ok, "without --read-data only presence is checked")
+        let report = try f.bd.check(readData: true)
+        #expect(report.problems.count == 1 && report.problems[0].contains("corrupt"))
+        unlink(f.bd.objects.path(of: b.object))
+        let r2 = try f.bd.check()
+        #expect(r2.problems.contains { $0.contains("missing") })
+        // Restoring corrupt data is refused (21) and leaves no partial file.
+        expectError(21) { try f.bd.restbu(a.index, to: f.work + "/out") }
+        #expect(!FS.exists(f.work + "/out"))
+    }
+
+    @Test func gcRemovesOnlyUnusedObjects() throws {
+        let f = try Fixture()
+        let i = try f.bd.newbu(try f.file("a", "v1"))
+        try f.file("a", "v2")
+        try f.bd.updbu(i)
+        #expect(f.bd.objects.allObjects().count == 2)
+        #expect(try f.bd.gc().removed == 1)
+        #expect(try f.bd.check(readData: true).ok)
+    }
+}
+
+@Suite struct BadInputTests {
+    @Test func missingFileIs10() throws {
+        let f = try Fixture()
+        expectError(10) { try f.bd.newbu(f.work + "/nope") }
+    }
+
+    @Test func directoryAndFifoAre12() throws {
+        let f = try Fixture()
+        expectError(12) { try f.bd.newbu(f.work) }
+        mkfifo(f.work + "/fifo", 0o600)
+        expectError(12) { try f.bd.newbu(f.work + "/fifo") }
+    }
+
+    @Test func unknownBackupIs13AndUnknownVersion14() throws {
+        let f = try Fixture()
+        expectError(13) { _ = try f.bd.resolve("missing") }
+        expectError(13) { try f.bd.updbu(42) }
+        let i = try f.bd.newbu(try f.file("a", "x"))
+        expectError(14) { try f.bd.restbu(i, version: 3, overwrite: true) }
+        expectError(14) { try f.bd.cmtver(i, 3, comment: "") }
+        expectError(14) { try f.bd.delver(i, 3) }
+    }
+
+    @Test func unreadableFileIs11() throws {
+        let f = try Fixture()
+        let path = try f.file("secret", "x", mode: 0o000)
+        if geteuid() == 0 {
+            // root reads everything: check the mapping of EACCES instead.
+            #expect(FS.failure("cannot read", path, errno: EACCES).number == 11)
+        } else {
+            expectError(11) { try f.bd.newbu(path) }
+        }
+    }
+
+    @Test func pathsWithSpacesAndNewlinesWork() throws {
+        let f = try Fixture()
+        for name in ["with space.txt", "new\nline.txt", "tab\there \"quoted\".txt", "ünïcödé.txt"] {
+            let path = try f.file(name, name)
+            let i = try f.bd.newbu(path)
+            unlink(path)
+            try f.bd.restbu(i)
+            #expect(try f.read(path) == name)
+            #expect(try f.bd.resolve(path).index == i)
+        }
+    }
+}
