@@ -18,6 +18,13 @@ struct BMLua: ParsableCommand {
 /// Usage errors exit 2 and failures exit 1 (DESIGN §6), so parsing is done here.
 @main enum Main {
     static func main() {
+        // Swift decodes argv as UTF-8 and would silently replace other bytes,
+        // naming a different file: refuse such arguments instead.
+        for i in 1..<Int(CommandLine.argc) {
+            if let raw = CommandLine.unsafeArgv[i], String(validatingCString: raw) == nil {
+                fail(BMError(22, "argument \(i) is not valid UTF-8; bmlua handles only UTF-8 file names (rename the file, or back up its folder with a snapshot)"))
+            }
+        }
         do {
             var command = try BMLua.parseAsRoot()
             try command.run()

@@ -66,6 +66,7 @@ public final class BackupDatabase {
             return result!
         }
         try repository.lockForWriting()
+        defer { repository.unlock() }
         objects.beginTracking()
         // bhtemp lives until the next hook call; ending the operation ends it
         // too, so that no hook's temp file outlives it in tmp/.

@@ -62,18 +62,28 @@ public final class Repository {
 
     deinit { if lockFD >= 0 { Glibc.close(lockFD) } }
 
-    /// Takes the writer lock (once per process) and empties `tmp/`. Error 2 if another writer holds it.
+    private var cleanedTmp = false
+
+    /// Takes the writer lock for one operation; error 2 if another writer holds
+    /// it. The first time, `tmp/` is emptied: what is there was left by a crash.
     func lockForWriting() throws {
-        guard lockFD < 0 else { return }
-        let fd = Glibc.open(root + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw FS.failure("cannot open the lock of", root) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            Glibc.close(fd)
+        if lockFD < 0 {
+            let fd = Glibc.open(root + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw FS.failure("cannot open the lock of", root) }
+            lockFD = fd
+        }
+        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
             throw BMError(2, "another bmlua is writing to \(FS.shown(root))", path: root)
         }
-        lockFD = fd
-        let tmp = root + "/tmp"
-        for f in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] { unlink(tmp + "/" + f) }
+        if !cleanedTmp {
+            cleanedTmp = true
+            let tmp = root + "/tmp"
+            for f in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] { unlink(tmp + "/" + f) }
+        }
+    }
+
+    func unlock() {
+        if lockFD >= 0 { flock(lockFD, LOCK_UN) }
     }
 
     /// DESIGN §9: hooks are code; they run only from a repository directory

@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+@testable import BackupSys
+
+/// The bmlua executable as users run it: exit codes and `bmlua: error N: message`.
+@Suite struct CommandLineTests {
+    static let binary: String = {
+        var dir = URL(fileURLWithPath: #filePath)
+        while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
+            dir.deleteLastPathComponent()
+        }
+        return dir.appendingPathComponent(".build/debug/bmlua").path
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    @discardableResult
+    static func bmlua(_ args: [String], repo: String, argv0Bytes: [[UInt8]]? = nil) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args + ["--repo", repo]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func failuresPrintTheirNumberAndExit1() throws {
+        let f = try Fixture()
+        let r = try Self.bmlua(["restore", "nothing"], repo: f.root)
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("bmlua: error 13: Backup not found"))
+    }
+
+    @Test func usageErrorsExit2() throws {
+        let f = try Fixture()
+        #expect(try Self.bmlua(["restore"], repo: f.root).status == 2)
+        #expect(try Self.bmlua(["no-such-command"], repo: f.root).status == 2)
+        #expect(try Self.bmlua(["hooks", "set", "11", "x"], repo: f.root).status == 2)
+    }
+
+    @Test func hook9ChangesWhatTheCommandLinePrints() throws {
+        let f = try Fixture()
+        try f.hook(9, "if bhin[1] == 10 then bhout = 11 end")
+        let r = try Self.bmlua(["backup", f.work + "/missing"], repo: f.root)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("bmlua: error 11: Permission denied"), "\(r.stderr)")
+    }
+
+    @Test func untrustedRepositoryRefusesHooksUnlessTold() throws {
+        let f = try Fixture()
+        try f.hook(1, "bm.log('ran')")
+        let path = try f.file("a.txt", "x")
+        chmod(f.root, 0o777)
+        let r = try Self.bmlua(["backup", path], repo: f.root)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("error 36"), "\(r.stderr)")
+        #expect(try Self.bmlua(["backup", path, "--no-hooks"], repo: f.root).status == 0)
+        let path2 = try f.file("b.txt", "y")
+        #expect(try Self.bmlua(["backup", path2, "--trust", "-v"], repo: f.root).stderr.contains("ran"))
+    }
+
+    @Test func showJsonHasTheDocumentedKeys() throws {
+        let f = try Fixture()
+        let path = try f.file("a.txt", "x")
+        try Self.bmlua(["backup", path], repo: f.root)
+        try Self.bmlua(["version", "create", "a.txt", "-m", "first"], repo: f.root)
+        let r = try Self.bmlua(["show", "a.txt", "--json"], repo: f.root)
+        let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        for key in ["index", "name", "path", "group", "stored_away", "size", "sha256", "fields", "versions"] {
+            #expect(obj[key] != nil, "missing \(key)")
+        }
+        let versions = obj["versions"] as! [[String: Any]]
+        #expect(versions.first?["comment"] as? String == "first")
+        let list = try JSONSerialization.jsonObject(with: Data(try Self.bmlua(["list", "--json"], repo: f.root).stdout.utf8)) as! [[String: Any]]
+        #expect(list.count == 1 && list[0]["versions"] == nil)
+    }
+
+    @Test func nonUTF8ArgumentsAreAClearError() throws {
+        let f = try Fixture()
+        let name = f.work + "/caf\u{FFFD}"
+        // Build a real file whose name has the byte 0xE9 (Latin-1 é), then pass those bytes.
+        let raw = Array(f.work.utf8) + Array("/caf".utf8) + [0xE9]
+        let fd = raw.withUnsafeBufferPointer { p -> Int32 in
+            var z = Array(p) + [0]
+            return z.withUnsafeMutableBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644) }
+        }
+        close(fd)
+        _ = name
+        let r = try runRaw(arguments: [Array("backup".utf8), raw, Array("--repo".utf8), Array(f.root.utf8)])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("error 22") && r.stderr.contains("UTF-8"), "\(r.stderr)")
+    }
+
+    /// posix_spawn with byte arguments (Foundation's Process takes only Strings).
+    func runRaw(arguments: [[UInt8]]) throws -> Result {
+        let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("bmlua-err-\(UUID().uuidString)").path
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        let all = [Array(Self.binary.utf8)] + arguments
+        var cArgs: [UnsafeMutablePointer<CChar>?] = all.map { bytes in
+            let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+            for (i, b) in bytes.enumerated() { p[i] = CChar(bitPattern: b) }
+            p[bytes.count] = 0
+            return p
+        } + [nil]
+        defer { cArgs.forEach { $0?.deallocate() } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, Self.binary, &actions, nil, &cArgs, environ)
+        posix_spawn_file_actions_destroy(&actions)
+        guard rc == 0 else { throw BMError(20, "spawn failed") }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        unlink(errPath)
+        return Result(status: (status >> 8) & 0xff, stdout: "", stderr: stderr)
+    }
+}
