@@ -197,11 +197,19 @@ extension LuaVM {
             var len = 0
             guard let p = bmlua_tolstring(L, idx, &len) else { return .string([]) }
             return .string(p.withMemoryRebound(to: UInt8.self, capacity: len) { Array(UnsafeBufferPointer(start: $0, count: len)) })
-        case LUA_TTABLE where depth < 64 && lua_checkstack(L, 3) != 0:
+        case LUA_TTABLE where depth < 64 && lua_checkstack(L, 3) != 0 && !hasMetatable(idx, on: L):
+            // A table with a metatable is an object (a proxy, a class instance):
+            // copying it would lose its behaviour, so it stays in Lua.
             return table(at: lua_absindex(L, idx), on: L, depth: depth)
         default:
             return .opaque(reference(at: idx, on: L))
         }
+    }
+
+    private func hasMetatable(_ idx: Int32, on L: OpaquePointer) -> Bool {
+        guard lua_getmetatable(L, idx) != 0 else { return false }
+        bmlua_pop(L, 1)
+        return true
     }
 
     private func table(at t: Int32, on L: OpaquePointer, depth: Int) -> LuaValue {

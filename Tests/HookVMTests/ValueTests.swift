@@ -47,6 +47,13 @@ import Testing
         #expect(r[1] == .map([.integer(1): 1, .integer(2): 2, "n": 3]))
     }
 
+    @Test func tablesWithAMetatableStayInLuaByReference() throws {
+        let proxy = try vm.run("return setmetatable({}, {__index = function(_, k) return k * 2 end})", chunkName: "=t")[0]
+        #expect(proxy.type == .table)
+        vm[global: "p"] = proxy
+        #expect(try vm.run("return p[21]", chunkName: "=t") == [42])
+    }
+
     @Test func functionsStayInLuaByReference() throws {
         let f = try vm.run("return function(a, b) return a * b end", chunkName: "=t")[0]
         #expect(f.type == .function)

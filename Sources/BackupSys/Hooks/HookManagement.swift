@@ -109,7 +109,14 @@ extension BackupDatabase {
     /// ends with the database open (openbd without closebd) is closed for it.
     public func runScript(_ code: String, name: String, args: [LuaValue] = []) throws -> [LuaValue] {
         let vm = try luaVM()
-        let results = try vm.run(code, chunkName: name, args: args)
+        let results: [LuaValue]
+        do {
+            results = try vm.run(code, chunkName: name, args: args)
+        } catch let e as LuaError {
+            openInLua = false
+            vm.clearTemp()
+            throw BMError(e)
+        }
         if openInLua {
             try storeBhooks(vm[global: "bhooks"], vm: vm)
             openInLua = false
