@@ -149,6 +149,9 @@ import Testing
         try f.hook(10, "if bhin[1] == 15000 then bhout = 15000; bhout2 = 'Not enough RAM' end")
         let e = f.bd.handle(BMError(number: 15000, message: ""))
         #expect(e.number == 15000 && e.message == "Not enough RAM")
+        // A message given with the error (passerr(n, message)) stands, unless hook 10 gives one.
+        try f.hook(10, "")
+        #expect(f.bd.handle(BMError(number: 20001, message: "swap files are not backed up")).message == "swap files are not backed up")
         // Hook 10 is not consulted for numbers the table knows.
         #expect(f.bd.handle(BMError(13)).message == "Backup not found")
     }

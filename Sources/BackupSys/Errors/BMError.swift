@@ -6,6 +6,9 @@ public struct BMError: Error, CustomStringConvertible, LuaRaisable, Equatable {
     public var message: String
     /// The backup file path the error concerns, passed to the error handler (bhin[2]).
     public var path: String
+    /// The message was given with the error (`passerr(n, message)`), not taken
+    /// from the table: the handler keeps it even for a number it does not know.
+    public var hasOwnMessage = false
 
     public init(_ number: Int, _ detail: String? = nil, path: String = "") {
         self.number = number
@@ -19,6 +22,7 @@ public struct BMError: Error, CustomStringConvertible, LuaRaisable, Equatable {
         self.number = number
         self.message = message
         self.path = path
+        hasOwnMessage = !message.isEmpty
     }
 
     public var description: String { "error \(number): \(message)" }

@@ -16,6 +16,7 @@ extension BackupDatabase {
                 if let n = out.bhout.integerValue, n != e.number {
                     e.number = Int(n)
                     e.message = ErrorTable.message(for: e.number) ?? ErrorTable.unknown(e.number)
+                    e.hasOwnMessage = false
                 }
                 if let text = out.bhout2.stringValue {
                     e.message = text
@@ -28,7 +29,7 @@ extension BackupDatabase {
         }
         consult(9)
         if !ErrorTable.knows(e.number) && !hookGaveMessage { consult(10) }
-        if !ErrorTable.knows(e.number) && !hookGaveMessage { e.message = ErrorTable.unknown(e.number) }
+        if !ErrorTable.knows(e.number) && !hookGaveMessage && !e.hasOwnMessage { e.message = ErrorTable.unknown(e.number) }
         return e
     }
 }
