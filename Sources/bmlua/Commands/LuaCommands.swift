@@ -37,10 +37,20 @@ func printResults(_ results: [LuaValue], json: Bool) {
 }
 
 struct Shell: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "An interactive Lua prompt with the bmlua API.")
+    static let configuration = CommandConfiguration(
+        abstract: "An interactive Lua prompt with the bmlua API.",
+        discussion: "Calls the user-callback with reasons 5 (start) and 6 (exit), as Back In Time's app does.")
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var config: ConfigOption
+    @Option(name: .customLong("user-callback"), help: ArgumentHelp("The user-callback program.", valueName: "path")) var userCallback: String?
 
     func run() throws {
+        let callback = UserCallback(path: UserCallback.locate(userCallback), repository: global.root,
+                                    log: { if global.verbose { FileHandle.standardError.write(Data("bmlua: \($0)\n".utf8)) } },
+                                    errorLog: { FileHandle.standardError.write(Data("bmlua: \($0)\n".utf8)) })
+        let profile = config.load().profile(1) ?? .main
+        callback.call(profile, .appStart)
+        defer { callback.call(profile, .appClose) }
         try global.withDatabase { bd in
             let interactive = isatty(0) != 0
             let history = LineHistory()

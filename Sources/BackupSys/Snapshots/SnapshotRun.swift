@@ -1,0 +1,262 @@
+import Foundation
+import GRDB
+import Glibc
+
+/// `bmlua snapshot` (DESIGN §8): back up a profile's tree as backups and
+/// versions, record a snapshot, and call the user-callback at each step.
+public struct SnapshotRun {
+    public var profileID: Int64 = 1
+    public var config: ProfileConfig
+    /// The default repository (`--repo`, `$BMLUA_REPO`, …), for profiles without their own.
+    public var defaultRepository: String
+    public var options = SessionOptions()
+    public var callbackPath: String?
+    public var callbackTimeLimit: Double = 600
+    /// Called now and then with the running totals (files, bytes stored).
+    public var progress: ((Summary) -> Void)?
+    /// Files per transaction: a batch is made durable with one sync.
+    public var batchSize = 256
+
+    public init(config: ProfileConfig, defaultRepository: String) {
+        self.config = config
+        self.defaultRepository = defaultRepository
+    }
+
+    public struct Summary: Sendable {
+        public var sid: String?
+        public var newFiles = 0
+        public var changedFiles = 0
+        public var unchangedFiles = 0
+        public var failedFiles = 0
+        public var bytesStored: Int64 = 0
+        public var seconds = 0.0
+        public var errors: [String] = []
+    }
+
+    /// Runs the whole protocol. Throws 1, 2, 3, 4, 5 or 7 as §8's table says;
+    /// a snapshot taken with errors returns normally with `failedFiles > 0`.
+    public func run() throws -> Summary {
+        let log = options.diagnostics
+        let verbose = options.verbose
+        let info: (String) -> Void = { if verbose { log("bmlua: \($0)") } }
+        let fallback = config.profile(profileID) ?? Profile(id: profileID, name: "")
+        let repo = fallback.repo ?? defaultRepository
+        let callback = UserCallback(path: callbackPath, repository: repo, timeLimit: callbackTimeLimit,
+                                    log: info, errorLog: { log("bmlua: \($0)") })
+
+        guard let profile = config.profile(profileID), !profile.include.isEmpty else {
+            callback.call(fallback, .error, ["1"])
+            throw BMError(1, config.profile(profileID) == nil
+                ? "no profile \(profileID) in \(config.path) (see: bmlua profile list)"
+                : "profile \(profileID) includes nothing (add paths with: bmlua profile include PATH --profile \(profileID))")
+        }
+        let lock: ProfileLock
+        do {
+            lock = try ProfileLock(profile: profile.id)
+        } catch {
+            callback.call(profile, .error, ["2"])
+            throw error
+        }
+        defer { lock.release() }
+
+        guard callback.call(profile, .mount) else {
+            callback.call(profile, .unmount)
+            throw BMError(7, "reason 7 (mount) exited non-zero")
+        }
+        guard callback.call(profile, .begins) else {
+            callback.call(profile, .unmount)
+            throw BMError(7, "reason 1 (begins) exited non-zero")
+        }
+        var failure: BMError?
+        var summary = Summary()
+        do {
+            guard Repository.exists(at: repo) else {
+                throw BMError(3, "no repository at \(FS.shown(repo)) (is the drive mounted? create one with: bmlua init --repo \(FS.shown(repo)))", path: repo)
+            }
+            let bd = try BackupDatabase(at: repo, options: options)
+            defer { bd.close() }
+            summary = try take(profile, in: bd)
+            if let sid = summary.sid {
+                if summary.failedFiles > 0 { callback.call(profile, .error, ["6", isoTime(Date())]) }
+                callback.call(profile, .newSnapshot, [sid, repo + "/snapshots/" + sid])
+            }
+        } catch let e as BMError where e.number == 3 || e.number == 4 {
+            callback.call(profile, .error, e.number == 3 ? ["3"] : ["4", e.path])
+            failure = e
+        } catch {
+            let e = BMError.wrap(error)
+            callback.call(profile, .error, ["5", e.description])
+            failure = BMError(5, e.description)
+        }
+        callback.call(profile, .ends)
+        callback.call(profile, .unmount)
+        if let failure { throw failure }
+        return summary
+    }
+
+    // MARK: The snapshot proper
+
+    func take(_ profile: Profile, in bd: BackupDatabase) throws -> Summary {
+        let started = Date()
+        var summary = Summary()
+        let stamp = Self.stamp(started)
+        let sid = stamp + String(format: "-%03d", Int.random(in: 0...999))
+
+        let files = walk(profile, errors: &summary)
+        var known = try bd.read { db in
+            Dictionary(try Catalog.backups(db).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        let latest: [Int64: Int64] = try bd.read { db in
+            Dictionary(try Row.fetchAll(db, sql: "SELECT backup, max(idx) AS v FROM version GROUP BY backup").map { ($0["backup"], $0["v"]) },
+                       uniquingKeysWith: { a, _ in a })
+        }
+        var entries: [(backup: Int64, version: Int64)] = []
+        let comment = "snapshot \(sid)"
+        var lastReport = Date()
+
+        for batch in stride(from: 0, to: files.count, by: batchSize).map({ files[$0..<min($0 + batchSize, files.count)] }) {
+            try bd.write { db in
+                for (path, st) in batch {
+                    do {
+                        if let b = known[path] {
+                            if let v = latest[b.index], b.source == SourceState(st) {
+                                summary.unchangedFiles += 1
+                                entries.append((b.index, v))
+                                continue
+                            }
+                            let v = try bd.newver(b.index, comment: comment)
+                            summary.changedFiles += 1
+                            summary.bytesStored += Int64(st.st_size)
+                            entries.append((b.index, v))
+                        } else {
+                            let i = try bd.newbu(path, .init(group: profile.id))
+                            let v = try bd.newver(i, comment: comment)
+                            known[path] = try Catalog.backup(db, index: i)
+                            summary.newFiles += 1
+                            summary.bytesStored += Int64(st.st_size)
+                            entries.append((i, v))
+                        }
+                    } catch {
+                        let e = bd.handle(BMError.wrap(error, path: path), dialog: false)
+                        summary.failedFiles += 1
+                        summary.errors.append("\(FS.shown(path)): \(e)")
+                        bd.options.diagnostics("bmlua: \(FS.shown(path)): \(e)")
+                    }
+                    if let progress, Date().timeIntervalSince(lastReport) > 0.2 {
+                        lastReport = Date()
+                        progress(summary)
+                    }
+                }
+            }
+        }
+
+        summary.seconds = Date().timeIntervalSince(started)
+        let previous = try bd.read { db -> [(backup: Int64, version: Int64)] in
+            guard let last = try String.fetchOne(db, sql: "SELECT sid FROM snapshot WHERE profile = ? ORDER BY sid DESC LIMIT 1", arguments: [profile.id]) else { return [] }
+            return try Catalog.snapshotEntries(db, sid: last)
+        }
+        let same = previous.count == entries.count && Set(previous.map { "\($0.backup)/\($0.version)" }) == Set(entries.map { "\($0.backup)/\($0.version)" })
+        if summary.newFiles == 0 && summary.changedFiles == 0 && (same || entries.isEmpty) && summary.failedFiles == 0 {
+            return summary   // nothing changed: no snapshot
+        }
+        // The data is stored either way; only the record waits for the next run.
+        if let existing = try bd.read({ try String.fetchOne($0, sql: "SELECT sid FROM snapshot WHERE sid LIKE ? ORDER BY sid", arguments: [stamp + "-%"]) }) {
+            throw BMError(4, "snapshot \(existing) was taken this second", path: existing)
+        }
+        let snapshot = Snapshot(sid: sid, profile: profile.id, time: started,
+                                status: summary.failedFiles > 0 ? "with errors" : "ok", files: entries.count)
+        try bd.write { db in
+            try Catalog.insertSnapshot(db, snapshot, entries: entries)
+            try makeBrowseView(sid: sid, entries: entries, in: bd, db)
+        }
+        summary.sid = sid
+        progress?(summary)
+        return summary
+    }
+
+    /// `snapshots/<sid>/<original absolute path>`: hard links to the objects,
+    /// built under a hidden name and renamed into place.
+    func makeBrowseView(sid: String, entries: [(backup: Int64, version: Int64)], in bd: BackupDatabase, _ db: Database) throws {
+        let root = bd.repository.root + "/snapshots"
+        let partial = root + "/.\(sid).partial"
+        try? FileManager.default.removeItem(atPath: partial)
+        for e in entries {
+            guard let b = try Catalog.backup(db, index: e.backup), let v = try Catalog.version(db, backup: e.backup, index: e.version) else { continue }
+            let target = partial + b.path
+            try FileManager.default.createDirectory(atPath: FS.directory(target), withIntermediateDirectories: true)
+            if link(bd.objects.path(of: v.object), target) != 0 {
+                try? FileManager.default.copyItem(atPath: bd.objects.path(of: v.object), toPath: target)
+            }
+        }
+        try FS.mkdir(partial)
+        guard rename(partial, root + "/" + sid) == 0 else { throw FS.failure("cannot create the browse view", root + "/" + sid) }
+    }
+
+    /// Regular files under the includes, minus the excludes, sorted.
+    func walk(_ profile: Profile, errors summary: inout Summary) -> [(String, stat)] {
+        var files: [String: stat] = [:]
+        func excluded(_ path: String) -> Bool {
+            let name = FS.baseName(path)
+            return profile.exclude.contains { fnmatch($0, path, 0) == 0 || fnmatch($0, name, 0) == 0 }
+        }
+        func visit(_ path: String) {
+            if excluded(path) { return }
+            guard let st = FS.stat(path, follow: false) else {
+                summary.failedFiles += 1
+                summary.errors.append("\(FS.shown(path)): \(String(cString: strerror(errno)))")
+                return
+            }
+            switch st.st_mode & S_IFMT {
+            case S_IFREG:
+                files[path] = st
+            case S_IFDIR:
+                guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else {
+                    summary.failedFiles += 1
+                    summary.errors.append("\(FS.shown(path)): cannot list the folder")
+                    return
+                }
+                for n in names { visit(path == "/" ? "/" + n : path + "/" + n) }
+            default:
+                break   // links, FIFOs, sockets and devices are not backed up
+            }
+        }
+        for include in profile.include { visit(FS.absolute(include)) }
+        return files.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    static func stamp(_ d: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        return f.string(from: d)
+    }
+}
+
+/// "Already running" (error 2): a per-profile lock outside the repository, so
+/// it works before the user-callback has mounted the repository's drive.
+final class ProfileLock {
+    private let fd: Int32
+
+    static func directory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let run = environment["XDG_RUNTIME_DIR"], !run.isEmpty { return run + "/bmlua" }
+        let state = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.local/state"
+        return state + "/bmlua"
+    }
+
+    init(profile: Int64) throws {
+        let dir = Self.directory()
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = "\(dir)/profile-\(profile).lock"
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw FS.failure("cannot open the lock", path) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw BMError(2, "a snapshot of profile \(profile) is running (lock \(path))", path: path)
+        }
+    }
+
+    func release() {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import GRDB
+
+/// Reading, restoring, removing and pruning snapshots.
+extension BackupDatabase {
+    public func snapshots() throws -> [Snapshot] { try read(Catalog.snapshots) }
+
+    public func snapshot(_ sid: String) throws -> Snapshot {
+        guard let s = try snapshots().first(where: { $0.sid == sid }) else {
+            throw BMError(22, "no snapshot \(sid) (see: bmlua snapshots)")
+        }
+        return s
+    }
+
+    /// The files of a snapshot: original path, backup, version.
+    public func snapshotFiles(_ sid: String) throws -> [(path: String, backup: Int64, version: Int64)] {
+        _ = try snapshot(sid)
+        return try read { db in
+            try Catalog.snapshotEntries(db, sid: sid).compactMap { e in
+                try Catalog.backup(db, index: e.backup).map { ($0.path, e.backup, e.version) }
+            }.sorted { $0.path < $1.path }
+        }
+    }
+
+    /// Restores a snapshot's files (those at or under `path` if given) through
+    /// restbu, hooks included: to their original places, or under `to` as
+    /// `<to>/<original absolute path>`. Returns the paths written and the failures.
+    public func restoreSnapshot(_ sid: String, path: String? = nil, to: String? = nil, overwrite: Bool = false)
+        throws -> (restored: [String], failed: [BMError])
+    {
+        let prefix = path.map(FS.absolute)
+        var restored: [String] = [], failed: [BMError] = []
+        for f in try snapshotFiles(sid) {
+            if let prefix, f.path != prefix, !f.path.hasPrefix(prefix == "/" ? "/" : prefix + "/") { continue }
+            let target = to.map { FS.absolute($0) + f.path } ?? f.path
+            do {
+                try FileManager.default.createDirectory(atPath: FS.directory(target), withIntermediateDirectories: true)
+                restored.append(try restbu(f.backup, version: f.version, overwrite: overwrite, to: target))
+            } catch {
+                failed.append(BMError.wrap(error, path: target))
+            }
+        }
+        if restored.isEmpty && failed.isEmpty, let path {
+            throw BMError(10, "snapshot \(sid) has no file at or under \(FS.shown(path))", path: path)
+        }
+        return (restored, failed)
+    }
+
+    /// Removes the snapshot record and its browse view; its versions stay (prune removes those).
+    public func removeSnapshot(_ sid: String) throws {
+        _ = try snapshot(sid)
+        try write { db in try Catalog.deleteSnapshot(db, sid: sid) }
+        try? FileManager.default.removeItem(atPath: repository.root + "/snapshots/" + sid)
+    }
+
+    public struct PrunePolicy: Sendable {
+        public var last = 0, daily = 0, weekly = 0, monthly = 0
+        public init(last: Int = 0, daily: Int = 0, weekly: Int = 0, monthly: Int = 0) {
+            (self.last, self.daily, self.weekly, self.monthly) = (last, daily, weekly, monthly)
+        }
+        public var isEmpty: Bool { last == 0 && daily == 0 && weekly == 0 && monthly == 0 }
+    }
+
+    /// restic's policy: keep the newest `last` snapshots, and the newest snapshot
+    /// of each of the newest `daily` days, `weekly` weeks and `monthly` months.
+    /// The others are removed, then the versions only they used (hook 8 fires
+    /// for each). A version still used by a kept snapshot stays.
+    public func prune(_ policy: PrunePolicy, profile: Int64? = nil) throws -> (removed: [String], versions: Int) {
+        guard !policy.isEmpty else { throw BMError(22, "say what to keep, e.g. --keep-last 7 --keep-daily 14") }
+        let all = try snapshots().filter { profile == nil || $0.profile == profile }.sorted { $0.sid > $1.sid }
+        var keep = Set(all.prefix(policy.last).map(\.sid))
+        let calendar = Calendar(identifier: .iso8601)
+        func bucket(_ count: Int, _ key: (Date) -> String) {
+            var seen: Set<String> = []
+            for s in all where seen.count < count {
+                if seen.insert(key(s.time)).inserted { keep.insert(s.sid) }
+            }
+        }
+        bucket(policy.daily) { let c = calendar.dateComponents([.year, .month, .day], from: $0); return "\(c.year!)-\(c.month!)-\(c.day!)" }
+        bucket(policy.weekly) { let c = calendar.dateComponents([.yearForWeekOfYear, .weekOfYear], from: $0); return "\(c.yearForWeekOfYear!)-\(c.weekOfYear!)" }
+        bucket(policy.monthly) { let c = calendar.dateComponents([.year, .month], from: $0); return "\(c.year!)-\(c.month!)" }
+        let doomed = all.filter { !keep.contains($0.sid) }.map(\.sid)
+        guard !doomed.isEmpty else { return ([], 0) }
+
+        let removedVersions: Int = try write { db in
+            var candidates: Set<[Int64]> = []
+            for sid in doomed {
+                for e in try Catalog.snapshotEntries(db, sid: sid) { candidates.insert([e.backup, e.version]) }
+                try Catalog.deleteSnapshot(db, sid: sid)
+            }
+            var n = 0
+            for c in candidates.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                guard try Catalog.snapshotsUsing(db, backup: c[0], version: c[1]).isEmpty,
+                      try Catalog.version(db, backup: c[0], index: c[1]) != nil else { continue }
+                try delver(c[0], c[1])
+                n += 1
+            }
+            return n
+        }
+        for sid in doomed { try? FileManager.default.removeItem(atPath: repository.root + "/snapshots/" + sid) }
+        return (doomed, removedVersions)
+    }
+}

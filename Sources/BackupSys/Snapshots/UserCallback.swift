@@ -1,0 +1,152 @@
+import Foundation
+import Glibc
+
+/// Back In Time's user-callback protocol (DESIGN §8): an external program
+/// called at the steps of a snapshot run with `profile-id profile-name reason [extra…]`.
+public struct UserCallback {
+    public enum Reason: Int, Sendable {
+        case begins = 1, ends = 2, newSnapshot = 3, error = 4, appStart = 5, appClose = 6, mount = 7, unmount = 8
+    }
+
+    /// The program; nil when none exists (then nothing is called).
+    public var path: String?
+    /// Seconds per call; past it the process group is killed and the call counts as failed.
+    public var timeLimit: Double = 600
+    public var repository: String
+    /// Where "user-callback returned '…'" and the callback's stderr lines go.
+    public var log: (String) -> Void
+    public var errorLog: (String) -> Void
+
+    /// `--user-callback PATH`, else `$BMLUA_USER_CALLBACK`, else
+    /// `$XDG_CONFIG_HOME/bmlua/user-callback`; only if it exists.
+    public static func locate(_ explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let explicit, !explicit.isEmpty { return FS.exists(explicit) ? FS.absolute(explicit) : nil }
+        if let env = environment["BMLUA_USER_CALLBACK"], !env.isEmpty { return FS.exists(env) ? FS.absolute(env) : nil }
+        let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.config"
+        let path = config + "/bmlua/user-callback"
+        return FS.exists(path) ? path : nil
+    }
+
+    public init(path: String?, repository: String, timeLimit: Double = 600,
+                log: @escaping (String) -> Void, errorLog: @escaping (String) -> Void) {
+        self.path = path
+        self.repository = repository
+        self.timeLimit = timeLimit
+        self.log = log
+        self.errorLog = errorLog
+    }
+
+    /// Calls the program; true if it exited 0 (or there is none).
+    @discardableResult
+    public func call(_ profile: Profile, _ reason: Reason, _ extra: [String] = []) -> Bool {
+        guard let path else { return true }
+        log("user-callback: \(path) \(profile.id) \(profile.name.debugDescription) \(reason.rawValue) \(extra.map(\.debugDescription).joined(separator: " "))")
+        var env = ProcessInfo.processInfo.environment
+        env["BMLUA_REPO"] = repository
+        env["BMLUA_PROFILE_ID"] = String(profile.id)
+        env["BMLUA_PROFILE_NAME"] = profile.name
+        env["BMLUA_REASON"] = String(reason.rawValue)
+        let result = ChildProcess.run(path, arguments: [String(profile.id), profile.name, String(reason.rawValue)] + extra,
+                                      environment: env, timeLimit: timeLimit)
+        let out = result.stdout.trimmingCharacters(in: .newlines)
+        if !out.isEmpty { log("user-callback returned '\(out)'") }
+        for line in result.stderr.split(separator: "\n") { errorLog("user-callback error: \(line)") }
+        switch result.outcome {
+        case .exited(0): return true
+        case .exited(let code): errorLog("user-callback \(path) exited with \(code) (reason \(reason.rawValue))")
+        case .signalled(let s): errorLog("user-callback \(path) was killed by signal \(s) (reason \(reason.rawValue))")
+        case .timedOut: errorLog("user-callback \(path) ran past \(formatLimit(timeLimit)) s and was killed (reason \(reason.rawValue))")
+        case .failedToStart(let e): errorLog("user-callback \(path) cannot be run: \(String(cString: strerror(e)))")
+        }
+        return false
+    }
+}
+
+private func formatLimit(_ s: Double) -> String { s.rounded() == s ? String(Int(s)) : String(s) }
+
+/// A program run directly (no shell) in a process group of its own, so that a
+/// time limit can kill it and everything it started.
+enum ChildProcess {
+    enum Outcome: Equatable {
+        case exited(Int32), signalled(Int32), timedOut, failedToStart(Int32)
+    }
+
+    struct Result {
+        var outcome: Outcome
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ path: String, arguments: [String], environment: [String: String], timeLimit: Double) -> Result {
+        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
+            return Result(outcome: .failedToStart(errno), stdout: "", stderr: "")
+        }
+        // Only the child's dup2'd copies may survive exec.
+        for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attr, 0)
+
+        let argv = [path] + arguments
+        let envp = environment.map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        let rc = withCStrings(argv) { a in withCStrings(envp) { e in posix_spawn(&pid, path, &actions, &attr, a, e) } }
+        close(outPipe[1])
+        close(errPipe[1])
+        defer { close(outPipe[0]); close(errPipe[0]) }
+        guard rc == 0 else { return Result(outcome: .failedToStart(rc), stdout: "", stderr: "") }
+
+        var out = [UInt8](), err = [UInt8]()
+        var open: [Int32] = [outPipe[0], errPipe[0]]
+        let deadline = Date().addingTimeInterval(timeLimit)
+        var status: Int32 = 0
+        var exited = false
+        var timedOut = false
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while !open.isEmpty || !exited {
+            if !exited && waitpid(pid, &status, WNOHANG) == pid { exited = true }
+            if Date() >= deadline {
+                kill(-pid, SIGKILL)
+                timedOut = true
+                if !exited { waitpid(pid, &status, 0); exited = true }
+                break
+            }
+            if open.isEmpty { usleep(10_000); continue }
+            var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            let ready = poll(&fds, nfds_t(fds.count), 50)
+            if ready <= 0 {
+                // A grandchild may hold the pipes open after the callback exited: stop waiting then.
+                if exited && ready == 0 { break }
+                continue
+            }
+            for f in fds where f.revents != 0 {
+                let n = read(f.fd, &buffer, buffer.count)
+                if n > 0 {
+                    if f.fd == outPipe[0] { out += buffer[0..<n] } else { err += buffer[0..<n] }
+                } else {
+                    open.removeAll { $0 == f.fd }
+                }
+            }
+        }
+        let text = { (b: [UInt8]) in String(decoding: b, as: UTF8.self) }
+        if timedOut { return Result(outcome: .timedOut, stdout: text(out), stderr: text(err)) }
+        let outcome: Outcome = status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
+        return Result(outcome: outcome, stdout: text(out), stderr: text(err))
+    }
+
+    private static func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+        let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
+        defer { pointers.forEach { free($0) } }
+        return body(pointers)
+    }
+}

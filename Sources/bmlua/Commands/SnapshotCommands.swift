@@ -1,0 +1,226 @@
+import ArgumentParser
+import BackupSys
+import Foundation
+import HookVM
+
+/// `--config FILE`: the profiles file, else `$XDG_CONFIG_HOME/bmlua/config.toml`.
+struct ConfigOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The profiles file.", discussion: "Default: $XDG_CONFIG_HOME/bmlua/config.toml.", valueName: "file"))
+    var config: String?
+
+    func load() -> ProfileConfig {
+        do { return try ProfileConfig.load(config.map { FS_absolute($0) }) } catch { fail(BMError.wrap(error)) }
+    }
+}
+
+func FS_absolute(_ p: String) -> String { p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p }
+
+struct ProfileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profile", abstract: "Profiles: what a snapshot backs up, and into which repository.",
+        subcommands: [ListProfiles.self, Add.self, Include.self, Exclude.self], defaultSubcommand: ListProfiles.self)
+
+    struct ListProfiles: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the profiles.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var config: ConfigOption
+
+        func run() throws {
+            let c = config.load()
+            if global.json {
+                return printJSON(.list(c.profiles.map { p in
+                    .map(["id": .integer(p.id), "name": .string(p.name), "repo": .string(p.repo ?? global.root),
+                          "include": .list(p.include.map { .string($0) }), "exclude": .list(p.exclude.map { .string($0) })])
+                }))
+            }
+            for p in c.profiles {
+                print("\(p.id)\t\(p.name)\t\(p.repo ?? global.root)")
+                for i in p.include { print("\tinclude \(i)") }
+                for e in p.exclude { print("\texclude \(e)") }
+            }
+        }
+    }
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a profile; prints its id.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var config: ConfigOption
+        @Argument(help: "The profile's name.") var name: String
+        @Option(name: .customLong("repo"), help: ArgumentHelp("The repository it snapshots into (default: the default repository).", valueName: "dir"))
+        var profileRepo: String?
+
+        func run() throws {
+            var c = config.load()
+            do {
+                let p = try c.add(name: name, repo: profileRepo)
+                if global.json { return printJSON(.map(["id": .integer(p.id)])) }
+                print(p.id)
+            } catch { fail(BMError.wrap(error)) }
+        }
+    }
+
+    struct Include: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add paths a profile snapshots.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var config: ConfigOption
+        @Argument(help: "Files or folders.") var paths: [String]
+        @Option(help: "The profile's id.") var profile: Int64 = 1
+
+        func run() throws {
+            var c = config.load()
+            do {
+                try c.update(profile) { p in
+                    for path in paths.map(FS_absolute) where !p.include.contains(path) { p.include.append(path) }
+                }
+            } catch { fail(BMError.wrap(error)) }
+        }
+    }
+
+    struct Exclude: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add glob patterns a profile leaves out (matched against the full path and the name).")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var config: ConfigOption
+        @Argument(help: "Glob patterns, like '*.tmp' or '/home/me/.cache'.") var globs: [String]
+        @Option(help: "The profile's id.") var profile: Int64 = 1
+
+        func run() throws {
+            var c = config.load()
+            do {
+                try c.update(profile) { p in for g in globs where !p.exclude.contains(g) { p.exclude.append(g) } }
+            } catch { fail(BMError.wrap(error)) }
+        }
+    }
+}
+
+struct SnapshotCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot", abstract: "Back up a profile's files and record a snapshot.",
+        discussion: "Calls the user-callback with Back In Time's protocol. A snapshot taken with errors (unreadable files) prints error 6 and exits 3.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var config: ConfigOption
+    @Option(help: "The profile's id.") var profile: Int64 = 1
+    @Option(name: .customLong("user-callback"), help: ArgumentHelp("The user-callback program.", discussion: "Default: $BMLUA_USER_CALLBACK, else $XDG_CONFIG_HOME/bmlua/user-callback.", valueName: "path"))
+    var userCallback: String?
+    @Option(name: .customLong("callback-timeout"), help: "Seconds each user-callback call may take.") var callbackTimeout: Double = 600
+
+    func run() throws {
+        var run = SnapshotRun(config: config.load(), defaultRepository: global.root)
+        run.profileID = profile
+        run.options = global.sessionOptions
+        run.callbackPath = UserCallback.locate(userCallback)
+        run.callbackTimeLimit = callbackTimeout
+        let started = Date()
+        if isatty(2) != 0 && !global.quiet {
+            run.progress = { s in
+                let files = s.newFiles + s.changedFiles + s.unchangedFiles + s.failedFiles
+                let rate = Double(s.bytesStored) / max(0.001, Date().timeIntervalSince(started)) / 1e6
+                FileHandle.standardError.write(Data(String(format: "\r%d files, %.1f MB stored, %.1f MB/s ", files, Double(s.bytesStored) / 1e6, rate).utf8))
+            }
+        }
+        let s: SnapshotRun.Summary
+        do { s = try run.run() } catch { fail(BMError.wrap(error)) }
+        if run.progress != nil { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
+        if global.json {
+            printJSON(.map(["sid": s.sid.map { .string($0) } ?? .nil,
+                            "files": .map(["new": .integer(Int64(s.newFiles)), "changed": .integer(Int64(s.changedFiles)),
+                                           "unchanged": .integer(Int64(s.unchangedFiles)), "failed": .integer(Int64(s.failedFiles))]),
+                            "bytes_stored": .integer(s.bytesStored), "seconds": .number(s.seconds)]))
+        } else if let sid = s.sid {
+            global.say("snapshot \(sid): \(s.newFiles) new, \(s.changedFiles) changed, \(s.unchangedFiles) unchanged, \(s.failedFiles) failed")
+        } else {
+            global.say("nothing changed: no snapshot taken (\(s.unchangedFiles) files unchanged)")
+        }
+        if s.failedFiles > 0 {
+            FileHandle.standardError.write(Data("bmlua: \(BMError(6, "\(s.failedFiles) file(s) could not be backed up"))\n".utf8))
+            throw ExitCode(3)
+        }
+    }
+}
+
+struct SnapshotsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshots", abstract: "List, show, restore and remove snapshots.",
+        subcommands: [ListSnapshots.self, ShowSnapshot.self, RestoreSnapshot.self, RemoveSnapshot.self],
+        defaultSubcommand: ListSnapshots.self)
+
+    struct ListSnapshots: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the snapshots.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            try global.withDatabase { bd in
+                let all = try bd.snapshots()
+                if global.json {
+                    return printJSON(.list(all.map { s in
+                        .map(["sid": .string(s.sid), "profile": .integer(s.profile), "time": .string(ISO8601DateFormatter().string(from: s.time)),
+                              "status": .string(s.status), "files": .integer(Int64(s.files))])
+                    }))
+                }
+                for s in all { print("\(s.sid)\tprofile \(s.profile)\t\(s.files) files\t\(s.status)") }
+            }
+        }
+    }
+
+    struct ShowSnapshot: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "List a snapshot's files.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The snapshot id.") var sid: String
+
+        func run() throws {
+            try global.withDatabase { bd in
+                let files = try bd.snapshotFiles(sid)
+                if global.json {
+                    return printJSON(.list(files.map { .map(["path": .string($0.path), "backup": .integer($0.backup), "version": .integer($0.version)]) }))
+                }
+                for f in files { print("\(f.backup)/\(f.version)\t\(f.path)") }
+            }
+        }
+    }
+
+    struct RestoreSnapshot: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "restore", abstract: "Restore a snapshot's files, or those under PATH.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The snapshot id.") var sid: String
+        @Argument(help: "Only this file or folder (its original path).") var path: String?
+        @Option(help: "Restore under this folder (as DIR/<original path>) instead of in place.") var to: String?
+        @Flag(help: "Replace existing files.") var overwrite = false
+
+        func run() throws {
+            try global.withDatabase { bd in
+                let r = try bd.restoreSnapshot(sid, path: path, to: to, overwrite: overwrite)
+                for e in r.failed { FileHandle.standardError.write(Data("bmlua: \(bd.handle(e))\n".utf8)) }
+                global.say("restored \(r.restored.count) files\(r.failed.isEmpty ? "" : ", \(r.failed.count) failed")")
+                if !r.failed.isEmpty { throw ExitCode(1) }
+            }
+        }
+    }
+
+    struct RemoveSnapshot: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove a snapshot (its versions stay until prune).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The snapshot id.") var sid: String
+
+        func run() throws {
+            try global.withDatabase { bd in try bd.removeSnapshot(sid) }
+        }
+    }
+}
+
+struct Prune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove snapshots outside a keep policy, and the versions only they used (hook 8 fires for each).")
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .customLong("keep-last"), help: "Keep the newest N snapshots.") var last = 0
+    @Option(name: .customLong("keep-daily"), help: "Keep the newest snapshot of each of the last N days.") var daily = 0
+    @Option(name: .customLong("keep-weekly"), help: "Keep the newest snapshot of each of the last N weeks.") var weekly = 0
+    @Option(name: .customLong("keep-monthly"), help: "Keep the newest snapshot of each of the last N months.") var monthly = 0
+    @Option(help: "Only this profile's snapshots.") var profile: Int64?
+
+    func run() throws {
+        try global.withDatabase { bd in
+            let r = try bd.prune(.init(last: last, daily: daily, weekly: weekly, monthly: monthly), profile: profile)
+            if global.json { return printJSON(.map(["removed": .list(r.removed.map { .string($0) }), "versions": .integer(Int64(r.versions))])) }
+            global.say("removed \(r.removed.count) snapshots and \(r.versions) versions")
+        }
+    }
+}
