@@ -16,6 +16,8 @@ final class ObjectStore {
     private(set) var created: [String] = []
 
     static let chunkSize = 1 << 20
+    /// Source files opened for storing: lets tests prove unchanged files are not read.
+    private(set) var sourceReads = 0
 
     init(repositoryRoot: String) {
         root = repositoryRoot + "/objects"
@@ -38,6 +40,7 @@ final class ObjectStore {
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw FS.failure("cannot read", source) }
         defer { close(input) }
+        sourceReads += 1
         var st = Foundation.stat()
         guard fstat(input, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
             throw BMError(12, "\(FS.shown(source)) is \(FS.kind(st.st_mode))", path: source)

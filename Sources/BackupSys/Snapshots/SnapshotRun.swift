@@ -16,6 +16,10 @@ public struct SnapshotRun {
     public var progress: ((Summary) -> Void)?
     /// Files per transaction: a batch is made durable with one sync.
     public var batchSize = 256
+    /// Where the per-profile "already running" locks live (default: ProfileLock.directory()).
+    public var lockDirectory: String?
+    /// The clock that names snapshots.
+    public var now: () -> Date = Date.init
 
     public init(config: ProfileConfig, defaultRepository: String) {
         self.config = config
@@ -29,6 +33,8 @@ public struct SnapshotRun {
         public var unchangedFiles = 0
         public var failedFiles = 0
         public var bytesStored: Int64 = 0
+        /// Source files opened to be stored (unchanged files are never opened).
+        public var filesRead = 0
         public var seconds = 0.0
         public var errors: [String] = []
     }
@@ -52,7 +58,7 @@ public struct SnapshotRun {
         }
         let lock: ProfileLock
         do {
-            lock = try ProfileLock(profile: profile.id)
+            lock = try ProfileLock(profile: profile.id, directory: lockDirectory)
         } catch {
             callback.call(profile, .error, ["2"])
             throw error
@@ -97,8 +103,9 @@ public struct SnapshotRun {
     // MARK: The snapshot proper
 
     func take(_ profile: Profile, in bd: BackupDatabase) throws -> Summary {
-        let started = Date()
+        let started = now()
         var summary = Summary()
+        let readsBefore = bd.objects.sourceReads
         let stamp = Self.stamp(started)
         let sid = stamp + String(format: "-%03d", Int.random(in: 0...999))
 
@@ -151,6 +158,7 @@ public struct SnapshotRun {
         }
 
         summary.seconds = Date().timeIntervalSince(started)
+        summary.filesRead = bd.objects.sourceReads - readsBefore
         let previous = try bd.read { db -> [(backup: Int64, version: Int64)] in
             guard let last = try String.fetchOne(db, sql: "SELECT sid FROM snapshot WHERE profile = ? ORDER BY sid DESC LIMIT 1", arguments: [profile.id]) else { return [] }
             return try Catalog.snapshotEntries(db, sid: last)
@@ -170,6 +178,7 @@ public struct SnapshotRun {
             try makeBrowseView(sid: sid, entries: entries, in: bd, db)
         }
         summary.sid = sid
+        summary.filesRead = bd.objects.sourceReads - readsBefore
         progress?(summary)
         return summary
     }
@@ -243,8 +252,8 @@ final class ProfileLock {
         return state + "/bmlua"
     }
 
-    init(profile: Int64) throws {
-        let dir = Self.directory()
+    init(profile: Int64, directory: String? = nil) throws {
+        let dir = directory ?? Self.directory()
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = "\(dir)/profile-\(profile).lock"
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)

@@ -1,0 +1,253 @@
+import Foundation
+import Testing
+@testable import BackupSys
+@testable import HookVM
+
+/// DESIGN §8: snapshots and Back In Time's user-callback, row by row.
+final class SnapshotFixture {
+    let f: Fixture
+    let tree: String
+    let calls: String
+    let callback: String
+    var config: ProfileConfig
+
+    /// `script` runs before the recording; it may `exit` to veto or `sleep`.
+    init(callbackScript script: String = "", profileName: String = "Main profile") throws {
+        f = try Fixture()
+        tree = f.work + "/tree"
+        calls = f.base + "/calls"
+        callback = f.base + "/user callback"
+        try FileManager.default.createDirectory(atPath: tree + "/sub", withIntermediateDirectories: true)
+        try Data("""
+            #!/bin/sh
+            printf '%s\\t' "$@" >> '\(calls)'
+            printf 'env=%s,%s,%s,%s\\n' "$BMLUA_PROFILE_ID" "$BMLUA_PROFILE_NAME" "$BMLUA_REASON" "$BMLUA_REPO" >> '\(calls)'
+            \(script)
+            exit 0
+            """.utf8).write(to: URL(fileURLWithPath: callback))
+        chmod(callback, 0o755)
+        config = ProfileConfig(path: f.base + "/config.toml", profiles: [Profile(id: 1, name: profileName, include: [tree])])
+        try write("a.txt", "alpha")
+        try write("sub/b.txt", "beta")
+    }
+
+    func write(_ name: String, _ text: String) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: tree + "/" + name))
+    }
+
+    func run(profile: Int64 = 1, timeLimit: Double = 600, at date: Date? = nil) throws -> SnapshotRun.Summary {
+        var r = SnapshotRun(config: config, defaultRepository: f.root)
+        r.profileID = profile
+        r.callbackPath = callback
+        r.callbackTimeLimit = timeLimit
+        r.lockDirectory = f.base + "/locks"
+        var o = SessionOptions()
+        o.diagnostics = { _ in }
+        r.options = o
+        if let date { r.now = { date } }
+        return try r.run()
+    }
+
+    /// Each call as its argv (fields) and environment line.
+    func recorded() throws -> [(argv: [String], env: String)] {
+        guard let text = try? String(contentsOfFile: calls, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").map { line in
+            let parts = line.components(separatedBy: "\t")
+            return (Array(parts.dropLast()), parts.last ?? "")
+        }
+    }
+
+    func reasons() throws -> [String] {
+        try recorded().map { c in c.argv[2] + (c.argv[2] == "4" ? "(\(c.argv[3]))" : "") }
+    }
+
+    func resetCalls() { unlink(calls) }
+}
+
+@Suite struct UserCallbackOrderTests {
+    @Test func success() throws {
+        let s = try SnapshotFixture()
+        let summary = try s.run()
+        let sid = try #require(summary.sid)
+        #expect(try s.reasons() == ["7", "1", "3", "2", "8"])
+        let calls = try s.recorded()
+        #expect(calls[0].argv[0] == "1" && calls[0].argv[1] == "Main profile")
+        #expect(calls[2].argv == ["1", "Main profile", "3", sid, s.f.root + "/snapshots/" + sid])
+        #expect(calls[0].env == "env=1,Main profile,7,\(s.f.root)")
+        #expect(summary.newFiles == 2)
+        #expect(try s.f.read(s.f.root + "/snapshots/" + sid + s.tree + "/sub/b.txt") == "beta")
+    }
+
+    @Test func noChanges() throws {
+        let s = try SnapshotFixture()
+        _ = try s.run()
+        s.resetCalls()
+        let second = try s.run()
+        #expect(second.sid == nil)
+        #expect(try s.reasons() == ["7", "1", "2", "8"])
+        #expect(second.filesRead == 0, "an unchanged tree is not read")
+        #expect(second.unchangedFiles == 2)
+    }
+
+    @Test func failedWithNoSnapshot() throws {
+        let s = try SnapshotFixture()
+        // The browse view cannot be made: the run fails and records nothing.
+        try FileManager.default.removeItem(atPath: s.f.root + "/snapshots")
+        try Data().write(to: URL(fileURLWithPath: s.f.root + "/snapshots"))
+        expectError(5) { _ = try s.run() }
+        #expect(try s.reasons() == ["7", "1", "4(5)", "2", "8"])
+        #expect(try s.recorded()[2].argv.count == 5, "reason 4 carries the message")
+        #expect(try s.f.bd.snapshots().isEmpty)
+        #expect(try s.f.bd.check(readData: true).ok)
+        // The next run does not copy again what the failed one stored.
+        unlink(s.f.root + "/snapshots")
+        try FS.mkdir(s.f.root + "/snapshots")
+        let next = try s.run()
+        #expect(next.sid != nil && next.filesRead == 0 && next.unchangedFiles == 2)
+    }
+
+    @Test func takenWithErrors() throws {
+        let s = try SnapshotFixture()
+        try s.f.hook(1, "if bhin[1]:match('b%.txt$') then error('unreadable, say') end")
+        let summary = try s.run()
+        #expect(summary.failedFiles == 1 && summary.newFiles == 1)
+        #expect(try s.reasons() == ["7", "1", "4(6)", "3", "2", "8"])
+        #expect(try s.f.bd.snapshots().first?.status == "with errors")
+    }
+
+    @Test func snapshotForNowExists() throws {
+        let s = try SnapshotFixture()
+        let now = Date()
+        let first = try #require(try s.run(at: now).sid)
+        try s.write("a.txt", "changed")
+        s.resetCalls()
+        expectError(4) { _ = try s.run(at: now) }
+        #expect(try s.reasons() == ["7", "1", "4(4)", "2", "8"])
+        #expect(try s.recorded()[2].argv[4] == first)
+    }
+
+    @Test func repositoryMissing() throws {
+        let s = try SnapshotFixture()
+        s.config = ProfileConfig(path: s.config.path, profiles: [Profile(id: 1, name: "Main profile", repo: s.f.base + "/unmounted", include: [s.tree])])
+        expectError(3) { _ = try s.run() }
+        #expect(try s.reasons() == ["7", "1", "4(3)", "2", "8"])
+    }
+
+    @Test func vetoOnReason1() throws {
+        let s = try SnapshotFixture(callbackScript: "[ \"$3\" = 1 ] && exit 1")
+        expectError(7) { _ = try s.run() }
+        #expect(try s.reasons() == ["7", "1", "8"])
+        #expect(try s.f.bd.snapshots().isEmpty && s.f.bd.describeAll().isEmpty)
+    }
+
+    @Test func vetoOnReason7() throws {
+        let s = try SnapshotFixture(callbackScript: "[ \"$3\" = 7 ] && exit 1")
+        expectError(7) { _ = try s.run() }
+        #expect(try s.reasons() == ["7", "8"])
+    }
+
+    @Test func notConfigured() throws {
+        let s = try SnapshotFixture()
+        expectError(1) { _ = try s.run(profile: 5) }
+        #expect(try s.reasons() == ["4(1)"])
+        s.resetCalls()
+        s.config = ProfileConfig(path: s.config.path, profiles: [.main])
+        expectError(1) { _ = try s.run() }
+        #expect(try s.reasons() == ["4(1)"])
+    }
+
+    @Test func alreadyRunning() throws {
+        let s = try SnapshotFixture()
+        let held = try ProfileLock(profile: 1, directory: s.f.base + "/locks")
+        defer { held.release() }
+        expectError(2) { _ = try s.run() }
+        #expect(try s.reasons() == ["4(2)"])
+    }
+
+    @Test func argumentsWithSpacesAndQuotesArriveIntact() throws {
+        let name = "Bob's \"weekly\" $HOME `x` ; profile"
+        let s = try SnapshotFixture(profileName: name)
+        _ = try s.run()
+        #expect(try s.recorded().allSatisfy { $0.argv[1] == name })
+    }
+
+    @Test func aCallbackPastItsTimeLimitIsKilled() throws {
+        // Reason 2 sleeps (with a child holding the pipes): killed, logged, the run goes on to 8.
+        let s = try SnapshotFixture(callbackScript: "[ \"$3\" = 2 ] && { sleep 30 & sleep 30; }")
+        let start = Date()
+        let summary = try s.run(timeLimit: 0.5)
+        #expect(summary.sid != nil)
+        #expect(Date().timeIntervalSince(start) < 5)
+        #expect(try s.reasons() == ["7", "1", "3", "2", "8"])
+        // On reason 1 a time-out is a veto.
+        let v = try SnapshotFixture(callbackScript: "[ \"$3\" = 1 ] && sleep 30")
+        expectError(7) { _ = try v.run(timeLimit: 0.5) }
+        #expect(try v.reasons() == ["7", "1", "8"])
+    }
+}
+
+@Suite struct SnapshotContentTests {
+    @Test func restoredSnapshotIsTheTreeAtThatTime() throws {
+        let s = try SnapshotFixture()
+        try s.write("c.bin", String(repeating: "x", count: 100_000))
+        let first = try #require(try s.run(at: Date(timeIntervalSinceNow: -3600)).sid)
+        try s.write("a.txt", "alpha, edited")
+        unlink(s.tree + "/sub/b.txt")
+        try s.write("d.txt", "new later")
+        let second = try #require(try s.run().sid)
+        #expect(first != second)
+        let out = s.f.base + "/out"
+        let r = try s.f.bd.restoreSnapshot(first, to: out)
+        #expect(r.failed.isEmpty && r.restored.count == 3)
+        #expect(try s.f.read(out + s.tree + "/a.txt") == "alpha")
+        #expect(try s.f.read(out + s.tree + "/sub/b.txt") == "beta")
+        #expect(try s.f.read(out + s.tree + "/c.bin") == String(repeating: "x", count: 100_000))
+        #expect(!FS.exists(out + s.tree + "/d.txt"))
+        #expect(try s.f.bd.snapshotFiles(second).count == 3)
+        // Only a sub-folder, in place, refuses to overwrite without --overwrite.
+        let inPlace = try s.f.bd.restoreSnapshot(first, path: s.tree + "/a.txt")
+        #expect(inPlace.failed.first?.number == 15)
+        _ = try s.f.bd.restoreSnapshot(first, path: s.tree + "/a.txt", overwrite: true)
+        #expect(try s.f.read(s.tree + "/a.txt") == "alpha")
+    }
+
+    @Test func excludesAndGroups() throws {
+        let s = try SnapshotFixture()
+        try s.write("skip.tmp", "no")
+        s.config = ProfileConfig(path: s.config.path, profiles: [Profile(id: 1, name: "Main profile", include: [s.tree], exclude: ["*.tmp", s.tree + "/sub"])])
+        let sid = try #require(try s.run().sid)
+        #expect(try s.f.bd.snapshotFiles(sid).map { FS.baseName($0.path) } == ["a.txt"])
+        #expect(try s.f.bd.describeAll().allSatisfy { $0.field("group") == 1 })
+    }
+
+    @Test func pruneKeepsWhatKeptSnapshotsUseAndFiresHook8() throws {
+        let s = try SnapshotFixture()
+        let t0 = Date(timeIntervalSinceNow: -10 * 86400)
+        for day in 0..<3 {
+            try s.write("a.txt", "day \(day)")
+            _ = try s.run(at: t0.addingTimeInterval(Double(day) * 86400))
+        }
+        try s.f.hook(8, "deleted = (deleted or 0) + 1")
+        let a = try s.f.bd.resolve(s.tree + "/a.txt").index
+        #expect(try s.f.bd.versions(of: a).count == 3)
+        let r = try s.f.bd.prune(.init(last: 1))
+        #expect(r.removed.count == 2)
+        // a.txt's two old versions go; b.txt's only version is used by the kept snapshot.
+        #expect(try s.f.bd.versions(of: a).map(\.index) == [3])
+        #expect(try s.f.bd.versions(of: s.f.bd.resolve(s.tree + "/sub/b.txt").index).count == 1)
+        #expect(try s.f.global("deleted") == 2)
+        #expect(try s.f.bd.snapshots().count == 1)
+        expectError(22) { _ = try s.f.bd.prune(.init()) }
+    }
+
+    @Test func profilesRoundTripThroughTheConfigFile() throws {
+        let f = try Fixture()
+        var c = try ProfileConfig.load(f.base + "/cfg/config.toml")
+        #expect(c.profiles == [.main])
+        let p = try c.add(name: "Work \"laptop\"", repo: f.base + "/nas")
+        try c.update(p.id) { $0.include = ["/home/me/work"]; $0.exclude = ["*.o", "build"] }
+        let again = try ProfileConfig.load(f.base + "/cfg/config.toml")
+        #expect(again.profiles == c.profiles)
+        #expect(again.profile(2)?.name == "Work \"laptop\"")
+    }
+}
