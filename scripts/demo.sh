@@ -57,6 +57,17 @@ bm eval 'local t = {} for _, b in ipairs(backups()) do t[#t+1] = b.name .. " sta
 step "The custom error of hnewerr (Backup Manager 3's test, in Lua)"
 bm eval 'openbd() local ok = pcall(passerr, 15000) if not ok then errh("foo/bar", true, false) end closebd()'
 
+step "A snapshot of a profile, with a Back In Time user-callback"
+export XDG_CONFIG_HOME="$demo/config" XDG_RUNTIME_DIR="$demo/run"
+cat > "$demo/user-callback" <<'CB'
+#!/bin/sh
+echo "profile $1 ($2): reason $3 ${4:-} ${5:-}"
+CB
+chmod +x "$demo/user-callback"
+bm profile include "$demo/work"
+bm snapshot --user-callback "$demo/user-callback" -v
+bm snapshots
+
 step "Errors have numbers; a failed operation changes nothing"
 bm restore notes.txt || true
 bm backup "$demo/work/missing.txt" || true
