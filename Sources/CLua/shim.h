@@ -90,6 +90,13 @@ typedef struct bmlua_Limits {
        count hook; the hook raises only if that call is still the one running. */
     unsigned long clock;
     unsigned long tripclock;
+    /* Registry refs of the strings "bhin", "bhout", "bhout2", "bhtemp": pushing
+       a name by C string costs a cache lookup and a strcmp on every call. */
+    int key_bhin, key_bhout, key_bhout2, key_bhtemp;
+    /* The last request refused: Lua answers a refusal with an emergency
+       collection and asks again; only a refused retry is out of memory. */
+    void *refusedptr;
+    size_t refusedsize;
 } bmlua_Limits;
 
 static inline unsigned long bmlua_clock(bmlua_Limits *lim) {
@@ -145,9 +152,15 @@ static inline void *bmlua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     if (nsize > old && lim->capped && lim->cap && lim->used - old + nsize > lim->cap) {
-        if (lim->L) bmlua_trip(lim, BMLUA_TRIP_MEMORY);
+        if (lim->L && ptr == lim->refusedptr && nsize == lim->refusedsize) {
+            bmlua_trip(lim, BMLUA_TRIP_MEMORY);
+        }
+        lim->refusedptr = ptr;
+        lim->refusedsize = nsize;
         return NULL;
     }
+    lim->refusedptr = NULL;
+    lim->refusedsize = 0;
     void *p = realloc(ptr, nsize);
     if (p == NULL) {
         if (nsize <= old) return ptr;   /* a shrink never fails */
@@ -178,6 +191,10 @@ static inline lua_State *bmlua_newstate(bmlua_Limits *lim) {
     lim->timeref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushliteral(L, "not enough memory (memory limit exceeded)");
     lim->memoryref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "bhin");   lim->key_bhin = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "bhout");  lim->key_bhout = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "bhout2"); lim->key_bhout2 = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "bhtemp"); lim->key_bhtemp = luaL_ref(L, LUA_REGISTRYINDEX);
     return L;
 }
 
@@ -194,31 +211,41 @@ static inline int bmlua_limitedcall(lua_State *L, bmlua_Limits *lim, int nargs, 
  * The fixed steps of a hook call (DESIGN §4), kept in C: they run on every call
  * ------------------------------------------------------------------- */
 
+#define bmlua_pushkey(L, lim, k) lua_rawgeti(L, LUA_REGISTRYINDEX, (lim)->key_##k)
+
 /* Sets bhtemp, bhout, bhout2 to nil; pushes the old bhtemp, then a new table
    of `narr` slots for bhin.  Returns the old bhtemp's type. */
-static inline int bmlua_hookprepare(lua_State *L, int narr) {
+static inline int bmlua_hookprepare(lua_State *L, bmlua_Limits *lim, int narr) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
-    lua_pushstring(L, "bhtemp");
+    bmlua_pushkey(L, lim, bhtemp);
     lua_rawget(L, -2);
     int oldtype = lua_type(L, -1);
-    lua_pushstring(L, "bhtemp"); lua_pushnil(L); lua_rawset(L, -4);
-    lua_pushstring(L, "bhout");  lua_pushnil(L); lua_rawset(L, -4);
-    lua_pushstring(L, "bhout2"); lua_pushnil(L); lua_rawset(L, -4);
+    bmlua_pushkey(L, lim, bhtemp); lua_pushnil(L); lua_rawset(L, -4);
+    bmlua_pushkey(L, lim, bhout);  lua_pushnil(L); lua_rawset(L, -4);
+    bmlua_pushkey(L, lim, bhout2); lua_pushnil(L); lua_rawset(L, -4);
     lua_remove(L, -2);
     lua_createtable(L, narr, 0);
     return oldtype;
 }
 
 /* Pops the table on top into bhin and pushes chunk `ref`, ready to call. */
-static inline void bmlua_hookload(lua_State *L, int ref) {
-    bmlua_rawsetglobal(L, "bhin");
+static inline void bmlua_hookload(lua_State *L, bmlua_Limits *lim, int ref) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    bmlua_pushkey(L, lim, bhin);
+    lua_rotate(L, -3, -1);      /* bhin, G, key -> G, key, bhin */
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
 }
 
 /* Pushes bhout, then bhout2. */
-static inline void bmlua_hookresults(lua_State *L) {
-    bmlua_rawgetglobal(L, "bhout");
-    bmlua_rawgetglobal(L, "bhout2");
+static inline void bmlua_hookresults(lua_State *L, bmlua_Limits *lim) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    bmlua_pushkey(L, lim, bhout);
+    lua_rawget(L, -2);
+    bmlua_pushkey(L, lim, bhout2);
+    lua_rawget(L, -3);
+    lua_remove(L, -3);
 }
 
 /* ---------------------------------------------------------------------

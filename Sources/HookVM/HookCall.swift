@@ -25,7 +25,7 @@ extension LuaVM {
         let L = current
         let base = lua_gettop(L)
         defer { lua_settop(L, base) }
-        if bmlua_hookprepare(L, Int32(clamping: bhin.count)) == LUA_TSTRING {
+        if bmlua_hookprepare(L, limitsPtr, Int32(clamping: bhin.count)) == LUA_TSTRING {
             deleteIfHostTemp(value(at: -2, on: L))
         }
         for (i, v) in bhin.enumerated() {
@@ -33,7 +33,7 @@ extension LuaVM {
             lua_rawseti(L, -2, lua_Integer(i + 1))
         }
         do {
-            bmlua_hookload(L, try hookChunk(number, code: code))
+            bmlua_hookload(L, limitsPtr, try hookChunk(number, code: code))
             try execute(on: L, nargs: 0, nresults: 0, timed: true)
         } catch var error as LuaError {
             let name = "hook\(number)"
@@ -43,7 +43,7 @@ extension LuaVM {
             }
             throw error
         }
-        bmlua_hookresults(L)
+        bmlua_hookresults(L, limitsPtr)
         let outputs = HookOutputs(bhout: value(at: -2, on: L), bhout2: value(at: -1, on: L))
         if signature.bhout != nil || signature.bhout2 != nil {
             try check(outputs.bhout, against: signature.bhout, named: "bhout", in: number)

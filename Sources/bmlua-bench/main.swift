@@ -8,7 +8,7 @@ import CLua
 import Foundation
 import HookVM
 
-let batches = 301
+let batches = Int(ProcessInfo.processInfo.environment["BMLUA_BENCH_BATCHES"] ?? "") ?? 301
 let perBatch = 2_000
 
 func nanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -37,20 +37,21 @@ let raw = median {
     _ = bmlua_pcall(L, 0, 0, 0)
 }
 
-// (c) the same protocol steps with no Swift values: Lua's own floor for them
-let cStrings = ["/home/user/notes.txt", "/home/user/notes.txt", "notes.txt", "weekly"]
+// (c) the same protocol steps driven from C-ready bytes, no Swift values:
+// Lua's own floor for them (a fresh bhin table, four strings, the globals).
+let cStrings: [[CChar]] = ["/home/user/notes.txt", "/home/user/notes.txt", "notes.txt", "weekly"].map { Array($0.utf8CString) }
 let pureC = median {
     let base = lua_gettop(L)
-    _ = bmlua_hookprepare(L, 6)
-    lua_pushstring(L, cStrings[0]); lua_rawseti(L, -2, 1)
-    lua_pushstring(L, cStrings[1]); lua_rawseti(L, -2, 2)
-    lua_pushstring(L, cStrings[2]); lua_rawseti(L, -2, 3)
+    _ = bmlua_hookprepare(L, limits, 6)
+    cStrings[0].withUnsafeBufferPointer { _ = lua_pushlstring(L, $0.baseAddress, $0.count - 1) }; lua_rawseti(L, -2, 1)
+    cStrings[1].withUnsafeBufferPointer { _ = lua_pushlstring(L, $0.baseAddress, $0.count - 1) }; lua_rawseti(L, -2, 2)
+    cStrings[2].withUnsafeBufferPointer { _ = lua_pushlstring(L, $0.baseAddress, $0.count - 1) }; lua_rawseti(L, -2, 3)
     lua_pushinteger(L, 12); lua_rawseti(L, -2, 4)
-    lua_pushstring(L, cStrings[3]); lua_rawseti(L, -2, 5)
+    cStrings[3].withUnsafeBufferPointer { _ = lua_pushlstring(L, $0.baseAddress, $0.count - 1) }; lua_rawseti(L, -2, 5)
     lua_pushinteger(L, 3); lua_rawseti(L, -2, 6)
-    bmlua_hookload(L, chunk)
+    bmlua_hookload(L, limits, chunk)
     _ = bmlua_limitedcall(L, limits, 0, 0)
-    bmlua_hookresults(L)
+    bmlua_hookresults(L, limits)
     lua_settop(L, base)
 }
 
@@ -70,7 +71,7 @@ func show(_ label: String, _ ns: Double) {
 }
 print("bmlua-bench: median of \(batches) batches of \(perBatch) calls")
 show("(a) raw lua_pcall, cached empty chunk", raw)
-show("(c) same steps in C, no Swift values", pureC)
+show("(c) same protocol steps from C bytes", pureC)
 show("(b) hook call, empty hook, 6-value bhin", hook)
 show("(b') hook call setting bhout and bhout2", hookWithOutputs)
 print(String(format: "ratio (b)/(a): %.2fx   (b')/(a): %.2fx", hook / raw, hookWithOutputs / raw))

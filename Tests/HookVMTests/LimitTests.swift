@@ -33,6 +33,13 @@ import Testing
         }
     }
 
+    /// Garbage near the cap is collected (Lua's emergency collection), not an error.
+    @Test func garbageNearTheCapIsNotAnError() throws {
+        let vm = LuaVM(limits: .init(memory: 24 << 20))
+        let code = "for i = 1, 40 do local junk = {} for j = 1, 20000 do junk[j] = {j} end end bhout = 'done'"
+        #expect(try vm.callHook(1, code: code, bhin: [], returns: fileHook).bhout == "done")
+    }
+
     @Test func aTimeoutInANestedHookStopsTheOuterCallToo() throws {
         let vm = LuaVM(limits: .init(time: 0.3))
         vm.register("inner") { _ in _ = try vm.callHook(2, code: "while true do end", bhin: [], returns: HookSignature()); return [] }
