@@ -19,15 +19,27 @@ import Testing
     }
 
     @discardableResult
-    static func bmlua(_ args: [String], repo: String, argv0Bytes: [[UInt8]]? = nil) throws -> Result {
+    static func bmlua(_ args: [String], repo: String, input: String? = nil, environment: [String: String] = [:],
+                      asUser: String? = nil) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args + ["--repo", repo]
+        if let asUser {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            p.arguments = ["--reuid=\(asUser)", "--regid=\(asUser)", "--clear-groups", binary] + args + ["--repo", repo]
+        } else {
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = args + ["--repo", repo]
+        }
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
-        p.standardInput = FileHandle.nullDevice
+        let stdin = Pipe()
+        p.standardInput = input == nil ? FileHandle.nullDevice : stdin
         try p.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            stdin.fileHandleForWriting.closeFile()
+        }
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
@@ -67,6 +79,39 @@ import Testing
         #expect(try Self.bmlua(["backup", path, "--no-hooks"], repo: f.root).status == 0)
         let path2 = try f.file("b.txt", "y")
         #expect(try Self.bmlua(["backup", path2, "--trust", "-v"], repo: f.root).stderr.contains("ran"))
+    }
+
+    /// Root reads every file, so as root the unreadable case runs bmlua as nobody.
+    @Test func unreadableFileIsError11() throws {
+        let f = try Fixture()
+        let path = try f.file("secret.txt", "x", mode: 0o000)
+        let r: Result
+        if geteuid() == 0 {
+            let nobody: UInt32 = 65534
+            for p in [f.base, f.work] { chmod(p, 0o755) }
+            _ = try FileManager.default.subpathsOfDirectory(atPath: f.root).map { chown(f.root + "/" + $0, nobody, nobody) }
+            chown(f.root, nobody, nobody)
+            r = try Self.bmlua(["backup", path], repo: f.root, asUser: "65534")
+        } else {
+            r = try Self.bmlua(["backup", path], repo: f.root)
+        }
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("bmlua: error 11: Permission denied"), "\(r.stderr)")
+    }
+
+    @Test func shellTakesMultiLineInputAndCallsReasons5And6() throws {
+        let f = try Fixture()
+        let calls = f.base + "/calls"
+        let cb = f.base + "/cb"
+        try Data("#!/bin/sh\necho \"$1 $2 $3\" >> '\(calls)'\n".utf8).write(to: URL(fileURLWithPath: cb))
+        chmod(cb, 0o755)
+        let r = try Self.bmlua(["shell", "--user-callback", cb], repo: f.root,
+                               input: "x = 1 +\n  2\nx * 2\nfunction f(a)\n  return a .. '!'\nend\nf('hi')\nnewbu('/nope')\n",
+                               environment: ["XDG_STATE_HOME": f.base + "/state"])
+        #expect(r.stdout == "6\nhi!\n", "\(r.stdout)")
+        #expect(r.stderr.contains("bmlua: error 10: File not found"))
+        #expect(try f.read(calls) == "1 Main profile 5\n1 Main profile 6\n")
+        #expect(try f.read(f.base + "/state/bmlua/history").contains("x * 2"))
     }
 
     @Test func showJsonHasTheDocumentedKeys() throws {
