@@ -4,13 +4,7 @@ import Testing
 
 /// The bmlua executable as users run it: exit codes and `bmlua: error N: message`.
 @Suite struct CommandLineTests {
-    static let binary: String = {
-        var dir = URL(fileURLWithPath: #filePath)
-        while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
-            dir.deleteLastPathComponent()
-        }
-        return dir.appendingPathComponent(".build/debug/bmlua").path
-    }()
+    static let binary = packageRoot + "/.build/debug/bmlua"
 
     struct Result {
         var status: Int32

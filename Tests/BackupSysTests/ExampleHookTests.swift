@@ -5,13 +5,7 @@ import Testing
 
 /// The ported Backup Manager 3 examples in hooks/examples, installed as a user would.
 @Suite struct ExampleHookTests {
-    static let examples: String = {
-        var dir = URL(fileURLWithPath: #filePath)
-        while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
-            dir.deleteLastPathComponent()
-        }
-        return dir.appendingPathComponent("hooks/examples").path
-    }()
+    static let examples = packageRoot + "/hooks/examples"
 
     func install(_ routine: String, in f: Fixture) throws {
         try f.bd.setRoutine(routine, code: String(contentsOfFile: "\(Self.examples)/\(routine).lua", encoding: .utf8))

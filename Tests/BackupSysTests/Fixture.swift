@@ -56,6 +56,15 @@ final class Fixture {
     func objectBytes(_ id: String) throws -> String { try read(bd.objects.path(of: id)) }
 }
 
+/// The folder holding Package.swift (for the built binary and hooks/examples).
+let packageRoot: String = {
+    var dir = URL(fileURLWithPath: #filePath)
+    while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
+        dir.deleteLastPathComponent()
+    }
+    return dir.path
+}()
+
 func expectError(_ number: Int, _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
     do {
         try body()

@@ -143,10 +143,7 @@ extension BackupDatabase {
     func writeAtomically(to target: String, mode: UInt32, mtimeNs: Int64, _ fill: (Int32) throws -> Void) throws {
         let dir = FS.directory(target)
         guard FS.isDirectory(dir) else { throw BMError(10, "folder \(FS.shown(dir)) does not exist", path: target) }
-        var template = Array("\(dir)/.\(FS.baseName(target)).bmlua-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw FS.failure("cannot write in", dir) }
-        let temp = String(cString: template)
+        let (fd, temp) = try FS.makeTemp(in: dir, prefix: ".\(FS.baseName(target)).bmlua-")
         var done = false
         defer {
             Glibc.close(fd)

@@ -66,6 +66,14 @@ enum FS {
         if Glibc.mkdir(path, mode) != 0 && errno != EEXIST { throw failure("cannot create", path) }
     }
 
+    /// A new file `<directory>/<prefix>XXXXXX` open for writing.
+    static func makeTemp(in directory: String, prefix: String) throws -> (fd: Int32, path: String) {
+        var template = Array("\(directory)/\(prefix)XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw failure("cannot write in", directory) }
+        return (fd, String(cString: template))
+    }
+
     static func nanoseconds(_ t: timespec) -> Int64 { Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec) }
 
     static func timespecOf(_ ns: Int64) -> timespec {

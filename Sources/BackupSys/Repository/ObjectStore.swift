@@ -49,10 +49,7 @@ final class ObjectStore {
     }
 
     func put(from input: Int32, name: String) throws -> Stored {
-        var template = Array("\(tmp)/obj-XXXXXX".utf8CString)
-        let output = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard output >= 0 else { throw FS.failure("cannot write in", tmp) }
-        let tempPath = String(cString: template)
+        let (output, tempPath) = try FS.makeTemp(in: tmp, prefix: "obj-")
         var keep = false
         defer {
             close(output)
@@ -60,19 +57,10 @@ final class ObjectStore {
         }
         var hasher = SHA256()
         var size: Int64 = 0
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = read(input, buffer.baseAddress, Self.chunkSize)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FS.failure("cannot read", name)
-            }
-            if n == 0 { break }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+        try stream(input, name: name) { chunk in
             hasher.update(bufferPointer: chunk)
             try writeAll(output, chunk, to: tempPath)
-            size += Int64(n)
+            size += Int64(chunk.count)
         }
         let id = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         let final = path(of: id)

@@ -11,6 +11,14 @@ struct ConfigOption: ParsableArguments {
     func load() -> ProfileConfig {
         do { return try ProfileConfig.load(config.map { FS_absolute($0) }) } catch { fail(BMError.wrap(error)) }
     }
+
+    /// Adds `items` (once each) to a list of profile `id` and saves the file.
+    func append(_ items: [String], to list: WritableKeyPath<Profile, [String]>, of id: Int64) {
+        var c = load()
+        do {
+            try c.update(id) { p in for item in items where !p[keyPath: list].contains(item) { p[keyPath: list].append(item) } }
+        } catch { fail(BMError.wrap(error)) }
+    }
 }
 
 func FS_absolute(_ p: String) -> String { p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p }
@@ -66,14 +74,7 @@ struct ProfileCommand: ParsableCommand {
         @Argument(help: "Files or folders.") var paths: [String]
         @Option(help: "The profile's id.") var profile: Int64 = 1
 
-        func run() throws {
-            var c = config.load()
-            do {
-                try c.update(profile) { p in
-                    for path in paths.map(FS_absolute) where !p.include.contains(path) { p.include.append(path) }
-                }
-            } catch { fail(BMError.wrap(error)) }
-        }
+        func run() throws { config.append(paths.map(FS_absolute), to: \.include, of: profile) }
     }
 
     struct Exclude: ParsableCommand {
@@ -83,12 +84,7 @@ struct ProfileCommand: ParsableCommand {
         @Argument(help: "Glob patterns, like '*.tmp' or '/home/me/.cache'.") var globs: [String]
         @Option(help: "The profile's id.") var profile: Int64 = 1
 
-        func run() throws {
-            var c = config.load()
-            do {
-                try c.update(profile) { p in for g in globs where !p.exclude.contains(g) { p.exclude.append(g) } }
-            } catch { fail(BMError.wrap(error)) }
-        }
+        func run() throws { config.append(globs, to: \.exclude, of: profile) }
     }
 }
 
