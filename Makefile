@@ -1,7 +1,7 @@
 # bmlua — the two commands of the README, plus the benchmark.
 #   make demo   install what is missing, build, run the demo on a throw-away repository
 #   make test   install what is missing, build, run the tests
-#   make bench  the hook-call benchmark (release build)
+#   make bench  the hook-call and snapshot benchmarks (release build)
 
 SWIFT      ?= swift
 JOBS       ?= 2
@@ -27,7 +27,9 @@ demo: build
 
 bench: deps
 	$(SWIFT) build -c release -j $(JOBS) --product bmlua-bench
+	$(SWIFT) build -c release -j $(JOBS) --product bmlua
 	"$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua-bench"
+	bash scripts/bench-snapshot.sh "$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua" 20000
 
 clean:
 	rm -rf .build

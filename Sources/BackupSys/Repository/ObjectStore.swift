@@ -62,7 +62,7 @@ final class ObjectStore {
             try writeAll(output, chunk, to: tempPath)
             size += Int64(chunk.count)
         }
-        let id = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let id = hasher.finalize().hex
         let final = path(of: id)
         if exists(id) { return Stored(id: id, size: size, isNew: false) }
         let dir = FS.directory(final)
@@ -112,7 +112,7 @@ final class ObjectStore {
             hasher.update(bufferPointer: chunk)
             try writeAll(fd, chunk, to: destination)
         }
-        let actual = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let actual = hasher.finalize().hex
         guard actual == id else { throw BMError(21, "object \(id) does not match its hash", path: source) }
     }
 
@@ -123,7 +123,7 @@ final class ObjectStore {
         defer { close(input) }
         var hasher = SHA256()
         try stream(input, name: path) { hasher.update(bufferPointer: $0) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.finalize().hex
     }
 
     /// Every object id present, for check and gc.
@@ -162,5 +162,19 @@ func writeAll(_ fd: Int32, _ data: UnsafeRawBufferPointer, to name: String) thro
             throw FS.failure("cannot write", name)
         }
         offset += n
+    }
+}
+
+extension SHA256.Digest {
+    /// Lowercase hex: an object's id. (String(format:) per byte is slow on a snapshot's worth of files.)
+    var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for b in self {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
