@@ -9,11 +9,11 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build test demo bench clean
 
-# liblua5.4-dev and pkg-config are the only system packages bmlua needs.
+# The system packages bmlua builds on: Lua 5.4, readline (the shell), pkg-config.
 deps:
-	@if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists lua5.4; then \
-		echo "make: installing liblua5.4-dev and pkg-config"; \
-		$(SUDO) apt-get update && $(SUDO) apt-get install -y liblua5.4-dev pkg-config; \
+	@if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists lua5.4 readline; then \
+		echo "make: installing liblua5.4-dev, libreadline-dev and pkg-config"; \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y liblua5.4-dev libreadline-dev pkg-config; \
 	fi
 
 build: deps

@@ -20,6 +20,8 @@ let package = Package(
             pkgConfig: "lua5.4",
             providers: [.apt(["liblua5.4-dev"])]
         ),
+        // Headers on the default path; its .pc file only adds -D flags SwiftPM refuses.
+        .systemLibrary(name: "CReadline", providers: [.apt(["libreadline-dev"])]),
         .target(name: "HookVM", dependencies: ["CLua"]),
         .target(
             name: "BackupSys",
@@ -32,7 +34,7 @@ let package = Package(
         .executableTarget(
             name: "bmlua",
             dependencies: [
-                "BackupSys",
+                "BackupSys", "CReadline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BackupSys
 import Foundation
+import CReadline
 import HookVM
 
 struct Run: ParsableCommand {
@@ -39,7 +40,11 @@ func printResults(_ results: [LuaValue], json: Bool) {
 struct Shell: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "An interactive Lua prompt with the bmlua API.",
-        discussion: "Calls the user-callback with reasons 5 (start) and 6 (exit), as Back In Time's app does.")
+        discussion: """
+            Line editing and history (readline; kept in $XDG_STATE_HOME/bmlua/history). An expression's value is printed; \
+            an incomplete statement continues on the next line. Calls the user-callback with reasons 5 (start) and 6 (exit), \
+            as Back In Time's app does.
+            """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var config: ConfigOption
     @Option(name: .customLong("user-callback"), help: ArgumentHelp("The user-callback program.", valueName: "path")) var userCallback: String?
@@ -52,16 +57,13 @@ struct Shell: ParsableCommand {
         callback.call(profile, .appStart)
         defer { callback.call(profile, .appClose) }
         try global.withDatabase { bd in
-            let interactive = isatty(0) != 0
-            let history = LineHistory()
-            if interactive { print("bmlua shell on \(bd.repository.root) (\(_luaVersion(bd))). Ctrl-D leaves.") }
+            let input = LineInput()
+            defer { input.close() }
+            if input.interactive {
+                print("bmlua shell on \(bd.repository.root) (\((try? bd.luaVM()[global: "_VERSION"].stringValue) ?? "Lua")). Ctrl-D leaves.")
+            }
             var pending = ""
-            while true {
-                if interactive {
-                    print(pending.isEmpty ? "> " : ">> ", terminator: "")
-                    fflush(stdout)
-                }
-                guard let line = readLine() else { break }
+            while let line = input.read(prompt: pending.isEmpty ? "> " : ">> ") {
                 pending += pending.isEmpty ? line : "\n" + line
                 // A line that reads as an expression is printed, as in lua.c.
                 let asExpression = "return " + pending
@@ -71,41 +73,63 @@ struct Shell: ParsableCommand {
                 } catch let e as LuaError where e.message.hasSuffix("<eof>") {
                     continue   // incomplete: read more lines
                 } catch {}
-                history.add(pending)
+                input.remember(pending)
                 do {
                     for r in try bd.runScript(code, name: "=stdin") { print(r.stringValue ?? r.description) }
                 } catch {
-                    let e = bd.handle(BMError.wrap(error))
-                    FileHandle.standardError.write(Data("bmlua: \(e)\n".utf8))
+                    FileHandle.standardError.write(Data("bmlua: \(bd.handle(BMError.wrap(error)))\n".utf8))
                 }
                 pending = ""
             }
-            if interactive { print() }
+            if input.interactive { print() }
         }
-    }
-
-    private func _luaVersion(_ bd: BackupDatabase) -> String {
-        (try? bd.luaVM()[global: "_VERSION"].stringValue) ?? "Lua"
     }
 }
 
-/// The shell's history, kept in `$XDG_STATE_HOME/bmlua/history`.
-final class LineHistory {
-    let path: String
+/// The shell's input: readline with history on a terminal, plain lines otherwise.
+/// History lives in `$XDG_STATE_HOME/bmlua/history`.
+final class LineInput {
+    let interactive = isatty(0) != 0
+    private let historyPath: String
+    private var fresh: [String] = []
+
     init() {
         let env = ProcessInfo.processInfo.environment
         let state = env["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory() + "/.local/state"
         try? FileManager.default.createDirectory(atPath: state + "/bmlua", withIntermediateDirectories: true)
-        path = state + "/bmlua/history"
+        historyPath = state + "/bmlua/history"
+        if interactive {
+            using_history()
+            read_history(historyPath)
+        }
     }
 
-    func add(_ entry: String) {
-        guard let h = FileHandle(forWritingAtPath: path) ?? {
-            _ = FileManager.default.createFile(atPath: path, contents: nil)
-            return FileHandle(forWritingAtPath: path)
-        }() else { return }
-        h.seekToEndOfFile()
-        h.write(Data((entry.replacingOccurrences(of: "\n", with: "\\n") + "\n").utf8))
-        h.closeFile()
+    func read(prompt: String) -> String? {
+        guard interactive else { return readLine() }
+        guard let p = readline(prompt) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    func remember(_ entry: String) {
+        if interactive { add_history(entry) }
+        fresh.append(entry)
+    }
+
+    /// Appends this session's entries, so two shells do not overwrite each other's history.
+    func close() {
+        guard !fresh.isEmpty else { return }
+        if interactive {
+            if !FileManager.default.fileExists(atPath: historyPath) { _ = FileManager.default.createFile(atPath: historyPath, contents: nil) }
+            append_history(Int32(fresh.count), historyPath)
+        } else if let h = FileHandle(forWritingAtPath: historyPath) ?? {
+            _ = FileManager.default.createFile(atPath: historyPath, contents: nil)
+            return FileHandle(forWritingAtPath: historyPath)
+        }() {
+            h.seekToEndOfFile()
+            h.write(Data(fresh.map { $0 + "\n" }.joined().utf8))
+            h.closeFile()
+        }
+        fresh.removeAll()
     }
 }
