@@ -18,6 +18,21 @@ extension BackupDatabase {
         try setBhooks(list)
     }
 
+    /// The per-repository limits of one hook call (DESIGN §4): seconds and bytes.
+    public func hookLimits() throws -> LuaVM.Limits { try luaVM().limits }
+
+    public func setHookLimits(time: Double?, memoryMiB: Int?) throws {
+        if let time, !(time > 0) { throw BMError(22, "the time limit must be a positive number of seconds") }
+        if let memoryMiB, memoryMiB < 1 { throw BMError(22, "the memory limit must be at least 1 MiB") }
+        try write { db in
+            if let time { try Catalog.setSetting(db, "hook_time_limit", time) }
+            if let memoryMiB { try Catalog.setSetting(db, "hook_memory_limit", memoryMiB << 20) }
+        }
+        let vm = try luaVM()
+        if let time { vm.limits.time = time }
+        if let memoryMiB { vm.limits.memory = memoryMiB << 20 }
+    }
+
     public struct HookTestResult {
         public var bhout: LuaValue = .nil
         public var bhout2: LuaValue = .nil

@@ -6,7 +6,7 @@ import HookVM
 struct HooksCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hooks", abstract: "Show, set, clear and try the ten hooks (the bhooks list).",
-        subcommands: [ListHooks.self, Set.self, Clear.self, Test.self], defaultSubcommand: ListHooks.self)
+        subcommands: [ListHooks.self, Set.self, Clear.self, Test.self, Limits.self], defaultSubcommand: ListHooks.self)
 
     struct ListHooks: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "Show the bhooks list.")
@@ -93,6 +93,25 @@ struct HooksCommand: ParsableCommand {
                 print("bhout2 = \(r.bhout2)")
                 for line in r.log { print("log    | \(line)") }
                 if let e = r.error { print("error  = \(e)"); throw ExitCode(1) }
+            }
+        }
+    }
+}
+
+extension HooksCommand {
+    struct Limits: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show or set this repository's limits for one hook call.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Seconds a hook call may run (error 32 past it).") var time: Double?
+        @Option(help: "MiB the Lua heap may hold during a hook call (error 33 past it).") var memory: Int?
+
+        func run() throws {
+            try global.withDatabase { bd in
+                if time != nil || memory != nil { try bd.setHookLimits(time: time, memoryMiB: memory) }
+                let l = try bd.hookLimits()
+                let t = l.time ?? 0, m = Int64((l.memory ?? 0) >> 20)
+                if global.json { return printJSON(.map(["time": .number(t), "memory_mib": .integer(m)])) }
+                print("time \(t) s, memory \(m) MiB")
             }
         }
     }
