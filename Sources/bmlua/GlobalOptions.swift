@@ -66,6 +66,11 @@ func fail(_ e: BMError) -> Never {
     exit(1)
 }
 
+/// A text file the user named (a script, a routine), or error 10.
+func readTextFile(_ path: String) -> String {
+    do { return try String(contentsOfFile: path, encoding: .utf8) } catch { fail(BMError(10, "cannot read \(path)", path: path)) }
+}
+
 func printJSON(_ v: LuaValue) { print(JSON.encode(v)) }
 
 enum JSON {

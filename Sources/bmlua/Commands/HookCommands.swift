@@ -129,8 +129,7 @@ struct RoutineCommand: ParsableCommand {
         @Option(help: "The routine's name, if not the file's base name.") var name: String?
 
         func run() throws {
-            let code: String
-            do { code = try String(contentsOfFile: file, encoding: .utf8) } catch { fail(BMError(10, "cannot read \(file)", path: file)) }
+            let code = readTextFile(file)
             let routine = name ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
             try global.withDatabase { bd in try bd.setRoutine(routine, code: code) }
             global.say("routine \(routine) stored")

@@ -11,8 +11,7 @@ struct Run: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "Arguments for the script.") var arguments: [String] = []
 
     func run() throws {
-        let code: String
-        do { code = try String(contentsOfFile: script, encoding: .utf8) } catch { fail(BMError(10, "cannot read \(script)", path: script)) }
+        let code = readTextFile(script)
         try global.withDatabase { bd in
             let results = try bd.runScript(code, name: "@" + script, args: arguments.map { .string($0) })
             printResults(results, json: global.json)
