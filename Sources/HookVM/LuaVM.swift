@@ -163,18 +163,14 @@ public final class LuaVM {
     }
 
     /// Runs `code` as a chunk with `...` = `args` and returns its results.
-    /// `timed` applies the per-call time limit (hooks); scripts are not timed.
+    /// Scripts are not timed (only hook calls are) and not cached (they run once).
     @discardableResult
-    public func run(_ code: String, chunkName: String, args: [LuaValue] = [], cache: Bool = false, timed: Bool = false) throws -> [LuaValue] {
+    public func run(_ code: String, chunkName: String, args: [LuaValue] = []) throws -> [LuaValue] {
         let L = current
         let base = lua_gettop(L)
         defer { lua_settop(L, base) }
-        if cache {
-            lua_rawgeti(L, bmlua_registryindex(), lua_Integer(try compiled(code, chunkName: chunkName)))
-        } else {
-            try load(code, chunkName: chunkName, on: L)
-        }
-        return try call(on: L, base: base, args: args, timed: timed)
+        try load(code, chunkName: chunkName, on: L)
+        return try call(on: L, base: base, args: args)
     }
 
     /// Calls a Lua function held by reference (for Swift functions given callbacks).
@@ -184,7 +180,7 @@ public final class LuaVM {
         let base = lua_gettop(L)
         defer { lua_settop(L, base) }
         push(function, on: L)
-        return try call(on: L, base: base, args: args, timed: false)
+        return try call(on: L, base: base, args: args)
     }
 
     /// Defines global `name` as the compiled `code` (a vararg function): a routine.
@@ -195,12 +191,12 @@ public final class LuaVM {
     }
 
     /// The function is at base+1; pushes args, calls, returns the results.
-    private func call(on L: OpaquePointer, base: Int32, args: [LuaValue], timed: Bool) throws -> [LuaValue] {
+    private func call(on L: OpaquePointer, base: Int32, args: [LuaValue]) throws -> [LuaValue] {
         guard lua_checkstack(L, Int32(clamping: args.count + 1)) != 0 else {
             throw LuaError(.runtime, "too many arguments")
         }
         for a in args { push(a, on: L) }
-        try execute(on: L, nargs: Int32(args.count), nresults: LUA_MULTRET, timed: timed)
+        try execute(on: L, nargs: Int32(args.count), nresults: LUA_MULTRET, timed: false)
         let top = lua_gettop(L)
         return top > base ? (base + 1...top).map { value(at: $0, on: L) } : []
     }

@@ -65,13 +65,15 @@ struct Shell: ParsableCommand {
             while let line = input.read(prompt: pending.isEmpty ? "> " : ">> ") {
                 pending += pending.isEmpty ? line : "\n" + line
                 // A line that reads as an expression is printed, as in lua.c.
-                let asExpression = "return " + pending
-                let code = (try? bd.luaVM().checkSyntax(asExpression, chunkName: "=stdin")) != nil ? asExpression : pending
-                do {
-                    try bd.luaVM().checkSyntax(code, chunkName: "=stdin")
-                } catch let e as LuaError where e.message.hasSuffix("<eof>") {
-                    continue   // incomplete: read more lines
-                } catch {}
+                var code = "return " + pending
+                if (try? bd.luaVM().checkSyntax(code, chunkName: "=stdin")) == nil {
+                    code = pending
+                    do {
+                        try bd.luaVM().checkSyntax(code, chunkName: "=stdin")
+                    } catch let e as LuaError where e.message.hasSuffix("<eof>") {
+                        continue   // incomplete: read more lines
+                    } catch {}   // a real syntax error: running it reports it
+                }
                 input.remember(pending)
                 do {
                     for r in try bd.runScript(code, name: "=stdin") { print(r.stringValue ?? r.description) }
