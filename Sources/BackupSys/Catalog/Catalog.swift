@@ -2,7 +2,8 @@ import Foundation
 import GRDB
 import HookVM
 
-/// Every SQL statement of bmlua. Functions take the `Database` of the
+/// Every query of bmlua (the connection's pragmas are set where it is opened,
+/// in Repository). Functions take the `Database` of the
 /// transaction they belong to; statements are cached (prepared once).
 enum Catalog {
     // MARK: Backups
@@ -21,12 +22,6 @@ enum Catalog {
 
     static func backups(_ db: Database) throws -> [Backup] {
         try Row.fetchAll(db, sql: "SELECT * FROM backup ORDER BY idx").map(Backup.init)
-    }
-
-    static func backups(_ db: Database, under prefix: String) throws -> [String: Backup] {
-        let rows = try Row.fetchAll(db, sql: "SELECT * FROM backup WHERE substr(path, 1, ?) = ?",
-                                    arguments: [prefix.utf8.count, prefix])
-        return Dictionary(rows.map { let b = Backup(row: $0); return (b.path, b) }, uniquingKeysWith: { a, _ in a })
     }
 
     static func nameExists(_ db: Database, _ name: String) throws -> Bool {
@@ -80,6 +75,12 @@ enum Catalog {
 
     static func versions(_ db: Database, backup: Int64) throws -> [Version] {
         try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM version WHERE backup = ? ORDER BY idx"), arguments: [backup]).map(Version.init)
+    }
+
+    /// The newest version of every backup that has one: backup → version index.
+    static func latestVersions(_ db: Database) throws -> [Int64: Int64] {
+        let rows = try Row.fetchAll(db, sql: "SELECT backup, max(idx) AS v FROM version GROUP BY backup")
+        return Dictionary(uniqueKeysWithValues: rows.map { ($0["backup"], $0["v"]) })
     }
 
     static func version(_ db: Database, backup: Int64, index: Int64) throws -> Version? {
@@ -148,6 +149,12 @@ enum Catalog {
             .execute(arguments: [field, owner, kind, value])
     }
 
+    /// Every value of one field: owner → value.
+    static func fieldValues(_ db: Database, field: String) throws -> [(owner: Int64, value: LuaValue)] {
+        try Row.fetchAll(db, sql: "SELECT owner, kind, value FROM field_value WHERE field = ? ORDER BY owner", arguments: [field])
+            .map { ($0["owner"], StoredValue.decode(kind: $0["kind"], $0["value"])) }
+    }
+
     /// The `d` field values of one backup, by field name.
     static func fieldValues(_ db: Database, backup: Int64) throws -> [String: LuaValue] {
         let rows = try Row.fetchAll(db.cachedStatement(sql: """
@@ -211,6 +218,16 @@ enum Catalog {
             .map { ($0["backup"], $0["version"]) }
     }
 
+    /// The newest snapshot of a profile.
+    static func lastSnapshot(_ db: Database, profile: Int64) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT sid FROM snapshot WHERE profile = ? ORDER BY sid DESC LIMIT 1", arguments: [profile])
+    }
+
+    /// A snapshot whose id starts with `stamp` (YYYYMMDD-HHMMSS): one taken that second.
+    static func snapshot(_ db: Database, stamped stamp: String) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT sid FROM snapshot WHERE sid LIKE ? ORDER BY sid", arguments: [stamp + "-%"])
+    }
+
     static func insertSnapshot(_ db: Database, _ s: Snapshot, entries: [(backup: Int64, version: Int64)]) throws {
         try db.execute(sql: "INSERT INTO snapshot (sid, profile, time, status) VALUES (?, ?, ?, ?)",
                        arguments: [s.sid, s.profile, s.time.timeIntervalSince1970, s.status])
@@ -220,6 +237,10 @@ enum Catalog {
 
     static func deleteSnapshot(_ db: Database, sid: String) throws {
         try db.execute(sql: "DELETE FROM snapshot WHERE sid = ?", arguments: [sid])
+    }
+
+    static func integrityCheck(_ db: Database) throws -> String {
+        try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "?"
     }
 
     /// A text dump of the whole catalog: tests compare it before and after a failed operation.

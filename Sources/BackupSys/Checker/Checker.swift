@@ -12,7 +12,7 @@ extension BackupDatabase {
     /// Every object the catalog names exists; with `readData`, its bytes match its hash.
     public func check(readData: Bool = false) throws -> CheckReport {
         var report = CheckReport()
-        let integrity = try read { try String.fetchOne($0, sql: "PRAGMA integrity_check") } ?? "?"
+        let integrity = try read(Catalog.integrityCheck)
         if integrity != "ok" { report.problems.append("catalog: \(integrity)") }
         let referenced = try read(Catalog.referencedObjects)
         var seen: Set<String> = []

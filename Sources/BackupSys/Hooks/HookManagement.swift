@@ -96,8 +96,7 @@ extension BackupDatabase {
         try read { db in
             guard try Catalog.field(db, name: name) != nil else { throw BMError(18, "no field \(name)") }
             if let owner { return [(owner, try Catalog.fieldValue(db, field: name, owner: owner))] }
-            return try Row.fetchAll(db, sql: "SELECT owner, kind, value FROM field_value WHERE field = ? ORDER BY owner", arguments: [name])
-                .map { ($0["owner"], StoredValue.decode(kind: $0["kind"], $0["value"])) }
+            return try Catalog.fieldValues(db, field: name).map { ($0.owner, $0.value) }
         }
     }
 

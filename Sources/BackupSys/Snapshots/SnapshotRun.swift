@@ -110,19 +110,16 @@ public struct SnapshotRun {
         let sid = stamp + String(format: "-%03d", Int.random(in: 0...999))
 
         let files = walk(profile, errors: &summary)
-        var known = try bd.read { db in
-            Dictionary(try Catalog.backups(db).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
-        }
-        let latest: [Int64: Int64] = try bd.read { db in
-            Dictionary(try Row.fetchAll(db, sql: "SELECT backup, max(idx) AS v FROM version GROUP BY backup").map { ($0["backup"], $0["v"]) },
-                       uniquingKeysWith: { a, _ in a })
+        // Each path is walked once, so these are only read: a backup made in this run is not met again.
+        let (known, latest) = try bd.read { db in
+            (Dictionary(try Catalog.backups(db).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), try Catalog.latestVersions(db))
         }
         var entries: [(backup: Int64, version: Int64)] = []
         let comment = "snapshot \(sid)"
         var lastReport = Date()
 
         for batch in stride(from: 0, to: files.count, by: batchSize).map({ files[$0..<min($0 + batchSize, files.count)] }) {
-            try bd.write { db in
+            try bd.write { _ in
                 for (path, st) in batch {
                     do {
                         if let b = known[path] {
@@ -138,7 +135,6 @@ public struct SnapshotRun {
                         } else {
                             let i = try bd.newbu(path, .init(group: profile.id))
                             let v = try bd.newver(i, comment: comment)
-                            known[path] = try Catalog.backup(db, index: i)
                             summary.newFiles += 1
                             summary.bytesStored += Int64(st.st_size)
                             entries.append((i, v))
@@ -159,16 +155,15 @@ public struct SnapshotRun {
 
         summary.seconds = Date().timeIntervalSince(started)
         summary.filesRead = bd.objects.sourceReads - readsBefore
-        let previous = try bd.read { db -> [(backup: Int64, version: Int64)] in
-            guard let last = try String.fetchOne(db, sql: "SELECT sid FROM snapshot WHERE profile = ? ORDER BY sid DESC LIMIT 1", arguments: [profile.id]) else { return [] }
-            return try Catalog.snapshotEntries(db, sid: last)
+        let previous = try bd.read { db in
+            try Catalog.lastSnapshot(db, profile: profile.id).map { try Catalog.snapshotEntries(db, sid: $0) } ?? []
         }
         let same = previous.count == entries.count && Set(previous.map { "\($0.backup)/\($0.version)" }) == Set(entries.map { "\($0.backup)/\($0.version)" })
         if summary.newFiles == 0 && summary.changedFiles == 0 && (same || entries.isEmpty) && summary.failedFiles == 0 {
             return summary   // nothing changed: no snapshot
         }
         // The data is stored either way; only the record waits for the next run.
-        if let existing = try bd.read({ try String.fetchOne($0, sql: "SELECT sid FROM snapshot WHERE sid LIKE ? ORDER BY sid", arguments: [stamp + "-%"]) }) {
+        if let existing = try bd.read({ try Catalog.snapshot($0, stamped: stamp) }) {
             throw BMError(4, "snapshot \(existing) was taken this second", path: existing)
         }
         let snapshot = Snapshot(sid: sid, profile: profile.id, time: started,
@@ -178,7 +173,6 @@ public struct SnapshotRun {
             try makeBrowseView(sid: sid, entries: entries, in: bd, db)
         }
         summary.sid = sid
-        summary.filesRead = bd.objects.sourceReads - readsBefore
         progress?(summary)
         return summary
     }
