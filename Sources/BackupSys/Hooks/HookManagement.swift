@@ -13,7 +13,7 @@ extension BackupDatabase {
         if !force && !old.isEmpty && old != code {
             throw BMError(35, "hook \(n) holds \(old.debugDescription); replace it with --force")
         }
-        try checkHookCode(code, slot: n, vm: try luaVM())
+        try checkCompiles(code, chunkName: "=hook\(n)")
         list[n - 1] = code
         try setBhooks(list)
     }
@@ -72,13 +72,13 @@ extension BackupDatabase {
         guard name.first.map({ $0.isLetter || $0 == "_" }) == true, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
             throw BMError(22, "a routine's name must be a Lua name (letters, digits, _), not \(name.debugDescription)")
         }
-        let vm = try luaVM()
         if let code {
-            do { try vm.checkSyntax(code, chunkName: "=\(name)") } catch let e as LuaError { throw BMError(e) }
+            try checkCompiles(code, chunkName: "=\(name)")
         } else if try !routines().contains(where: { $0.name == name }) {
             throw BMError(22, "no routine \(name)")
         }
         try write { db in try Catalog.setRoutine(db, name: name, code: code) }
+        let vm = try luaVM()
         if let code { try vm.define(name, code: code) } else { vm[global: name] = .nil }
     }
 
@@ -132,7 +132,7 @@ extension BackupDatabase {
             throw BMError(e)
         }
         if openInLua {
-            try storeBhooks(vm[global: "bhooks"], vm: vm)
+            try storeBhooks(vm[global: "bhooks"])
             openInLua = false
         }
         return results

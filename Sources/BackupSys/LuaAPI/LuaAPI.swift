@@ -38,7 +38,7 @@ enum LuaAPI {
             return []
         }
         api("closebd") { _ in
-            try bd.storeBhooks(vm[global: "bhooks"], vm: vm)
+            try bd.storeBhooks(vm[global: "bhooks"])
             bd.openInLua = false
             vm.clearTemp()
             return []
@@ -194,7 +194,7 @@ extension LuaValue {
 extension BackupDatabase {
     /// `closebd`'s rule (DESIGN §7): a table of at most 10 strings, each of which
     /// compiles, is stored (missing slots are ""); nil removes the list.
-    func storeBhooks(_ value: LuaValue, vm: LuaVM) throws {
+    func storeBhooks(_ value: LuaValue) throws {
         var list: [String]
         switch value {
         case .nil:
@@ -217,13 +217,14 @@ extension BackupDatabase {
             throw BMError(22, "bhooks must be a table of at most 10 strings (or nil), not a \(value.type.rawValue)")
         }
         list += Array(repeating: "", count: 10 - list.count)
-        for (i, code) in list.enumerated() { try checkHookCode(code, slot: i + 1, vm: vm) }
+        for (i, code) in list.enumerated() { try checkCompiles(code, chunkName: "=hook\(i + 1)") }
         try setBhooks(list)
     }
 
-    func checkHookCode(_ code: String, slot: Int, vm: LuaVM) throws {
+    /// Error 34 (with the line) if `code` does not compile; nothing is run.
+    func checkCompiles(_ code: String, chunkName: String) throws {
         do {
-            try vm.checkSyntax(code, chunkName: "=hook\(slot)")
+            try luaVM().checkSyntax(code, chunkName: chunkName)
         } catch let e as LuaError {
             throw BMError(e)
         }
