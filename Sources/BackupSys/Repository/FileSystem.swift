@@ -102,6 +102,9 @@ enum FS {
     }
 }
 
+/// An absolute, normalised path, as bmlua records paths (for the command line).
+public func absolutePath(_ path: String) -> String { FS.absolute(path) }
+
 /// Not exported by Swift's Glibc module.
 @_silgen_name("syncfs") func syncfs(_ fd: Int32) -> Int32
 let UTIME_OMIT = (1 << 30) - 2

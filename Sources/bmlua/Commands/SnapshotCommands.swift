@@ -9,7 +9,7 @@ struct ConfigOption: ParsableArguments {
     var config: String?
 
     func load() -> ProfileConfig {
-        do { return try ProfileConfig.load(config.map { FS_absolute($0) }) } catch { fail(BMError.wrap(error)) }
+        do { return try ProfileConfig.load(config.map { absolutePath($0) }) } catch { fail(BMError.wrap(error)) }
     }
 
     /// Adds `items` (once each) to a list of profile `id` and saves the file.
@@ -20,8 +20,6 @@ struct ConfigOption: ParsableArguments {
         } catch { fail(BMError.wrap(error)) }
     }
 }
-
-func FS_absolute(_ p: String) -> String { p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p }
 
 struct ProfileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -74,7 +72,7 @@ struct ProfileCommand: ParsableCommand {
         @Argument(help: "Files or folders.") var paths: [String]
         @Option(help: "The profile's id.") var profile: Int64 = 1
 
-        func run() throws { config.append(paths.map(FS_absolute), to: \.include, of: profile) }
+        func run() throws { config.append(paths.map(absolutePath), to: \.include, of: profile) }
     }
 
     struct Exclude: ParsableCommand {
