@@ -146,7 +146,7 @@ struct SnapshotsCommand: ParsableCommand {
                 let all = try bd.snapshots()
                 if global.json {
                     return printJSON(.list(all.map { s in
-                        .map(["sid": .string(s.sid), "profile": .integer(s.profile), "time": .string(ISO8601DateFormatter().string(from: s.time)),
+                        .map(["sid": .string(s.sid), "profile": .integer(s.profile), "time": .string(isoTime(s.time)),
                               "status": .string(s.status), "files": .integer(Int64(s.files))])
                     }))
                 }
