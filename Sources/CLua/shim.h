@@ -22,6 +22,7 @@
 #include <lualib.h>
 #include <stdlib.h>
 #include <stdio.h>
+#include <string.h>
 #include <signal.h>
 
 /* ---------------------------------------------------------------------
@@ -74,6 +75,10 @@ static inline void bmlua_rawsetfield(lua_State *L, int t, const char *name) {
 
 enum { BMLUA_TRIP_NONE = 0, BMLUA_TRIP_TIME = 1, BMLUA_TRIP_MEMORY = 2 };
 
+/* Small blocks come in classes of 16 bytes up to 256; at most 1 MiB of freed
+   ones is kept for reuse. */
+enum { BMLUA_CLASSES = 16, BMLUA_POOL_BYTES = 1 << 20 };
+
 typedef struct bmlua_Limits {
     lua_State *L;
     size_t used;             /* bytes held by the state */
@@ -97,6 +102,9 @@ typedef struct bmlua_Limits {
        collection and asks again; only a refused retry is out of memory. */
     void *refusedptr;
     size_t refusedsize;
+    /* Freed small blocks kept for reuse, by size class (see bmlua_alloc). */
+    void *pool[BMLUA_CLASSES + 1];
+    size_t pooled;           /* bytes held in `pool` */
 } bmlua_Limits;
 
 static inline unsigned long bmlua_clock(bmlua_Limits *lim) {
@@ -143,11 +151,64 @@ static inline void bmlua_untrip(bmlua_Limits *lim) {
     lim->tripped = BMLUA_TRIP_NONE;
 }
 
+/* Every hook call allocates a fresh bhin table and frees the last one, and
+   Lua frees in bursts (a sweep) and allocates one by one: malloc's own caches
+   are too small for that pattern.  So freed blocks of up to 256 bytes are
+   kept on per-class free lists (Lua passes the old size on every call, so no
+   header is needed).  Every block still comes from malloc, at least as large
+   as Lua believes, so any block may also go back to free(). */
+static inline size_t bmlua_class(size_t n) { return (n + 15) >> 4; }
+
+static inline void *bmlua_smallget(bmlua_Limits *lim, size_t c) {
+    void *p = lim->pool[c];
+    if (p == NULL) return malloc(c << 4);
+    lim->pool[c] = *(void **)p;
+    lim->pooled -= c << 4;
+    return p;
+}
+
+static inline void bmlua_release(bmlua_Limits *lim, void *p, size_t size) {
+    size_t c = bmlua_class(size);
+    if (c > BMLUA_CLASSES || lim->pooled + (c << 4) > BMLUA_POOL_BYTES) {
+        free(p);
+        return;
+    }
+    *(void **)p = lim->pool[c];
+    lim->pool[c] = p;
+    lim->pooled += c << 4;
+}
+
+/* Frees the cached blocks: after lua_close. */
+static inline void bmlua_drainpool(bmlua_Limits *lim) {
+    for (size_t c = 1; c <= BMLUA_CLASSES; c++) {
+        while (lim->pool[c]) {
+            void *p = lim->pool[c];
+            lim->pool[c] = *(void **)p;
+            free(p);
+        }
+    }
+    lim->pooled = 0;
+}
+
+/* realloc over the pool: `old` is the size Lua believes the block has. */
+static inline void *bmlua_realloc(bmlua_Limits *lim, void *ptr, size_t old, size_t nsize) {
+    size_t nc = bmlua_class(nsize);
+    if (ptr == NULL) return nc <= BMLUA_CLASSES ? bmlua_smallget(lim, nc) : malloc(nsize);
+    size_t oc = bmlua_class(old);
+    if (oc > BMLUA_CLASSES && nc > BMLUA_CLASSES) return realloc(ptr, nsize);
+    if (oc == nc) return ptr;
+    void *p = nc <= BMLUA_CLASSES ? bmlua_smallget(lim, nc) : malloc(nsize);
+    if (p == NULL) return NULL;
+    memcpy(p, ptr, old < nsize ? old : nsize);
+    bmlua_release(lim, ptr, old);
+    return p;
+}
+
 static inline void *bmlua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     bmlua_Limits *lim = (bmlua_Limits *)ud;
     size_t old = ptr ? osize : 0;   /* with ptr == NULL, osize is a type tag */
     if (nsize == 0) {
-        free(ptr);
+        if (ptr) bmlua_release(lim, ptr, old);
         lim->used -= old;
         return NULL;
     }
@@ -161,9 +222,9 @@ static inline void *bmlua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     lim->refusedptr = NULL;
     lim->refusedsize = 0;
-    void *p = realloc(ptr, nsize);
+    void *p = bmlua_realloc(lim, ptr, old, nsize);
     if (p == NULL) {
-        if (nsize <= old) return ptr;   /* a shrink never fails */
+        if (nsize <= old) return ptr;   /* a shrink never fails: the block stays as large as Lua believes */
         if (!lim->capped) abort();      /* see the rule at the top of this file */
         return NULL;
     }
@@ -198,6 +259,12 @@ static inline lua_State *bmlua_newstate(bmlua_Limits *lim) {
     return L;
 }
 
+/* Closes the state and frees the blocks its allocator kept. */
+static inline void bmlua_closestate(lua_State *L, bmlua_Limits *lim) {
+    lua_close(L);
+    bmlua_drainpool(lim);
+}
+
 /* Runs user code: the cap is enforced for exactly the extent of the call. */
 static inline int bmlua_limitedcall(lua_State *L, bmlua_Limits *lim, int nargs, int nresults) {
     int saved = lim->capped;
@@ -213,39 +280,38 @@ static inline int bmlua_limitedcall(lua_State *L, bmlua_Limits *lim, int nargs, 
 
 #define bmlua_pushkey(L, lim, k) lua_rawgeti(L, LUA_REGISTRYINDEX, (lim)->key_##k)
 
-/* Sets bhtemp, bhout, bhout2 to nil; pushes the old bhtemp, then a new table
-   of `narr` slots for bhin.  Returns the old bhtemp's type. */
-static inline int bmlua_hookprepare(lua_State *L, bmlua_Limits *lim, int narr) {
+/* A hook call's stack, from `base` (the top before bmlua_hookbegin):
+     base+1  the globals table, reached once and kept for the whole call
+     base+2  the old bhtemp, for the host to delete if it made that file
+     base+3  the new bhin, filled by the host, then the chunk to call
+   Every global is read and written raw: no user metamethod runs here. */
+
+/* Clears bhtemp, bhout and bhout2 and pushes the three slots above, the new
+   bhin table with room for `narr` values on top.  Returns the old bhtemp's type. */
+static inline int bmlua_hookbegin(lua_State *L, bmlua_Limits *lim, int narr) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    int g = lua_gettop(L);
     bmlua_pushkey(L, lim, bhtemp);
-    lua_rawget(L, -2);
-    int oldtype = lua_type(L, -1);
-    bmlua_pushkey(L, lim, bhtemp); lua_pushnil(L); lua_rawset(L, -4);
-    bmlua_pushkey(L, lim, bhout);  lua_pushnil(L); lua_rawset(L, -4);
-    bmlua_pushkey(L, lim, bhout2); lua_pushnil(L); lua_rawset(L, -4);
-    lua_remove(L, -2);
+    int oldtype = lua_rawget(L, g);
+    if (oldtype != LUA_TNIL) { bmlua_pushkey(L, lim, bhtemp); lua_pushnil(L); lua_rawset(L, g); }
+    bmlua_pushkey(L, lim, bhout);  lua_pushnil(L); lua_rawset(L, g);
+    bmlua_pushkey(L, lim, bhout2); lua_pushnil(L); lua_rawset(L, g);
     lua_createtable(L, narr, 0);
     return oldtype;
 }
 
-/* Pops the table on top into bhin and pushes chunk `ref`, ready to call. */
-static inline void bmlua_hookload(lua_State *L, bmlua_Limits *lim, int ref) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+/* Stores the filled table as bhin and pushes chunk `ref` in its place, ready to call. */
+static inline void bmlua_hookload(lua_State *L, bmlua_Limits *lim, int base, int ref) {
     bmlua_pushkey(L, lim, bhin);
-    lua_rotate(L, -3, -1);      /* bhin, G, key -> G, key, bhin */
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
+    lua_insert(L, -2);
+    lua_rawset(L, base + 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
 }
 
-/* Pushes bhout, then bhout2. */
-static inline void bmlua_hookresults(lua_State *L, bmlua_Limits *lim) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
-    bmlua_pushkey(L, lim, bhout);
-    lua_rawget(L, -2);
-    bmlua_pushkey(L, lim, bhout2);
-    lua_rawget(L, -3);
-    lua_remove(L, -3);
+/* After the call: pushes bhout, then bhout2. */
+static inline void bmlua_hookresults(lua_State *L, bmlua_Limits *lim, int base) {
+    bmlua_pushkey(L, lim, bhout);  lua_rawget(L, base + 1);
+    bmlua_pushkey(L, lim, bhout2); lua_rawget(L, base + 1);
 }
 
 /* ---------------------------------------------------------------------

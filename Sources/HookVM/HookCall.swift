@@ -25,15 +25,17 @@ extension LuaVM {
         let L = current
         let base = lua_gettop(L)
         defer { lua_settop(L, base) }
-        if bmlua_hookprepare(L, limitsPtr, Int32(clamping: bhin.count)) == LUA_TSTRING {
-            deleteIfHostTemp(value(at: -2, on: L))
+        if bmlua_hookbegin(L, limitsPtr, Int32(clamping: bhin.count)) == LUA_TSTRING {
+            deleteIfHostTemp(value(at: base + 2, on: L))
         }
-        for (i, v) in bhin.enumerated() {
+        var i: lua_Integer = 0
+        for v in bhin {
+            i += 1
             push(v, on: L)
-            lua_rawseti(L, -2, lua_Integer(i + 1))
+            lua_rawseti(L, -2, i)
         }
         do {
-            bmlua_hookload(L, limitsPtr, try hookChunk(number, code: code))
+            bmlua_hookload(L, limitsPtr, base, try hookChunk(number, code: code))
             try execute(on: L, nargs: 0, nresults: 0, timed: true)
         } catch var error as LuaError {
             let name = "hook\(number)"
@@ -43,7 +45,7 @@ extension LuaVM {
             }
             throw error
         }
-        bmlua_hookresults(L, limitsPtr)
+        bmlua_hookresults(L, limitsPtr, base)
         let outputs = HookOutputs(bhout: value(at: -2, on: L), bhout2: value(at: -1, on: L))
         if signature.bhout != nil || signature.bhout2 != nil {
             try check(outputs.bhout, against: signature.bhout, named: "bhout", in: number)

@@ -76,7 +76,7 @@ public final class LuaVM {
         hookChunks.removeAll()
         boxes.removeAll()
         isClosed = true
-        lua_close(main)
+        bmlua_closestate(main, limitsPtr)
     }
 
     // MARK: Globals
