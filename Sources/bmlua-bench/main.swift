@@ -1,6 +1,9 @@
 // bmlua-bench: the cost of a hook call, against Lua's own floor, in one run.
 //
-//   (a) raw:  lua_rawgeti + lua_pcall of a cached empty chunk, on a bare state
+//   (a) raw:  lua_rawgeti + lua_pcall of a cached empty chunk (a state of its own)
+//   (d) floor: what DESIGN §4 demands at the least, in C: a fresh six-value
+//       bhin table, then the raw call of (a)
+//   (c) C:    every step of the protocol, in C, no Swift
 //   (b) hook: LuaVM.callHook with a six-value bhin, bhout/bhout2 read back
 //
 // Prints the median per-call time of each over many batches and their ratio.
@@ -52,12 +55,32 @@ let pureC = {
     lua_settop(L, base)
 }
 
+// (d) the least any host can do with a fresh six-value bhin (DESIGN §4):
+// build the table and call the chunk; no globals, no bhtemp, no outputs.
+let floor = {
+    lua_createtable(L, 6, 0)
+    cStrings[0].withUnsafeBufferPointer { _ = lua_pushlstring(L, $0.baseAddress, $0.count - 1) }; lua_rawseti(L, -2, 1)
+    cStrings[1].withUnsafeBufferPointer { _ = lua_pushlstring(L, $0.baseAddress, $0.count - 1) }; lua_rawseti(L, -2, 2)
+    cStrings[2].withUnsafeBufferPointer { _ = lua_pushlstring(L, $0.baseAddress, $0.count - 1) }; lua_rawseti(L, -2, 3)
+    lua_pushinteger(L, 12); lua_rawseti(L, -2, 4)
+    cStrings[3].withUnsafeBufferPointer { _ = lua_pushlstring(L, $0.baseAddress, $0.count - 1) }; lua_rawseti(L, -2, 5)
+    lua_pushinteger(L, 3); lua_rawseti(L, -2, 6)
+    bmlua_pop(L, 1)
+    lua_rawgeti(L, bmlua_registryindex(), lua_Integer(chunk))
+    _ = bmlua_pcall(L, 0, 0, 0)
+}
+
 // (b) a full hook call
 let vm = LuaVM()
 let bhin: [LuaValue] = ["/home/user/notes.txt", "/home/user/notes.txt", "notes.txt", 12, "weekly", 3]
 let signature = HookSignature(bhout: .string, bhout2: .string)
 let hook = {
     _ = try! vm.callHook(6, code: "", bhin: bhin, returns: signature)
+}
+// The same call when bhin holds no strings: what interning four strings costs.
+let integers: [LuaValue] = [1, 2, 3, 12, 5, 3]
+let hookIntegers = {
+    _ = try! vm.callHook(8, code: "", bhin: integers, returns: signature)
 }
 let hookWithOutputs = {
     _ = try! vm.callHook(7, code: "bhout = bhin[1] bhout2 = bhin[5]", bhin: bhin, returns: signature)
@@ -68,9 +91,11 @@ let hookWithOutputs = {
 // round's own ratio, not a ratio of medians measured minutes apart.
 let subjects: [(label: String, body: () -> Void)] = [
     ("(a) raw lua_pcall, cached empty chunk", raw),
-    ("(c) same protocol steps from C bytes", pureC),
+    ("(d) C: fresh 6-value table + raw pcall", floor),
+    ("(c) C: every protocol step, no Swift", pureC),
     ("(b) hook call, empty hook, 6-value bhin", hook),
     ("(b') hook call setting bhout and bhout2", hookWithOutputs),
+    ("(b\") hook call, bhin of 6 integers", hookIntegers),
 ]
 for s in subjects { for _ in 0..<20 { s.body() } }   // warm up
 var samples = Array(repeating: [Double](), count: subjects.count)
@@ -84,5 +109,7 @@ func show(_ label: String, _ ns: Double) {
 }
 print("bmlua-bench: medians of \(rounds) rounds of \(perBatch) calls each")
 for (i, s) in subjects.enumerated() { show(s.label, median(samples[i])) }
-print(String(format: "ratio to (a), median per round:  (c) %.2fx   (b) %.2fx   (b') %.2fx", ratios(1), ratios(2), ratios(3)))
+print("ratio to (a), median per round:  " + (1..<subjects.count).map { i in
+    String(subjects[i].label.prefix { $0 != " " }) + String(format: " %.2fx", ratios(i))
+}.joined(separator: "  "))
 print("target: (b) <= 500 ns and <= 5x (a)")
