@@ -224,7 +224,10 @@ static inline void *bmlua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     lim->refusedsize = 0;
     void *p = bmlua_realloc(lim, ptr, old, nsize);
     if (p == NULL) {
-        if (nsize <= old) return ptr;   /* a shrink never fails: the block stays as large as Lua believes */
+        if (nsize <= old) {             /* a shrink never fails: the block stays as it was */
+            lim->used = lim->used - old + nsize;
+            return ptr;
+        }
         if (!lim->capped) abort();      /* see the rule at the top of this file */
         return NULL;
     }
