@@ -37,18 +37,23 @@ let raw = {
     _ = bmlua_pcall(L, 0, 0, 0)
 }
 
-// (c) the same protocol steps driven from C-ready bytes, no Swift values:
-// Lua's own floor for them (a fresh bhin table, four strings, the globals).
-let cStrings: [[CChar]] = ["/home/user/notes.txt", "/home/user/notes.txt", "notes.txt", "weekly"].map { Array($0.utf8CString) }
+// The sample bhin of (b) as C sees it: the same six values from C bytes.
+let cBytes = ["/home/user/notes.txt", "/home/user/notes.txt", "notes.txt", "weekly"].map { (s: String) in (strdup(s)!, s.utf8.count) }
+func fillBhinFromC() {
+    for i in 0..<3 {
+        _ = lua_pushlstring(L, cBytes[i].0, cBytes[i].1)
+        lua_rawseti(L, -2, lua_Integer(i + 1))
+    }
+    lua_pushinteger(L, 12); lua_rawseti(L, -2, 4)
+    _ = lua_pushlstring(L, cBytes[3].0, cBytes[3].1); lua_rawseti(L, -2, 5)
+    lua_pushinteger(L, 3); lua_rawseti(L, -2, 6)
+}
+
+// (c) every protocol step, in C: bhtemp, bhin, bhout, bhout2, the call, the outputs.
 let pureC = {
     let base = lua_gettop(L)
     _ = bmlua_hookbegin(L, limits, 6)
-    cStrings[0].withUnsafeBufferPointer { _ = lua_pushlstring(L, $0.baseAddress, $0.count - 1) }; lua_rawseti(L, -2, 1)
-    cStrings[1].withUnsafeBufferPointer { _ = lua_pushlstring(L, $0.baseAddress, $0.count - 1) }; lua_rawseti(L, -2, 2)
-    cStrings[2].withUnsafeBufferPointer { _ = lua_pushlstring(L, $0.baseAddress, $0.count - 1) }; lua_rawseti(L, -2, 3)
-    lua_pushinteger(L, 12); lua_rawseti(L, -2, 4)
-    cStrings[3].withUnsafeBufferPointer { _ = lua_pushlstring(L, $0.baseAddress, $0.count - 1) }; lua_rawseti(L, -2, 5)
-    lua_pushinteger(L, 3); lua_rawseti(L, -2, 6)
+    fillBhinFromC()
     bmlua_hookload(L, limits, base, chunk)
     _ = bmlua_limitedcall(L, limits, 0, 0)
     bmlua_hookresults(L, limits, base)
@@ -59,12 +64,7 @@ let pureC = {
 // build the table and call the chunk; no globals, no bhtemp, no outputs.
 let floor = {
     lua_createtable(L, 6, 0)
-    cStrings[0].withUnsafeBufferPointer { _ = lua_pushlstring(L, $0.baseAddress, $0.count - 1) }; lua_rawseti(L, -2, 1)
-    cStrings[1].withUnsafeBufferPointer { _ = lua_pushlstring(L, $0.baseAddress, $0.count - 1) }; lua_rawseti(L, -2, 2)
-    cStrings[2].withUnsafeBufferPointer { _ = lua_pushlstring(L, $0.baseAddress, $0.count - 1) }; lua_rawseti(L, -2, 3)
-    lua_pushinteger(L, 12); lua_rawseti(L, -2, 4)
-    cStrings[3].withUnsafeBufferPointer { _ = lua_pushlstring(L, $0.baseAddress, $0.count - 1) }; lua_rawseti(L, -2, 5)
-    lua_pushinteger(L, 3); lua_rawseti(L, -2, 6)
+    fillBhinFromC()
     bmlua_pop(L, 1)
     lua_rawgeti(L, bmlua_registryindex(), lua_Integer(chunk))
     _ = bmlua_pcall(L, 0, 0, 0)
