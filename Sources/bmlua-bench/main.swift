@@ -5,8 +5,9 @@
 //       bhin table, then the raw call of (a)
 //   (c) C:    every step of the protocol, in C, no Swift
 //   (b) hook: LuaVM.callHook with a six-value bhin, bhout/bhout2 read back
+//   (b') (b) with outputs set; (c") and (b") with six integers in bhin
 //
-// Prints the median per-call time of each over many batches and their ratio.
+// Prints each subject's median time per call and its median ratio to (a).
 import CLua
 import Foundation
 import HookVM
@@ -49,16 +50,25 @@ func fillBhinFromC() {
     lua_pushinteger(L, 3); lua_rawseti(L, -2, 6)
 }
 
+func fillBhinWithIntegers() {
+    for i in 1...6 {
+        lua_pushinteger(L, lua_Integer(i))
+        lua_rawseti(L, -2, lua_Integer(i))
+    }
+}
+
 // (c) every protocol step, in C: bhtemp, bhin, bhout, bhout2, the call, the outputs.
-let pureC = {
+func protocolInC(_ fill: () -> Void) {
     let base = lua_gettop(L)
     _ = bmlua_hookbegin(L, limits, 6)
-    fillBhinFromC()
+    fill()
     bmlua_hookload(L, limits, base, chunk)
     _ = bmlua_limitedcall(L, limits, 0, 0)
     bmlua_hookresults(L, limits, base)
     lua_settop(L, base)
 }
+let pureC = { protocolInC(fillBhinFromC) }
+let pureCIntegers = { protocolInC(fillBhinWithIntegers) }
 
 // (d) the least any host can do with a fresh six-value bhin (DESIGN §4):
 // build the table and call the chunk; no globals, no bhtemp, no outputs.
@@ -95,6 +105,7 @@ let subjects: [(label: String, body: () -> Void)] = [
     ("(c) C: every protocol step, no Swift", pureC),
     ("(b) hook call, empty hook, 6-value bhin", hook),
     ("(b') hook call setting bhout and bhout2", hookWithOutputs),
+    ("(c\") C: every step, bhin of 6 integers", pureCIntegers),
     ("(b\") hook call, bhin of 6 integers", hookIntegers),
 ]
 for s in subjects { for _ in 0..<20 { s.body() } }   // warm up
