@@ -28,11 +28,9 @@ extension LuaVM {
         if bmlua_hookbegin(L, limitsPtr, Int32(clamping: bhin.count)) == LUA_TSTRING {
             deleteIfHostTemp(value(at: base + 2, on: L))
         }
-        var i: lua_Integer = 0
-        for v in bhin {
-            i += 1
+        for (i, v) in bhin.enumerated() {
             push(v, on: L)
-            lua_rawseti(L, -2, i)
+            lua_rawseti(L, -2, lua_Integer(i + 1))
         }
         do {
             bmlua_hookload(L, limitsPtr, base, try hookChunk(number, code: code))
