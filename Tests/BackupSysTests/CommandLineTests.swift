@@ -97,8 +97,7 @@ import Testing
         let f = try Fixture()
         let calls = f.base + "/calls"
         let cb = f.base + "/cb"
-        try Data("#!/bin/sh\necho \"$1 $2 $3\" >> '\(calls)'\n".utf8).write(to: URL(fileURLWithPath: cb))
-        chmod(cb, 0o755)
+        try Fixture.script("#!/bin/sh\necho \"$1 $2 $3\" >> '\(calls)'\n", at: cb)
         let r = try Self.bmlua(["shell", "--user-callback", cb], repo: f.root,
                                input: "x = 1 +\n  2\nx * 2\nfunction f(a)\n  return a .. '!'\nend\nf('hi')\nnewbu('/nope')\n",
                                environment: ["XDG_STATE_HOME": f.base + "/state"])

@@ -42,6 +42,17 @@ final class Fixture {
         return path
     }
 
+    /// An executable script, written through a close-on-exec descriptor: Foundation's
+    /// `Data.write` opens without O_CLOEXEC, so a callback that a parallel test spawns
+    /// meanwhile would keep the script open for writing and make its exec fail (ETXTBSY).
+    static func script(_ text: String, at path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+    }
+
     func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
 
     func hook(_ n: Int, _ code: String) throws { try bd.setHook(n, code: code, force: true) }

@@ -18,14 +18,13 @@ final class SnapshotFixture {
         calls = f.base + "/calls"
         callback = f.base + "/user callback"
         try FileManager.default.createDirectory(atPath: tree + "/sub", withIntermediateDirectories: true)
-        try Data("""
+        try Fixture.script("""
             #!/bin/sh
             printf '%s\\t' "$@" >> '\(calls)'
             printf 'env=%s,%s,%s,%s\\n' "$BMLUA_PROFILE_ID" "$BMLUA_PROFILE_NAME" "$BMLUA_REASON" "$BMLUA_REPO" >> '\(calls)'
             \(script)
             exit 0
-            """.utf8).write(to: URL(fileURLWithPath: callback))
-        chmod(callback, 0o755)
+            """, at: callback)
         config = ProfileConfig(path: f.base + "/config.toml", profiles: [Profile(id: 1, name: profileName, include: [tree])])
         try write("a.txt", "alpha")
         try write("sub/b.txt", "beta")
@@ -183,6 +182,18 @@ final class SnapshotFixture {
         let v = try SnapshotFixture(callbackScript: "[ \"$3\" = 1 ] && sleep 30")
         expectError(7) { _ = try v.run(timeLimit: 0.5) }
         #expect(try v.reasons() == ["7", "1", "8"])
+    }
+
+    @Test func aCallbackStillOpenForWritingIsWaitedFor() throws {
+        // exec fails with ETXTBSY while any process holds the program open for writing
+        // (an editor saving it, or a child another thread forked); that passes within moments.
+        let s = try SnapshotFixture()
+        let writer = open(s.callback, O_WRONLY | O_CLOEXEC)
+        #expect(writer >= 0)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.1) { close(writer) }
+        let r = ChildProcess.run(s.callback, arguments: ["1", "p", "7"], environment: [:], timeLimit: 10)
+        #expect(r.outcome == .exited(0))
+        #expect(try s.reasons() == ["7"])
     }
 }
 

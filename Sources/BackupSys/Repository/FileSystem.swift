@@ -56,7 +56,7 @@ enum FS {
     }
 
     static func fsync(path: String, directory: Bool = false) {
-        let fd = Glibc.open(path, directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY)
+        let fd = Glibc.open(path, (directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY) | O_CLOEXEC)
         guard fd >= 0 else { return }
         _ = Foundation.fsync(fd)
         Glibc.close(fd)
@@ -71,6 +71,7 @@ enum FS {
         var template = Array("\(directory)/\(prefix)XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw failure("cannot write in", directory) }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)  // a user-callback must not inherit it
         return (fd, String(cString: template))
     }
 

@@ -81,7 +81,7 @@ final class ObjectStore {
     func sync() {
         guard !pendingFiles.isEmpty else { return }
         if pendingFiles.count > 32 {
-            let fd = open(root, O_RDONLY | O_DIRECTORY)
+            let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             if fd >= 0 { _ = syncfs(fd); close(fd) }
         } else {
             for f in pendingFiles { FS.fsync(path: f) }

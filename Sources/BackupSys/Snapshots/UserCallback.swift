@@ -100,7 +100,14 @@ enum ChildProcess {
         let argv = [path] + arguments
         let envp = environment.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0
-        let rc = withCStrings(argv) { a in withCStrings(envp) { e in posix_spawn(&pid, path, &actions, &attr, a, e) } }
+        var rc: Int32 = 0
+        // ETXTBSY: the program is still open for writing somewhere — being saved, or
+        // inherited by a child that another thread forked and has not exec'd yet. Both pass.
+        for pause in [0, 5, 10, 20, 40, 80, 160, 320, 640] as [useconds_t] {
+            if pause > 0 { usleep(pause * 1000) }
+            rc = withCStrings(argv) { a in withCStrings(envp) { e in posix_spawn(&pid, path, &actions, &attr, a, e) } }
+            if rc != ETXTBSY { break }
+        }
         close(outPipe[1])
         close(errPipe[1])
         defer { close(outPipe[0]); close(errPipe[0]) }
