@@ -47,10 +47,10 @@ final class Fixture {
     /// meanwhile would keep the script open for writing and make its exec fail (ETXTBSY).
     static func script(_ text: String, at path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
-        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+        guard fd >= 0 else { throw FS.failure("cannot write", path) }
         defer { close(fd) }
         let bytes = Array(text.utf8)
-        guard write(fd, bytes, bytes.count) == bytes.count else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+        guard write(fd, bytes, bytes.count) == bytes.count else { throw FS.failure("cannot write", path) }
     }
 
     func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
