@@ -28,8 +28,8 @@ extension LuaVM {
         if bmlua_hookbegin(L, limitsPtr, Int32(clamping: bhin.count)) == LUA_TSTRING {
             deleteIfHostTemp(value(at: base + 2, on: L))
         }
-        for (i, v) in bhin.enumerated() {
-            push(v, on: L)
+        for i in bhin.indices {   // by index: each value is read in place, not copied out
+            push(bhin[i], on: L)
             lua_rawseti(L, -2, lua_Integer(i + 1))
         }
         do {

@@ -148,6 +148,11 @@ public final class LuaRef: Hashable, @unchecked Sendable {
 
 extension LuaVM {
     /// Pushes `v` on `L`. Uses only raw, non-raising API calls.
+    ///
+    /// Always inlined, tables aside: a hook call pushes each value of its
+    /// `bhin` (strings and integers), and an outlined call costs each value a
+    /// copy and a destroy around it.
+    @inline(__always)
     func push(_ v: LuaValue, on L: OpaquePointer) {
         switch v {
         case .nil: lua_pushnil(L)
@@ -157,30 +162,38 @@ extension LuaVM {
         case .string(let b): b.withUnsafeBufferPointer { p in
             _ = p.baseAddress.map { lua_pushlstring(L, $0, p.count) } ?? lua_pushstring(L, "")
         }
-        case .list(let a):
-            guard lua_checkstack(L, 3) != 0 else { lua_pushnil(L); return }
-            lua_createtable(L, Int32(clamping: a.count), 0)
-            for (i, x) in a.enumerated() {
-                push(x, on: L)
-                lua_rawseti(L, -2, lua_Integer(i + 1))
-            }
-        case .map(let m):
-            guard lua_checkstack(L, 4) != 0 else { lua_pushnil(L); return }
-            lua_createtable(L, 0, Int32(clamping: m.count))
-            for (k, x) in m {
-                // rawset raises on a nil or NaN key: such keys cannot exist in Lua anyway.
-                if k.isNil { continue }
-                if case .number(let d) = k, d.isNaN { continue }
-                push(k, on: L)
-                push(x, on: L)
-                lua_rawset(L, -3)
-            }
+        case .list(let a): pushList(a, on: L)
+        case .map(let m): pushMap(m, on: L)
         case .opaque(let r):
             if r.vm === self {
                 lua_rawgeti(L, bmlua_registryindex(), lua_Integer(r.ref))
             } else {
                 lua_pushnil(L)
             }
+        }
+    }
+
+    @inline(never)
+    private func pushList(_ a: [LuaValue], on L: OpaquePointer) {
+        guard lua_checkstack(L, 3) != 0 else { lua_pushnil(L); return }
+        lua_createtable(L, Int32(clamping: a.count), 0)
+        for i in a.indices {
+            push(a[i], on: L)
+            lua_rawseti(L, -2, lua_Integer(i + 1))
+        }
+    }
+
+    @inline(never)
+    private func pushMap(_ m: [LuaValue: LuaValue], on L: OpaquePointer) {
+        guard lua_checkstack(L, 4) != 0 else { lua_pushnil(L); return }
+        lua_createtable(L, 0, Int32(clamping: m.count))
+        for (k, x) in m {
+            // rawset raises on a nil or NaN key: such keys cannot exist in Lua anyway.
+            if k.isNil { continue }
+            if case .number(let d) = k, d.isNaN { continue }
+            push(k, on: L)
+            push(x, on: L)
+            lua_rawset(L, -3)
         }
     }
 
