@@ -29,32 +29,36 @@ let errorHook = HookSignature(bhout: .number, bhout2: .string)
     }
 
     @Test func hostTempFileInBhtempIsDeletedByTheNextCall() throws {
-        let dir = try scratchDirectory()
-        let vm = LuaVM(tempDirectory: dir)
-        let out = try vm.callHook(1, code: "bhtemp = bm.tempfile(); bhout = bhtemp", bhin: [], returns: fileHook)
-        let temp = try #require(out.bhout.stringValue)
-        #expect(temp.hasPrefix(dir))
-        #expect(FileManager.default.fileExists(atPath: temp))
-        _ = try vm.callHook(2, code: "", bhin: [], returns: HookSignature())
-        #expect(!FileManager.default.fileExists(atPath: temp))
+        try withScratchDirectory { dir in
+            let vm = LuaVM(tempDirectory: dir)
+            let out = try vm.callHook(1, code: "bhtemp = bm.tempfile(); bhout = bhtemp", bhin: [], returns: fileHook)
+            let temp = try #require(out.bhout.stringValue)
+            #expect(temp.hasPrefix(dir))
+            #expect(FileManager.default.fileExists(atPath: temp))
+            _ = try vm.callHook(2, code: "", bhin: [], returns: HookSignature())
+            #expect(!FileManager.default.fileExists(atPath: temp))
+        }
     }
 
     @Test func aUserFileInBhtempIsNeverDeleted() throws {
-        let dir = try scratchDirectory()
-        let mine = dir + "/mine.txt"
-        try "precious".write(toFile: mine, atomically: true, encoding: .utf8)
-        let vm = LuaVM(tempDirectory: dir)
-        _ = try vm.callHook(1, code: "bhtemp = bhin[1]", bhin: [.string(mine)], returns: fileHook)
-        _ = try vm.callHook(1, code: "", bhin: [], returns: fileHook)
-        vm.close()
-        #expect(try String(contentsOfFile: mine, encoding: .utf8) == "precious")
+        try withScratchDirectory { dir in
+            let mine = dir + "/mine.txt"
+            try "precious".write(toFile: mine, atomically: true, encoding: .utf8)
+            let vm = LuaVM(tempDirectory: dir)
+            _ = try vm.callHook(1, code: "bhtemp = bhin[1]", bhin: [.string(mine)], returns: fileHook)
+            _ = try vm.callHook(1, code: "", bhin: [], returns: fileHook)
+            vm.close()
+            #expect(try String(contentsOfFile: mine, encoding: .utf8) == "precious")
+        }
     }
 
     @Test func closingClearsBhtempAndItsFile() throws {
-        let vm = LuaVM(tempDirectory: try scratchDirectory())
-        let out = try vm.callHook(1, code: "bhtemp = bm.tempfile(); bhout = bhtemp", bhin: [], returns: fileHook)
-        vm.close()
-        #expect(!FileManager.default.fileExists(atPath: out.bhout.stringValue!))
+        try withScratchDirectory { dir in
+            let vm = LuaVM(tempDirectory: dir)
+            let out = try vm.callHook(1, code: "bhtemp = bm.tempfile(); bhout = bhtemp", bhin: [], returns: fileHook)
+            vm.close()
+            #expect(!FileManager.default.fileExists(atPath: out.bhout.stringValue!))
+        }
     }
 
     @Test func wrongOutputTypeIsError31() {
@@ -118,8 +122,11 @@ let errorHook = HookSignature(bhout: .number, bhout2: .string)
     }
 }
 
-func scratchDirectory() throws -> String {
+/// Runs `body` with a new directory under the system temp folder, removed afterwards
+/// whatever the test left in it.
+func withScratchDirectory<T>(_ body: (String) throws -> T) throws -> T {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bmlua-test-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    return try body(dir)
 }
