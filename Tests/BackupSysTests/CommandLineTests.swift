@@ -123,6 +123,46 @@ import Testing
         #expect(list.count == 1 && list[0]["versions"] == nil)
     }
 
+    /// A clash of option names is only found when the command is parsed, so parse each one of DESIGN §9.
+    @Test(arguments: ["init", "backup", "update", "restore", "delete", "version create", "version comment", "version delete",
+                      "list", "show", "field register", "field list", "field get", "field set",
+                      "hooks list", "hooks set", "hooks clear", "hooks test",
+                      "routine add", "routine list", "routine show", "routine remove", "run", "eval", "shell",
+                      "profile list", "profile add", "profile include", "profile exclude", "snapshot",
+                      "snapshots list", "snapshots show", "snapshots restore", "snapshots remove",
+                      "prune", "check", "gc", "errors"])
+    func everyCommandParses(_ command: String) throws {
+        let r = try Self.bmlua(command.split(separator: " ").map(String.init) + ["--help"], repo: "/nonexistent")
+        #expect(r.status == 0 && r.stderr.isEmpty, "\(command): \(r.stderr)")
+        #expect(r.stdout.contains("USAGE: bmlua \(command)"), "\(r.stdout)")
+    }
+
+    /// `profile add NAME --repo DIR`: the profile snapshots into DIR whatever the default repository is.
+    @Test func profileAddTakesTheRepositoryItSnapshotsInto() throws {
+        let f = try Fixture()
+        let config = f.base + "/config.toml", nas = f.base + "/nas"
+        let env = ["XDG_CONFIG_HOME": f.base + "/xdg", "XDG_RUNTIME_DIR": f.base]
+        try f.file("a.txt", "a")
+        try f.file("sub/b.txt", "b")
+        #expect(try Self.bmlua(["init"], repo: nas).status == 0)
+        let add = try Self.bmlua(["profile", "add", "NAS", "--config", config], repo: nas)
+        #expect(add.status == 0 && add.stdout == "2\n", "\(add.stderr)")
+        try Self.bmlua(["profile", "include", f.work, "--profile", "2", "--config", config], repo: f.root)
+
+        let list = try Self.bmlua(["profile", "list", "--json", "--config", config], repo: f.root)
+        let profiles = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        #expect(profiles.map { $0["name"] as? String } == ["Main profile", "NAS"])
+        #expect(profiles.map { $0["repo"] as? String } == [f.root, nas])
+        #expect(profiles[1]["include"] as? [String] == [f.work])
+
+        let snap = try Self.bmlua(["snapshot", "--profile", "2", "--config", config], repo: f.root, environment: env)
+        #expect(snap.status == 0, "\(snap.stderr)")
+        let taken = try Self.bmlua(["snapshots", "--json"], repo: nas)
+        let snapshots = try #require(try JSONSerialization.jsonObject(with: Data(taken.stdout.utf8)) as? [[String: Any]])
+        #expect(snapshots.count == 1 && snapshots.first?["files"] as? Int == 2 && snapshots.first?["profile"] as? Int == 2)
+        #expect(try Self.bmlua(["list", "--json"], repo: f.root).stdout == "[]\n", "the default repository is untouched")
+    }
+
     @Test func nonUTF8ArgumentsAreAClearError() throws {
         let f = try Fixture()
         let name = f.work + "/caf\u{FFFD}"

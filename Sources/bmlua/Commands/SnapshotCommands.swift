@@ -48,17 +48,18 @@ struct ProfileCommand: ParsableCommand {
     }
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a profile; prints its id.")
+        static let configuration = CommandConfiguration(
+            abstract: "Add a profile; prints its id.",
+            discussion: "--repo DIR is the repository the profile snapshots into; without it, the profile uses whichever repository is the default when a snapshot runs.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var config: ConfigOption
         @Argument(help: "The profile's name.") var name: String
-        @Option(name: .customLong("repo"), help: ArgumentHelp("The repository it snapshots into (default: the default repository).", valueName: "dir"))
-        var profileRepo: String?
 
         func run() throws {
             var c = config.load()
             do {
-                let p = try c.add(name: name, repo: profileRepo)
+                // Only an explicit --repo: $BMLUA_REPO is the default of the run, not of the profile.
+                let p = try c.add(name: name, repo: global.repo)
                 if global.json { return printJSON(.map(["id": .integer(p.id)])) }
                 print(p.id)
             } catch { fail(BMError.wrap(error)) }
