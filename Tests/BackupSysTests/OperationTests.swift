@@ -93,10 +93,31 @@ import Testing
         let i = try f.bd.newbu(path, .init(storeAway: true))
         #expect(!FS.exists(path))
         expectError(17) { try f.bd.delbu(i) }
-        try f.bd.restbu(i)
-        #expect(try f.read(path) == "only copy")
         try f.bd.delbu(i, deleteStoredAway: true)
         expectError(13) { _ = try f.bd.backup(i) }
+    }
+
+    /// Restoring the current copy to where it came from ends "stored away"; a copy elsewhere or an old version does not.
+    @Test func restoringTheOriginalEndsStoredAway() throws {
+        let f = try Fixture()
+        let path = try f.file("a.txt", "only copy")
+        let i = try f.bd.newbu(path, .init(storeAway: true))
+        try FileManager.default.createDirectory(atPath: f.work + "/elsewhere", withIntermediateDirectories: true)
+        try f.bd.restbu(i, to: f.work + "/elsewhere")
+        #expect(try f.bd.backup(i).storedAway)
+        try f.bd.restbu(i)
+        #expect(try f.read(path) == "only copy")
+        #expect(try !f.bd.backup(i).storedAway)
+        try f.bd.delbu(i)
+        expectError(13) { _ = try f.bd.backup(i) }
+    }
+
+    @Test func aFailedRestoreKeepsStoredAway() throws {
+        let f = try Fixture()
+        let i = try f.bd.newbu(try f.file("a.txt", "only copy"), .init(storeAway: true))
+        try f.hook(4, "error('refused')")
+        expectError(30) { try f.bd.restbu(i) }
+        #expect(try f.bd.backup(i).storedAway)
     }
 
     @Test func sameBaseNameInTwoFoldersIsKeptApart() throws {

@@ -66,6 +66,11 @@ enum Catalog {
             .execute(arguments: [s.device, s.inode, s.size, s.mtimeNs, s.ctimeNs, index])
     }
 
+    /// The original is back in place: the backup no longer holds the only copy.
+    static func clearStoredAway(_ db: Database, index: Int64) throws {
+        try db.execute(sql: "UPDATE backup SET stored_away = 0 WHERE idx = ?", arguments: [index])
+    }
+
     static func deleteBackup(_ db: Database, index: Int64) throws {
         try db.execute(sql: "DELETE FROM field_value WHERE owner = ? AND field IN (SELECT name FROM field WHERE type = 'd')", arguments: [index])
         try db.execute(sql: "DELETE FROM backup WHERE idx = ?", arguments: [index])

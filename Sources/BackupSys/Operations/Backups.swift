@@ -125,6 +125,9 @@ extension BackupDatabase {
                let file = out.bhout.stringValue {
                 source = file
             }
+            if b.storedAway && version == 0 && target == b.path {
+                try Catalog.clearStoredAway(db, index: index)   // rolled back with the rest if the write fails
+            }
             try writeAtomically(to: target, mode: mode, mtimeNs: mtime) { fd in
                 if let source {
                     let input = open(source, O_RDONLY | O_CLOEXEC)

@@ -8,7 +8,7 @@ struct BackupCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The files to back up.") var paths: [String]
     @Option(help: "The group (profile id) the backups belong to.") var group: Int64 = 0
-    @Flag(name: .customLong("store-away"), help: "Remove the originals once they are safely backed up.") var storeAway = false
+    @Flag(name: .customLong("store-away"), help: "Remove the originals once they are safely backed up (restoring one to its place brings it back).") var storeAway = false
 
     func run() throws {
         try global.withDatabase { bd in
