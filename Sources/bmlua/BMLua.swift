@@ -16,6 +16,37 @@ struct BMLua: ParsableCommand {
     )
 }
 
+extension BMLua {
+    /// The options every command takes (GlobalOptions), and whether each needs a value.
+    static let globalOptions: [String: Bool] = [
+        "--repo": true, "--json": false, "--no-hooks": false, "--trace-hooks": false, "--trust": false,
+        "-v": false, "--verbose": false, "-q": false, "--quiet": false,
+    ]
+
+    /// `bmlua --repo DIR -v list`, as restic and borg allow: argument-parser reads a
+    /// command's options only after the command's name, so the global options given
+    /// before it are moved to just after it (not to the end, where `run` would pass
+    /// them on to the script).
+    static func optionsAfterCommand(_ args: [String]) -> [String] {
+        var leading: [String] = [], i = 0
+        while i < args.count {
+            let name = String(args[i].prefix { $0 != "=" })
+            guard let takesValue = globalOptions[name] else { break }
+            let inline = name.count < args[i].count
+            leading.append(args[i])
+            if takesValue && !inline && i + 1 < args.count { leading.append(args[i + 1]); i += 1 }
+            i += 1
+        }
+        guard !leading.isEmpty else { return args }
+        var command: ParsableCommand.Type = BMLua.self, end = i
+        while end < args.count, let sub = command.configuration.subcommands.first(where: { $0._commandName == args[end] }) {
+            command = sub
+            end += 1
+        }
+        return Array(args[i..<end]) + leading + Array(args[end...])
+    }
+}
+
 /// Usage errors exit 2 and failures exit 1 (DESIGN §6), so parsing is done here.
 @main enum Main {
     static func main() {
@@ -27,7 +58,7 @@ struct BMLua: ParsableCommand {
             }
         }
         do {
-            var command = try BMLua.parseAsRoot()
+            var command = try BMLua.parseAsRoot(BMLua.optionsAfterCommand(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch let code as ExitCode {
             exit(code.rawValue)

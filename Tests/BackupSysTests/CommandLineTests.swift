@@ -137,6 +137,20 @@ import Testing
         #expect(r.stdout.contains("USAGE: bmlua \(command)"), "\(r.stdout)")
     }
 
+    /// `bmlua --repo DIR -v list`, as with restic: the options every command takes may come first.
+    @Test func globalOptionsMayComeBeforeTheCommand() throws {
+        let f = try Fixture()
+        try Self.bmlua(["backup", try f.file("a.txt", "x")], repo: f.root)
+        let list = try Self.bmlua(["-q", "--json", "list"], repo: f.root)
+        #expect(list.status == 0 && list.stdout.hasPrefix("[{"), "\(list.stdout)\(list.stderr)")
+        let version = try Self.bmlua(["--repo=" + f.root, "--json", "version", "create", "a.txt"], repo: f.root)
+        #expect(version.status == 0, "\(version.stderr)")
+        // A script's own arguments stay the script's, whatever they look like.
+        let script = try f.file("args.lua", "return ...")
+        let run = try Self.bmlua(["--repo", f.root, "run", script, "-v", "--json"], repo: f.root)
+        #expect(run.stdout == "-v\n--json\n--repo\n\(f.root)\n", "\(run.stdout)\(run.stderr)")
+    }
+
     /// `profile add NAME --repo DIR`: the profile snapshots into DIR whatever the default repository is.
     @Test func profileAddTakesTheRepositoryItSnapshotsInto() throws {
         let f = try Fixture()
