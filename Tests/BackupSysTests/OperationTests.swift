@@ -186,6 +186,12 @@ import Testing
         expectError(10) { try f.bd.newbu(f.work + "/nope") }
     }
 
+    /// An empty argument would otherwise mean the current folder.
+    @Test func emptyPathIs22() throws {
+        let f = try Fixture()
+        expectError(22) { try f.bd.newbu("") }
+    }
+
     @Test func directoryAndFifoAre12() throws {
         let f = try Fixture()
         expectError(12) { try f.bd.newbu(f.work) }

@@ -36,6 +36,7 @@ extension BackupDatabase {
 
     @discardableResult
     public func newbu(_ path: String, _ options: NewBackupOptions = NewBackupOptions()) throws -> Int64 {
+        guard !path.isEmpty else { throw BMError(22, "an empty path names no file") }
         let original = FS.absolute(path)
         let st = try FS.regularFile(original)
         guard access(original, R_OK) == 0 else { throw FS.failure("cannot read", original) }
