@@ -17,12 +17,6 @@ struct BMLua: ParsableCommand {
 }
 
 extension BMLua {
-    /// The options every command takes (GlobalOptions), and whether each needs a value.
-    static let globalOptions: [String: Bool] = [
-        "--repo": true, "--json": false, "--no-hooks": false, "--trace-hooks": false, "--trust": false,
-        "-v": false, "--verbose": false, "-q": false, "--quiet": false,
-    ]
-
     /// `bmlua --repo DIR -v list`, as restic and borg allow: argument-parser reads a
     /// command's options only after the command's name, so the global options given
     /// before it are moved to just after it (not to the end, where `run` would pass
@@ -31,7 +25,7 @@ extension BMLua {
         var leading: [String] = [], i = 0
         while i < args.count {
             let name = String(args[i].prefix { $0 != "=" })
-            guard let takesValue = globalOptions[name] else { break }
+            guard let takesValue = GlobalOptions.names[name] else { break }
             let inline = name.count < args[i].count
             leading.append(args[i])
             if takesValue && !inline && i + 1 < args.count { leading.append(args[i + 1]); i += 1 }

@@ -26,6 +26,13 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Show less: only errors.")
     var quiet = false
 
+    /// The names above, and whether each takes a value: they may also come before the
+    /// command (see BMLua.optionsAfterCommand). Keep the two lists together.
+    static let names: [String: Bool] = [
+        "--repo": true, "--json": false, "--no-hooks": false, "--trace-hooks": false, "--trust": false,
+        "-v": false, "--verbose": false, "-q": false, "--quiet": false,
+    ]
+
     var root: String { Repository.location(repo) }
 
     var sessionOptions: SessionOptions {

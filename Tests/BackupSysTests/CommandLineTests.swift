@@ -145,6 +145,16 @@ import Testing
         #expect(list.status == 0 && list.stdout.hasPrefix("[{"), "\(list.stdout)\(list.stderr)")
         let version = try Self.bmlua(["--repo=" + f.root, "--json", "version", "create", "a.txt"], repo: f.root)
         #expect(version.status == 0, "\(version.stderr)")
+        // Each option `list` shows in its usage line (all of them global) also works first.
+        let usage = try Self.bmlua(["list", "--help"], repo: f.root).stdout
+        let options = usage.split(separator: "\n").first { $0.hasPrefix("USAGE:") }!
+            .split(separator: " ").filter { $0.hasPrefix("[--") }     // "[--json]", or "[--repo" before "<dir>]"
+            .map { $0.hasSuffix("]") ? [String($0.dropFirst().dropLast())] : [String($0.dropFirst()), f.root] }
+        #expect(options.count >= 7, "\(usage)")
+        for option in options + [["-v"], ["-q"]] {
+            let r = try Self.bmlua(option + ["list"], repo: f.root)
+            #expect(r.status == 0, "\(option) before the command: \(r.stderr)")
+        }
         // A script's own arguments stay the script's, whatever they look like.
         let script = try f.file("args.lua", "return ...")
         let run = try Self.bmlua(["--repo", f.root, "run", script, "-v", "--json"], repo: f.root)
