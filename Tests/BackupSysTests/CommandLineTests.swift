@@ -123,10 +123,10 @@ import Testing
         #expect(list.count == 1 && list[0]["versions"] == nil)
     }
 
-    /// A clash of option names is only found when the command is parsed, so parse each one of DESIGN §9.
+    /// A clash of option names is only found when the command is parsed, so parse each one (DESIGN §9, and hooks limits).
     @Test(arguments: ["init", "backup", "update", "restore", "delete", "version create", "version comment", "version delete",
                       "list", "show", "field register", "field list", "field get", "field set",
-                      "hooks list", "hooks set", "hooks clear", "hooks test",
+                      "hooks list", "hooks set", "hooks clear", "hooks test", "hooks limits",
                       "routine add", "routine list", "routine show", "routine remove", "run", "eval", "shell",
                       "profile list", "profile add", "profile include", "profile exclude", "snapshot",
                       "snapshots list", "snapshots show", "snapshots restore", "snapshots remove",
