@@ -66,6 +66,12 @@ struct GlobalOptions: ParsableArguments {
     func say(_ line: String) {
         if !quiet && !json { print(line) }
     }
+
+    /// What a command changed: `line` for people, `value` with --json (scripts
+    /// parse stdout, so a command that changes something never prints nothing).
+    func report(_ line: String, json value: LuaValue) {
+        if json { printJSON(value) } else { say(line) }
+    }
 }
 
 func fail(_ e: BMError) -> Never {

@@ -137,6 +137,38 @@ import Testing
         #expect(r.stdout.contains("USAGE: bmlua \(command)"), "\(r.stdout)")
     }
 
+    /// Scripts parse stdout: with --json, every command that changes something says what, as JSON.
+    @Test func changingCommandsPrintJSON() throws {
+        let f = try Fixture()
+        let file = try f.file("a.txt", "x")
+        let routine = try f.file("r.lua", "return 1")
+        let env = ["XDG_CONFIG_HOME": f.base + "/xdg"]
+        try f.hook(7, "bhout = bhin[5] .. '!'")
+        let steps: [([String], String)] = [
+            (["backup", file], "[1]"),
+            (["update", "a.txt"], "[1]"),
+            (["version", "create", "a.txt", "-m", "one"], #"{"index": 1, "version": 1}"#),
+            (["version", "comment", "a.txt", "1", "two"], #"{"comment": "two!", "index": 1, "version": 1}"#),
+            (["restore", "a.txt", "--to", f.work + "/copy.txt"], #"{"index": 1, "path": "\#(f.work)/copy.txt", "version": 0}"#),
+            (["version", "delete", "a.txt", "1"], #"{"index": 1, "version": 1}"#),
+            (["field", "register", "Owner", "d"], #"{"name": "Owner", "type": "d"}"#),
+            (["field", "set", "Owner", "1", "42"], #"{"id": 1, "name": "Owner", "value": 42}"#),
+            (["hooks", "set", "2", "x = 1"], #"{"code": "x = 1", "hook": 2}"#),
+            (["hooks", "clear", "2"], #"{"code": "", "hook": 2}"#),
+            (["routine", "add", routine], #"{"name": "r"}"#),
+            (["routine", "remove", "r"], #"{"name": "r"}"#),
+            (["profile", "include", f.work], #"{"id": 1, "include": ["\#(f.work)"]}"#),
+            (["profile", "exclude", "*.o"], #"{"exclude": ["*.o"], "id": 1}"#),
+            (["delete", "a.txt"], #"{"index": 1, "name": "a.txt"}"#),
+        ]
+        for (args, expected) in steps {
+            let r = try Self.bmlua(args + ["--json"], repo: f.root, environment: env)
+            #expect(r.status == 0 && r.stdout == expected + "\n", "\(args): \(r.stdout)\(r.stderr)")
+        }
+        let created = try Self.bmlua(["init", "--json"], repo: f.base + "/second")
+        #expect(created.stdout == #"{"repository": "\#(f.base)/second"}"# + "\n")
+    }
+
     /// `bmlua --repo DIR -v list`, as with restic: the options every command takes may come first.
     @Test func globalOptionsMayComeBeforeTheCommand() throws {
         let f = try Fixture()

@@ -37,11 +37,14 @@ struct Update: ParsableCommand {
 
     func run() throws {
         try global.withDatabase { bd in
+            var updated: [LuaValue] = []
             for ref in backups {
                 let b = try bd.resolve(ref)
                 try bd.updbu(b.index)
+                updated.append(.integer(b.index))
                 global.say("updated backup \(b.index): \(b.name)")
             }
+            if global.json { printJSON(.list(updated)) }
         }
     }
 }
@@ -58,8 +61,8 @@ struct Restore: ParsableCommand {
         try global.withDatabase { bd in
             let b = try bd.resolve(backup)
             let path = try bd.restbu(b.index, version: version, overwrite: overwrite, to: to)
-            if global.json { printJSON(.map(["index": .integer(b.index), "version": .integer(version), "path": .string(path)])) }
-            global.say("restored \(b.name)\(version > 0 ? " version \(version)" : "") to \(path)")
+            global.report("restored \(b.name)\(version > 0 ? " version \(version)" : "") to \(path)",
+                          json: .map(["index": .integer(b.index), "version": .integer(version), "path": .string(path)]))
         }
     }
 }
@@ -74,7 +77,7 @@ struct Delete: ParsableCommand {
         try global.withDatabase { bd in
             let b = try bd.resolve(backup)
             try bd.delbu(b.index, deleteStoredAway: deleteStoredAway)
-            global.say("deleted backup \(b.index): \(b.name)")
+            global.report("deleted backup \(b.index): \(b.name)", json: .map(["index": .integer(b.index), "name": .string(b.name)]))
         }
     }
 }
@@ -136,8 +139,7 @@ struct VersionCommand: ParsableCommand {
             try global.withDatabase { bd in
                 let b = try bd.resolve(backup)
                 let v = try bd.newver(b.index, comment: comment)
-                if global.json { printJSON(.map(["index": .integer(b.index), "version": .integer(v)])) }
-                global.say("version \(v) of \(b.name)")
+                global.report("version \(v) of \(b.name)", json: .map(["index": .integer(b.index), "version": .integer(v)]))
             }
         }
     }
@@ -150,7 +152,14 @@ struct VersionCommand: ParsableCommand {
         @Argument(help: "The new comment.") var comment: String
 
         func run() throws {
-            try global.withDatabase { bd in try bd.cmtver(bd.resolve(backup).index, version, comment: comment) }
+            try global.withDatabase { bd in
+                let b = try bd.resolve(backup)
+                try bd.cmtver(b.index, version, comment: comment)
+                // Hook 7 may have chosen another comment: show the one stored.
+                let stored = try bd.versions(of: b.index).first { $0.index == version }?.comment ?? comment
+                global.report("version \(version) of \(b.name): \(stored)",
+                              json: .map(["index": .integer(b.index), "version": .integer(version), "comment": .string(stored)]))
+            }
         }
     }
 
@@ -161,7 +170,11 @@ struct VersionCommand: ParsableCommand {
         @Argument(help: "The version.") var version: Int64
 
         func run() throws {
-            try global.withDatabase { bd in try bd.delver(bd.resolve(backup).index, version) }
+            try global.withDatabase { bd in
+                let b = try bd.resolve(backup)
+                try bd.delver(b.index, version)
+                global.report("deleted version \(version) of \(b.name)", json: .map(["index": .integer(b.index), "version": .integer(version)]))
+            }
         }
     }
 }

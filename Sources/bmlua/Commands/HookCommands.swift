@@ -41,7 +41,7 @@ struct HooksCommand: ParsableCommand {
             try global.withDatabase { bd in
                 let force = force || (isatty(0) != 0 && isatty(2) != 0 && confirmReplace(bd))
                 try bd.setHook(number, code: code, force: force)
-                global.say("hook \(number) set")
+                global.report("hook \(number) set", json: .map(["hook": .integer(Int64(number)), "code": .string(code)]))
             }
         }
 
@@ -58,7 +58,10 @@ struct HooksCommand: ParsableCommand {
         @Argument(help: "The hook number, 1 to 10.") var number: Int
 
         func run() throws {
-            try global.withDatabase { bd in try bd.setHook(number, code: "", force: true) }
+            try global.withDatabase { bd in
+                try bd.setHook(number, code: "", force: true)
+                global.report("hook \(number) cleared", json: .map(["hook": .integer(Int64(number)), "code": .string("")]))
+            }
         }
     }
 
@@ -132,7 +135,7 @@ struct RoutineCommand: ParsableCommand {
             let code = readTextFile(file)
             let routine = name ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
             try global.withDatabase { bd in try bd.setRoutine(routine, code: code) }
-            global.say("routine \(routine) stored")
+            global.report("routine \(routine) stored", json: .map(["name": .string(routine)]))
         }
     }
 
@@ -171,6 +174,7 @@ struct RoutineCommand: ParsableCommand {
 
         func run() throws {
             try global.withDatabase { bd in try bd.setRoutine(name, code: nil) }
+            global.report("routine \(name) removed", json: .map(["name": .string(name)]))
         }
     }
 }
@@ -186,7 +190,10 @@ struct FieldCommand: ParsableCommand {
         @Argument(help: "The field's name.") var name: String
         @Argument(help: "d (one value per backup) or g (one value per group).") var type: String
 
-        func run() throws { try global.withDatabase { bd in try bd.registerField(name, type: type) } }
+        func run() throws {
+            try global.withDatabase { bd in try bd.registerField(name, type: type) }
+            global.report("field \(name) registered (\(type))", json: .map(["name": .string(name), "type": .string(type)]))
+        }
     }
 
     struct ListFields: ParsableCommand {
@@ -230,6 +237,7 @@ struct FieldCommand: ParsableCommand {
             let v: LuaValue = Int64(value).map { .integer($0) } ?? Double(value).map { .number($0) }
                 ?? (value == "true" ? true : value == "false" ? false : .string(value))
             try global.withDatabase { bd in try bd.setFieldValue(name, owner: id, v) }
+            global.report("\(name) of \(id) = \(v.stringValue ?? v.description)", json: .map(["name": .string(name), "id": .integer(id), "value": v]))
         }
     }
 }

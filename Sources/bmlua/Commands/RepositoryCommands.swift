@@ -12,7 +12,7 @@ struct Init: ParsableCommand {
         } catch {
             fail(BMError.wrap(error))
         }
-        global.say("created repository \(global.root)")
+        global.report("created repository \(global.root)", json: .map(["repository": .string(global.root)]))
     }
 }
 

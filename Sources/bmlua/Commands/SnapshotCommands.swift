@@ -12,12 +12,13 @@ struct ConfigOption: ParsableArguments {
         do { return try ProfileConfig.load(config.map { absolutePath($0) }) } catch { fail(BMError.wrap(error)) }
     }
 
-    /// Adds `items` (once each) to a list of profile `id` and saves the file.
-    func append(_ items: [String], to list: WritableKeyPath<Profile, [String]>, of id: Int64) {
+    /// Adds `items` (once each) to a list of profile `id`, saves the file and returns the whole list.
+    func append(_ items: [String], to list: WritableKeyPath<Profile, [String]>, of id: Int64) -> [String] {
         var c = load()
         do {
             try c.update(id) { p in for item in items where !p[keyPath: list].contains(item) { p[keyPath: list].append(item) } }
         } catch { fail(BMError.wrap(error)) }
+        return c.profile(id)?[keyPath: list] ?? []
     }
 }
 
@@ -73,7 +74,11 @@ struct ProfileCommand: ParsableCommand {
         @Argument(help: "Files or folders.") var paths: [String]
         @Option(help: "The profile's id.") var profile: Int64 = 1
 
-        func run() throws { config.append(paths.map(absolutePath), to: \.include, of: profile) }
+        func run() throws {
+            let all = config.append(paths.map(absolutePath), to: \.include, of: profile)
+            global.report("profile \(profile) includes \(all.joined(separator: ", "))",
+                          json: .map(["id": .integer(profile), "include": .list(all.map { .string($0) })]))
+        }
     }
 
     struct Exclude: ParsableCommand {
@@ -83,7 +88,11 @@ struct ProfileCommand: ParsableCommand {
         @Argument(help: "Glob patterns, like '*.tmp' or '/home/me/.cache'.") var globs: [String]
         @Option(help: "The profile's id.") var profile: Int64 = 1
 
-        func run() throws { config.append(globs, to: \.exclude, of: profile) }
+        func run() throws {
+            let all = config.append(globs, to: \.exclude, of: profile)
+            global.report("profile \(profile) excludes \(all.joined(separator: ", "))",
+                          json: .map(["id": .integer(profile), "exclude": .list(all.map { .string($0) })]))
+        }
     }
 }
 
@@ -197,6 +206,7 @@ struct SnapshotsCommand: ParsableCommand {
 
         func run() throws {
             try global.withDatabase { bd in try bd.removeSnapshot(sid) }
+            global.report("removed snapshot \(sid)", json: .map(["sid": .string(sid)]))
         }
     }
 }
