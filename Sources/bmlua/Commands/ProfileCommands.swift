@@ -1,0 +1,97 @@
+import ArgumentParser
+import BackupSys
+import Foundation
+import HookVM
+
+/// `--config FILE`: the profiles file, else `$XDG_CONFIG_HOME/bmlua/config.toml`.
+struct ConfigOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The profiles file.", discussion: "Default: $XDG_CONFIG_HOME/bmlua/config.toml.", valueName: "file"))
+    var config: String?
+
+    func load() -> ProfileConfig {
+        do { return try ProfileConfig.load(config.map { absolutePath($0) }) } catch { fail(BMError.wrap(error)) }
+    }
+
+    /// Adds `items` (once each) to a list of profile `id`, saves the file and returns the whole list.
+    func append(_ items: [String], to list: WritableKeyPath<Profile, [String]>, of id: Int64) -> [String] {
+        var c = load()
+        do {
+            try c.update(id) { p in for item in items where !p[keyPath: list].contains(item) { p[keyPath: list].append(item) } }
+        } catch { fail(BMError.wrap(error)) }
+        return c.profile(id)?[keyPath: list] ?? []
+    }
+}
+
+struct ProfileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profile", abstract: "Profiles: what a snapshot backs up, and into which repository.",
+        subcommands: [ListProfiles.self, Add.self, Include.self, Exclude.self], defaultSubcommand: ListProfiles.self)
+
+    struct ListProfiles: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the profiles.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var config: ConfigOption
+
+        func run() throws {
+            let c = config.load()
+            if global.json {
+                return printJSON(.list(c.profiles.map { p in
+                    .map(["id": .integer(p.id), "name": .string(p.name), "repo": .string(p.repo ?? global.root),
+                          "include": .list(p.include.map { .string($0) }), "exclude": .list(p.exclude.map { .string($0) })])
+                }))
+            }
+            for p in c.profiles {
+                print("\(p.id)\t\(p.name)\t\(p.repo ?? global.root)")
+                for i in p.include { print("\tinclude \(i)") }
+                for e in p.exclude { print("\texclude \(e)") }
+            }
+        }
+    }
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a profile; prints its id.",
+            discussion: "--repo DIR is the repository the profile snapshots into; without it, the profile uses whichever repository is the default when a snapshot runs.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var config: ConfigOption
+        @Argument(help: "The profile's name.") var name: String
+
+        func run() throws {
+            var c = config.load()
+            do {
+                // Only an explicit --repo: $BMLUA_REPO is the default of the run, not of the profile.
+                let p = try c.add(name: name, repo: global.repo)
+                if global.json { return printJSON(.map(["id": .integer(p.id)])) }
+                print(p.id)
+            } catch { fail(BMError.wrap(error)) }
+        }
+    }
+
+    struct Include: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add paths a profile snapshots.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var config: ConfigOption
+        @Argument(help: "Files or folders.") var paths: [String]
+        @Option(help: "The profile's id.") var profile: Int64 = 1
+
+        func run() throws {
+            let all = config.append(paths.map(absolutePath), to: \.include, of: profile)
+            global.report("profile \(profile) includes \(all.joined(separator: ", "))",
+                          json: .map(["id": .integer(profile), "include": .list(all.map { .string($0) })]))
+        }
+    }
+
+    struct Exclude: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add glob patterns a profile leaves out (matched against the full path and the name).")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var config: ConfigOption
+        @Argument(help: "Glob patterns, like '*.tmp' or '/home/me/.cache'.") var globs: [String]
+        @Option(help: "The profile's id.") var profile: Int64 = 1
+
+        func run() throws {
+            let all = config.append(globs, to: \.exclude, of: profile)
+            global.report("profile \(profile) excludes \(all.joined(separator: ", "))",
+                          json: .map(["id": .integer(profile), "exclude": .list(all.map { .string($0) })]))
+        }
+    }
+}
