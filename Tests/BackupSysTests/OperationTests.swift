@@ -97,6 +97,26 @@ import Testing
         expectError(13) { _ = try f.bd.backup(i) }
     }
 
+    /// Like restic and Back In Time: a file comes back even if its folder went with it.
+    @Test func restoreRemakesTheOriginalsFolder() throws {
+        let f = try Fixture()
+        let path = try f.file("gone/deeper/a.txt", "kept")
+        let i = try f.bd.newbu(path, .init(storeAway: true))
+        try FileManager.default.removeItem(atPath: f.work + "/gone")
+        try f.bd.restbu(i)
+        #expect(try f.read(path) == "kept")
+    }
+
+    /// `--to DIR/` names a folder, made if missing; `--to DIR/name` in a missing folder is a typo to report.
+    @Test func restoreToAFolderMakesIt() throws {
+        let f = try Fixture()
+        let i = try f.bd.newbu(try f.file("a.txt", "x"))
+        #expect(try f.bd.restbu(i, to: f.work + "/new/") == f.work + "/new/a.txt")
+        #expect(try f.read(f.work + "/new/a.txt") == "x")
+        expectError(10) { try f.bd.restbu(i, to: f.work + "/missing/b.txt") }
+        #expect(!FS.exists(f.work + "/missing"))
+    }
+
     /// Restoring the current copy to where it came from ends "stored away"; a copy elsewhere or an old version does not.
     @Test func restoringTheOriginalEndsStoredAway() throws {
         let f = try Fixture()

@@ -111,8 +111,9 @@ extension BackupDatabase {
                 }
                 (object, mode, mtime) = (v.object, v.mode, v.mtimeNs)
             }
+            let intoFolder = to?.hasSuffix("/") ?? false   // `--to DIR/`: a folder, made if missing
             var target = to.map(FS.absolute) ?? b.path
-            if FS.isDirectory(target) { target += "/" + FS.baseName(b.path) }
+            if intoFolder || FS.isDirectory(target) { target += "/" + FS.baseName(b.path) }
             if let st = FS.stat(target, follow: false) {
                 guard overwrite else { throw BMError(15, "\(FS.shown(target)) exists", path: target) }
                 guard st.st_mode & S_IFMT == S_IFREG || st.st_mode & S_IFMT == S_IFLNK else {
@@ -128,6 +129,9 @@ extension BackupDatabase {
             }
             if b.storedAway && version == 0 && target == b.path {
                 try Catalog.clearStoredAway(db, index: index)   // rolled back with the rest if the write fails
+            }
+            if to == nil || intoFolder {
+                try FS.makeDirectories(FS.directory(target))   // the original's folder may be gone with it
             }
             try writeAtomically(to: target, mode: mode, mtimeNs: mtime) { fd in
                 if let source {

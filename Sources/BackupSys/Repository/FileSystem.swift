@@ -66,6 +66,15 @@ enum FS {
         if Glibc.mkdir(path, mode) != 0 && errno != EEXIST { throw failure("cannot create", path) }
     }
 
+    /// `mkdir -p` for a user's folders (mode 0777 less the umask), with the errno's error number.
+    static func makeDirectories(_ path: String) throws {
+        if isDirectory(path) { return }
+        let parent = directory(path)
+        if parent != path { try makeDirectories(parent) }
+        if Glibc.mkdir(path, 0o777) != 0 && errno != EEXIST { throw failure("cannot create", path) }
+        guard isDirectory(path) else { throw BMError(12, "\(shown(path)) is not a folder", path: path) }
+    }
+
     /// A new file `<directory>/<prefix>XXXXXX` open for writing.
     static func makeTemp(in directory: String, prefix: String) throws -> (fd: Int32, path: String) {
         var template = Array("\(directory)/\(prefix)XXXXXX".utf8CString)

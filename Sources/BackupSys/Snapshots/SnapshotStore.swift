@@ -34,7 +34,7 @@ extension BackupDatabase {
             if let prefix, f.path != prefix, !f.path.hasPrefix(prefix == "/" ? "/" : prefix + "/") { continue }
             let target = to.map { FS.absolute($0) + f.path } ?? f.path
             do {
-                try FileManager.default.createDirectory(atPath: FS.directory(target), withIntermediateDirectories: true)
+                try FS.makeDirectories(FS.directory(target))
                 restored.append(try restbu(f.backup, version: f.version, overwrite: overwrite, to: target))
             } catch {
                 failed.append(BMError.wrap(error, path: target))

@@ -54,7 +54,7 @@ struct Restore: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The backup, by index, name or original path.") var backup: String
     @Option(help: "Restore this version instead of the current copy.") var version: Int64 = 0
-    @Option(help: "Write here instead of the original path (a file, or a folder to restore into).") var to: String?
+    @Option(help: "Write here instead of the original path: a file, or a folder to restore into (with a trailing /, made if missing).") var to: String?
     @Flag(help: "Replace an existing file.") var overwrite = false
 
     func run() throws {
