@@ -76,13 +76,17 @@ let packageRoot: String = {
     return dir.path
 }()
 
-func expectError(_ number: Int, _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
+/// Expects error `number` from `body`, and returns it for a look at its message.
+@discardableResult
+func expectError(_ number: Int, _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) -> BMError? {
     do {
         try body()
         Issue.record("expected error \(number), got success", sourceLocation: sourceLocation)
     } catch let e as BMError {
         #expect(e.number == number, "\(e)", sourceLocation: sourceLocation)
+        return e
     } catch {
         Issue.record("expected error \(number), got \(error)", sourceLocation: sourceLocation)
     }
+    return nil
 }

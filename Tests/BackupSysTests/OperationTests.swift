@@ -93,6 +93,9 @@ import Testing
         let i = try f.bd.newbu(path, .init(storeAway: true))
         #expect(!FS.exists(path))
         expectError(17) { try f.bd.delbu(i) }
+        for e in [expectError(10) { try f.bd.updbu(i) }, expectError(10) { _ = try f.bd.newver(i) }] {
+            #expect(e?.message.contains("stored away in backup \(i); bring it back with: bmlua restore \(i)") == true, "\(String(describing: e))")
+        }
         try f.bd.delbu(i, deleteStoredAway: true)
         expectError(13) { _ = try f.bd.backup(i) }
     }

@@ -83,7 +83,7 @@ extension BackupDatabase {
     public func updbu(_ index: Int64) throws {
         try write { db in
             guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
-            let st = try FS.regularFile(b.path)
+            let st = try original(of: b)
             var actual = b.path
             if let out = try runHook(3, [.string(b.path), .string(b.path), .string(b.name), .integer(b.index)]),
                let file = out.bhout.stringValue {
@@ -92,6 +92,15 @@ extension BackupDatabase {
             let stored = try objects.put(file: actual)
             try Catalog.updateData(db, index: b.index, object: stored.id, size: stored.size, mode: UInt32(st.st_mode & 0o7777),
                                    mtimeNs: FS.nanoseconds(st.st_mtim), source: SourceState(st), now: Date())
+        }
+    }
+
+    /// The original file of `b`, which updbu and newver read; a stored-away one says how to get it back.
+    func original(of b: Backup) throws -> stat {
+        do {
+            return try FS.regularFile(b.path)
+        } catch let e as BMError where e.number == 10 && b.storedAway {
+            throw BMError(10, "\(FS.shown(b.path)) is stored away in backup \(b.index); bring it back with: bmlua restore \(b.index)", path: b.path)
         }
     }
 

@@ -15,7 +15,7 @@ extension BackupDatabase {
     public func newver(_ index: Int64, comment: String = "") throws -> Int64 {
         try write { db in
             guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
-            let st = try FS.regularFile(b.path)
+            let st = try original(of: b)
             let v = b.nextVersion
             var actual = b.path, comment = comment
             if let out = try runHook(6, [.string(b.path), .string(b.path), .string(b.name), .integer(index), .string(comment), .integer(v)]) {
