@@ -40,7 +40,7 @@ let package = Package(
         ),
         .executableTarget(name: "bmlua-bench", dependencies: ["HookVM", "CLua"]),
         .testTarget(name: "HookVMTests", dependencies: ["HookVM", "CLua"]),
-        .testTarget(name: "BackupSysTests", dependencies: ["BackupSys", "HookVM"]),
+        .testTarget(name: "BackupSysTests", dependencies: ["BackupSys", "HookVM", .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import BackupSys
 @testable import HookVM
@@ -207,6 +208,21 @@ import Testing
     @Test func missingFileIs10() throws {
         let f = try Fixture()
         expectError(10) { try f.bd.newbu(f.work + "/nope") }
+    }
+
+    /// A full disk damages nothing: SQLite's I/O errors are 20, only damage is 21.
+    @Test(arguments: [(ResultCode.SQLITE_FULL, 20), (.SQLITE_IOERR_WRITE, 20), (.SQLITE_IOERR_SHMSIZE, 20),
+                      (.SQLITE_CORRUPT, 21), (.SQLITE_NOTADB, 21), (.SQLITE_CANTOPEN, 11), (.SQLITE_READONLY, 11)])
+    func catalogFailuresByKind(code: ResultCode, number: Int) {
+        #expect(Catalog.failure(DatabaseError(resultCode: code, message: "m"), "/r/catalog.sqlite").number == number)
+    }
+
+    @Test func aCatalogThatIsNotADatabaseIs21() throws {
+        let f = try Fixture()
+        f.bd.close()
+        try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: f.root + "/catalog.sqlite"))
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: f.root + "/catalog.sqlite" + suffix) }
+        expectError(21) { _ = try BackupDatabase(at: f.root) }
     }
 
     /// An empty argument would otherwise mean the current folder.

@@ -6,6 +6,18 @@ import HookVM
 /// in Repository). Functions take the `Database` of the
 /// transaction they belong to; statements are cached (prepared once).
 enum Catalog {
+    /// A failure of SQLite as a bmlua error: a full disk or an I/O error is 20
+    /// (the write did not happen; nothing is damaged), only damage is 21.
+    static func failure(_ e: DatabaseError, _ path: String) -> BMError {
+        let number: Int
+        switch e.resultCode {
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB: number = 21
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH: number = 11
+        default: number = 20
+        }
+        return BMError(number, "catalog \(FS.shown(path)): \(e.message ?? "\(e)")", path: path)
+    }
+
     // MARK: Backups
 
     static func backup(_ db: Database, index: Int64) throws -> Backup? {

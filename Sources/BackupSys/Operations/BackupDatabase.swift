@@ -85,7 +85,7 @@ public final class BackupDatabase {
         } catch {
             bhooksCache = nil
             objects.discardCreated()
-            throw Self.translate(error)
+            throw translate(error)
         }
         return result!
     }
@@ -96,15 +96,13 @@ public final class BackupDatabase {
         do {
             return try repository.dbQueue.read(body)
         } catch {
-            throw Self.translate(error)
+            throw translate(error)
         }
     }
 
-    static func translate(_ error: Error) -> Error {
+    func translate(_ error: Error) -> Error {
         guard let e = error as? DatabaseError else { return error }
-        if e.resultCode == .SQLITE_FULL || e.resultCode == .SQLITE_IOERR { return BMError(20, e.message ?? "\(e)") }
-        if e.resultCode == .SQLITE_CORRUPT { return BMError(21, e.message ?? "\(e)") }
-        return BMError(20, "catalog: \(e.message ?? "\(e)")")
+        return Catalog.failure(e, Repository.catalogPath(repository.root))
     }
 
     // MARK: Lua

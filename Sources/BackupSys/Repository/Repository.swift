@@ -54,8 +54,7 @@ public final class Repository {
             dbQueue = try DatabaseQueue(path: Self.catalogPath(root), configuration: config)
             try Schema.migrator.migrate(dbQueue)
         } catch let e as DatabaseError {
-            throw BMError(e.resultCode == .SQLITE_CANTOPEN || e.resultCode == .SQLITE_PERM ? 11 : 21,
-                          "catalog \(FS.shown(Self.catalogPath(root))): \(e.message ?? "\(e)")", path: root)
+            throw Catalog.failure(e, Self.catalogPath(root))
         }
         objects = ObjectStore(repositoryRoot: root)
     }
