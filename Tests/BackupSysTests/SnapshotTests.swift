@@ -114,6 +114,16 @@ final class SnapshotFixture {
         #expect(try s.f.bd.snapshots().first?.status == "with errors")
     }
 
+    /// A new file is newbu then newver as one step: when newver fails, no backup is left without its version.
+    @Test func aNewFileWhoseVersionFailsLeavesNoBackup() throws {
+        let s = try SnapshotFixture()
+        try s.f.hook(6, "if bhin[1]:match('b%.txt$') then error('no version for you') end")
+        let summary = try s.run()
+        #expect(summary.failedFiles == 1 && summary.newFiles == 1)
+        #expect(try s.f.bd.read { try Catalog.backups($0) }.map(\.name) == ["a.txt"])
+        #expect(try s.f.bd.check(readData: false).ok)
+    }
+
     @Test func snapshotForNowExists() throws {
         let s = try SnapshotFixture()
         let now = Date()

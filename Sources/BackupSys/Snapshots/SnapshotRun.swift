@@ -133,8 +133,11 @@ public struct SnapshotRun {
                             summary.bytesStored += Int64(st.st_size)
                             entries.append((b.index, v))
                         } else {
-                            let i = try bd.newbu(path, .init(group: profile.id))
-                            let v = try bd.newver(i, comment: comment)
+                            // One step: a file whose version fails leaves no backup behind either.
+                            let (i, v) = try bd.write { _ in
+                                let i = try bd.newbu(path, .init(group: profile.id))
+                                return (i, try bd.newver(i, comment: comment))
+                            }
                             summary.newFiles += 1
                             summary.bytesStored += Int64(st.st_size)
                             entries.append((i, v))
