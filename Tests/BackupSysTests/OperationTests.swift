@@ -182,7 +182,7 @@ import Testing
         let pa = f.bd.objects.path(of: a.object)
         chmod(pa, 0o644)
         try Data("aaab".utf8).write(to: URL(fileURLWithPath: pa))
-        #expect(try f.bd.check(readData: false).ok, "without --read-data only presence is checked")
+        #expect(try f.bd.check(readData: false).ok, "without --read-data, presence and size are checked")
         let report = try f.bd.check(readData: true)
         #expect(report.problems.count == 1 && report.problems[0].contains("corrupt"))
         unlink(f.bd.objects.path(of: b.object))
@@ -191,6 +191,17 @@ import Testing
         // Restoring corrupt data is refused (21) and leaves no partial file.
         expectError(21) { try f.bd.restbu(a.index, to: f.work + "/out") }
         #expect(!FS.exists(f.work + "/out"))
+    }
+
+    /// A truncated object (a disk that filled up, a bad copy) shows without --read-data.
+    @Test func checkFindsATruncatedObjectWithoutReadingIt() throws {
+        let f = try Fixture()
+        let a = try f.bd.backup(try f.bd.newbu(try f.file("a", "four")))
+        let path = f.bd.objects.path(of: a.object)
+        chmod(path, 0o644)
+        truncate(path, 2)
+        let report = try f.bd.check()
+        #expect(report.problems == ["backup \(a.index): object \(a.object) has 2 bytes, not 4"])
     }
 
     @Test func gcRemovesOnlyUnusedObjects() throws {

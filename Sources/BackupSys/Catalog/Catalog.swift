@@ -125,11 +125,11 @@ enum Catalog {
     }
 
     /// Every object the catalog names, for check and gc.
-    static func referencedObjects(_ db: Database) throws -> [(object: String, owner: String)] {
+    static func referencedObjects(_ db: Database) throws -> [(object: String, size: Int64, owner: String)] {
         try Row.fetchAll(db, sql: """
-            SELECT object, 'backup ' || idx AS owner FROM backup
-            UNION ALL SELECT object, 'version ' || backup || '/' || idx FROM version
-            """).map { ($0["object"], $0["owner"]) }
+            SELECT object, size, 'backup ' || idx AS owner FROM backup
+            UNION ALL SELECT object, size, 'version ' || backup || '/' || idx FROM version
+            """).map { ($0["object"], $0["size"], $0["owner"]) }
     }
 
     // MARK: Fields

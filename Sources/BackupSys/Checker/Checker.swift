@@ -9,18 +9,23 @@ extension BackupDatabase {
         public var ok: Bool { problems.isEmpty }
     }
 
-    /// Every object the catalog names exists; with `readData`, its bytes match its hash.
+    /// Every object the catalog names exists with the size the catalog records (a
+    /// truncated copy shows without reading it); with `readData`, its bytes match its hash.
     public func check(readData: Bool = false) throws -> CheckReport {
         var report = CheckReport()
         let integrity = try read(Catalog.integrityCheck)
         if integrity != "ok" { report.problems.append("catalog: \(integrity)") }
         let referenced = try read(Catalog.referencedObjects)
         var seen: Set<String> = []
-        for (object, owner) in referenced where seen.insert(object).inserted {
+        for (object, size, owner) in referenced where seen.insert(object).inserted {
             report.objectsChecked += 1
             let path = objects.path(of: object)
-            guard FS.exists(path) else {
+            guard let st = FS.stat(path, follow: false) else {
                 report.problems.append("\(owner): object \(object) is missing")
+                continue
+            }
+            if Int64(st.st_size) != size {
+                report.problems.append("\(owner): object \(object) has \(st.st_size) bytes, not \(size)")
                 continue
             }
             if readData {

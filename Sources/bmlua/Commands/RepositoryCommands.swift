@@ -17,7 +17,7 @@ struct Init: ParsableCommand {
 }
 
 struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check that every object the catalog names exists (and, with --read-data, is intact).")
+    static let configuration = CommandConfiguration(abstract: "Check that every object the catalog names exists with its recorded size (and, with --read-data, is intact).")
     @OptionGroup var global: GlobalOptions
     @Flag(name: .customLong("read-data"), help: "Read every object and verify its SHA-256.")
     var readData = false
