@@ -236,6 +236,18 @@ import Testing
         expectError(21) { _ = try BackupDatabase(at: f.root) }
     }
 
+    /// A file where a folder must be: init inside or at it, restore into it.
+    @Test func aFileGivenAsAFolderIs22() throws {
+        let f = try Fixture()
+        let file = try f.file("plain", "x")
+        for root in [file, file + "/repo"] {
+            let e = expectError(22) { try Repository.create(at: root) }
+            #expect(e?.message.hasSuffix("\(file) is a file, not a folder") == true)
+        }
+        let i = try f.bd.newbu(try f.file("a.txt", "a"))
+        expectError(22) { try f.bd.restbu(i, to: file + "/") }
+    }
+
     /// An empty argument would otherwise mean the current folder.
     @Test func emptyPathIs22() throws {
         let f = try Fixture()

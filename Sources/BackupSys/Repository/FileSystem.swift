@@ -72,7 +72,13 @@ enum FS {
         let parent = directory(path)
         if parent != path { try makeDirectories(parent) }
         if Glibc.mkdir(path, 0o777) != 0 && errno != EEXIST { throw failure("cannot create", path) }
-        guard isDirectory(path) else { throw BMError(12, "\(shown(path)) is not a folder", path: path) }
+        try requireFolder(path)
+    }
+
+    /// Error 22 for a path the user gave as a folder that is something else.
+    static func requireFolder(_ path: String) throws {
+        guard !isDirectory(path) else { return }
+        throw BMError(22, "\(shown(path)) is a file, not a folder", path: path)
     }
 
     /// A new file `<directory>/<prefix>XXXXXX` open for writing.

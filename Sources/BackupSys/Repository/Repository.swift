@@ -27,8 +27,9 @@ public final class Repository {
     @discardableResult
     public static func create(at root: String) throws -> Repository {
         if exists(at: root) { throw BMError(22, "a repository already exists at \(FS.shown(root))", path: root) }
-        try FileManager.default.createDirectory(atPath: FS.directory(root), withIntermediateDirectories: true)
+        try FS.makeDirectories(FS.directory(root))
         try FS.mkdir(root)
+        try FS.requireFolder(root)
         chmod(root, 0o700)
         for sub in ["objects", "snapshots", "tmp"] { try FS.mkdir(root + "/" + sub) }
         let repo = try Repository(root: root)

@@ -78,7 +78,7 @@ public struct ProfileConfig {
         }
         let dir = FS.directory(path)
         do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try FS.makeDirectories(dir)
             let temp = dir + "/.config.toml.\(getpid())"
             try Data(text.utf8).write(to: URL(fileURLWithPath: temp))
             guard rename(temp, path) == 0 else { throw FS.failure("cannot write", path) }
