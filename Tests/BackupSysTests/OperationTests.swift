@@ -248,6 +248,22 @@ import Testing
         expectError(22) { try f.bd.restbu(i, to: file + "/") }
     }
 
+    /// Foundation's file errors become numbered errors with the errno's text, not NSCocoaErrorDomain dumps.
+    @Test func foundationFileErrorsKeepTheirErrno() throws {
+        let f = try Fixture()
+        let missing = f.work + "/missing/x"
+        #expect(throws: (any Error).self) { try Data().write(to: URL(fileURLWithPath: missing)) }
+        do { try Data().write(to: URL(fileURLWithPath: missing)) } catch {
+            let e = BMError.wrap(error)
+            #expect(e.number == 10 && e.message.hasSuffix("\(missing): no such file or folder"), "\(e)")
+        }
+        let file = try f.file("plain", "x")
+        do { try FileManager.default.createDirectory(atPath: file + "/sub", withIntermediateDirectories: true) } catch {
+            let e = BMError.wrap(error)
+            #expect(!e.message.contains("NSCocoaErrorDomain") && e.message.contains(file), "\(e)")
+        }
+    }
+
     /// An empty argument would otherwise mean the current folder.
     @Test func emptyPathIs22() throws {
         let f = try Fixture()

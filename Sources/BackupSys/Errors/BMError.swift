@@ -1,3 +1,4 @@
+import Foundation
 import HookVM
 
 /// A failure with its number from the table of DESIGN §6.
@@ -38,6 +39,15 @@ public struct BMError: Error, CustomStringConvertible, LuaRaisable, Equatable {
         switch error {
         case let e as BMError: return e
         case let e as LuaError: return BMError(e, path: path)
+        case let e as CocoaError:
+            // Foundation's file errors, numbered like FS's own (on Linux they do not carry the errno).
+            let file = e.filePath ?? path
+            switch e.code {
+            case .fileNoSuchFile, .fileReadNoSuchFile: return BMError(10, "\(FS.shown(file)): no such file or folder", path: file)
+            case .fileReadNoPermission, .fileWriteNoPermission: return BMError(11, "\(FS.shown(file)): permission denied", path: file)
+            case .fileWriteOutOfSpace: return BMError(20, "\(FS.shown(file)): no space left", path: file)
+            default: return BMError(20, "cannot write \(FS.shown(file))", path: file)
+            }
         default: return BMError(20, "\(error)", path: path)
         }
     }
