@@ -189,7 +189,7 @@ public struct SnapshotRun {
         for e in entries {
             guard let b = try Catalog.backup(db, index: e.backup), let v = try Catalog.version(db, backup: e.backup, index: e.version) else { continue }
             let target = partial + b.path
-            try FileManager.default.createDirectory(atPath: FS.directory(target), withIntermediateDirectories: true)
+            try FS.makeDirectories(FS.directory(target))
             if link(bd.objects.path(of: v.object), target) != 0 {
                 try? FileManager.default.copyItem(atPath: bd.objects.path(of: v.object), toPath: target)
             }
@@ -251,7 +251,7 @@ final class ProfileLock {
 
     init(profile: Int64, directory: String? = nil) throws {
         let dir = directory ?? Self.directory()
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try? FS.makeDirectories(dir)   // a failure shows as the lock's own, just below
         let path = "\(dir)/profile-\(profile).lock"
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw FS.failure("cannot open the lock", path) }

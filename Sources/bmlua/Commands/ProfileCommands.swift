@@ -12,13 +12,17 @@ struct ConfigOption: ParsableArguments {
         do { return try ProfileConfig.load(config.map { absolutePath($0) }) } catch { fail(BMError.wrap(error)) }
     }
 
-    /// Adds `items` (once each) to a list of profile `id`, saves the file and returns the whole list.
-    func append(_ items: [String], to list: WritableKeyPath<Profile, [String]>, of id: Int64) -> [String] {
+    /// Adds `items` (once each) to list `key` ("include" or "exclude") of profile `id`,
+    /// saves the file and reports the whole list.
+    func append(_ items: [String], to list: WritableKeyPath<Profile, [String]>, named key: String, of id: Int64,
+                reporting global: GlobalOptions) {
         var c = load()
         do {
             try c.update(id) { p in for item in items where !p[keyPath: list].contains(item) { p[keyPath: list].append(item) } }
         } catch { fail(BMError.wrap(error)) }
-        return c.profile(id)?[keyPath: list] ?? []
+        let all = c.profile(id)?[keyPath: list] ?? []
+        global.report("profile \(id) \(key)s \(all.joined(separator: ", "))",
+                      json: .map(["id": .integer(id), .string(key): .list(all.map { .string($0) })]))
     }
 }
 
@@ -74,11 +78,7 @@ struct ProfileCommand: ParsableCommand {
         @Argument(help: "Files or folders.") var paths: [String]
         @Option(help: "The profile's id.") var profile: Int64 = 1
 
-        func run() throws {
-            let all = config.append(paths.map(absolutePath), to: \.include, of: profile)
-            global.report("profile \(profile) includes \(all.joined(separator: ", "))",
-                          json: .map(["id": .integer(profile), "include": .list(all.map { .string($0) })]))
-        }
+        func run() throws { config.append(paths.map(absolutePath), to: \.include, named: "include", of: profile, reporting: global) }
     }
 
     struct Exclude: ParsableCommand {
@@ -88,10 +88,6 @@ struct ProfileCommand: ParsableCommand {
         @Argument(help: "Glob patterns, like '*.tmp' or '/home/me/.cache'.") var globs: [String]
         @Option(help: "The profile's id.") var profile: Int64 = 1
 
-        func run() throws {
-            let all = config.append(globs, to: \.exclude, of: profile)
-            global.report("profile \(profile) excludes \(all.joined(separator: ", "))",
-                          json: .map(["id": .integer(profile), "exclude": .list(all.map { .string($0) })]))
-        }
+        func run() throws { config.append(globs, to: \.exclude, named: "exclude", of: profile, reporting: global) }
     }
 }
