@@ -32,7 +32,9 @@ extension BackupDatabase {
 
     // MARK: cmtver — hook 7
 
-    public func cmtver(_ index: Int64, _ version: Int64, comment: String) throws {
+    /// Returns the comment stored: hook 7 may choose another.
+    @discardableResult
+    public func cmtver(_ index: Int64, _ version: Int64, comment: String) throws -> String {
         try write { db in
             let (b, v) = try backupAndVersion(db, index, version)
             var comment = comment
@@ -41,6 +43,7 @@ extension BackupDatabase {
                 comment = c
             }
             try Catalog.setComment(db, backup: index, index: version, comment: comment)
+            return comment
         }
     }
 

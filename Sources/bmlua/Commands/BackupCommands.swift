@@ -154,9 +154,7 @@ struct VersionCommand: ParsableCommand {
         func run() throws {
             try global.withDatabase { bd in
                 let b = try bd.resolve(backup)
-                try bd.cmtver(b.index, version, comment: comment)
-                // Hook 7 may have chosen another comment: show the one stored.
-                let stored = try bd.versions(of: b.index).first { $0.index == version }?.comment ?? comment
+                let stored = try bd.cmtver(b.index, version, comment: comment)
                 global.report("version \(version) of \(b.name): \(stored)",
                               json: .map(["index": .integer(b.index), "version": .integer(version), "comment": .string(stored)]))
             }
