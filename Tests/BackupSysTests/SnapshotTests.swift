@@ -114,6 +114,39 @@ final class SnapshotFixture {
         #expect(try s.f.bd.snapshots().first?.status == "with errors")
     }
 
+    /// Linux names are bytes, bmlua's paths text: a name that is not UTF-8 is a
+    /// failure that names the file (escaped) and goes through the error handler,
+    /// not a "no such file" for a name with its bytes replaced.
+    @Test func aNameThatIsNotUTF8IsReportedAndTheRestIsBackedUp() throws {
+        let s = try SnapshotFixture()
+        let raw = Array((s.tree + "/sub/caf").utf8) + [0xE9] + Array(".txt".utf8) + [0]
+        let fd = raw.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_CREAT | O_WRONLY, 0o644) } }
+        try #require(fd >= 0)
+        close(fd)
+        let seen = s.f.base + "/errh"
+        try s.f.hook(9, "local f = io.open('\(seen)', 'a') f:write(bhin[1], ' ', bhin[2], '\\n') f:close()")
+        let summary = try s.run()
+        #expect(summary.failedFiles == 1 && summary.newFiles == 2)
+        let shown = s.tree + "/sub/caf\\xE9.txt"
+        #expect(summary.errors.count == 1 && summary.errors[0] == "error 22: Invalid argument: \(shown): the name is not valid UTF-8, and bmlua keeps paths as text")
+        #expect(try s.f.read(seen) == "22 \(shown)\n")
+        #expect(try s.f.bd.snapshots().first?.status == "with errors")
+    }
+
+    /// Each failed file is one line on stderr that names it once.
+    @Test func aFailedFileIsNamedOnce() throws {
+        let s = try SnapshotFixture()
+        try s.f.hook(1, "if bhin[1]:match('b%.txt$') then error('not today') end")
+        _ = try s.run()
+        try s.write("sub/c.txt", "gamma")
+        try s.write("a.txt", "alpha, changed")
+        try s.f.hook(6, "if bhin[1]:match('a%.txt$') then passerr(11, 'cannot read ' .. bhin[1]) end")
+        let summary = try s.run(at: Date().addingTimeInterval(2))
+        #expect(summary.errors.count == 2)
+        #expect(summary.errors.contains("error 11: cannot read \(s.tree)/a.txt"))
+        #expect(summary.errors.contains { $0.hasPrefix("\(s.tree)/sub/b.txt: error 30: ") && $0.hasSuffix("not today") })
+    }
+
     /// A new file is newbu then newver as one step: when newver fails, no backup is left without its version.
     @Test func aNewFileWhoseVersionFailsLeavesNoBackup() throws {
         let s = try SnapshotFixture()

@@ -90,6 +90,49 @@ enum FS {
         return (fd, String(cString: template))
     }
 
+    /// A folder's entries, read with readdir (without `.` and `..`). A path in
+    /// bmlua is text, so a name that is not valid UTF-8 comes back apart, in
+    /// `undecodable`, escaped (`caf\xE9.txt`) for the message that reports it;
+    /// Foundation would have replaced its bytes and named a file that isn't there.
+    static func folderEntries(_ path: String) throws -> (names: [String], undecodable: [String]) {
+        guard let dir = opendir(path) else { throw failure("cannot list the folder", path) }
+        defer { closedir(dir) }
+        var names: [String] = [], undecodable: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(dir) else {
+                if errno != 0 { throw failure("cannot list the folder", path) }
+                return (names, undecodable)
+            }
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            if bytes == [0x2E] || bytes == [0x2E, 0x2E] { continue }
+            if let name = String(validating: bytes, as: UTF8.self) {
+                names.append(name)
+            } else {
+                undecodable.append(escaped(bytes))
+            }
+        }
+    }
+
+    /// Bytes as text: valid UTF-8 as it is, every other byte as `\xNN`.
+    static func escaped(_ bytes: [UInt8]) -> String {
+        var out = "", offset = 0
+        var parser = Unicode.UTF8.ForwardParser()
+        var input = bytes.makeIterator()
+        while true {
+            switch parser.parseScalar(from: &input) {
+            case .valid(let scalar):
+                out.unicodeScalars.append(Unicode.UTF8.decode(scalar))
+                offset += scalar.count
+            case .error(let length):
+                for b in bytes[offset..<offset + length] { out += String(format: "\\x%02X", b) }
+                offset += length
+            case .emptyInput:
+                return out
+            }
+        }
+    }
+
     static func nanoseconds(_ t: timespec) -> Int64 { Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec) }
 
     static func timespecOf(_ ns: Int64) -> timespec {

@@ -109,7 +109,18 @@ public struct SnapshotRun {
         let stamp = Self.stamp(started)
         let sid = stamp + String(format: "-%03d", Int.random(in: 0...999))
 
-        let files = walk(profile, errors: &summary)
+        // A file that can't be backed up is reported, goes through the error
+        // handler (hooks 9 and 10) and makes the snapshot "taken with errors".
+        func failed(_ path: String, _ error: Error) {
+            let e = bd.handle(BMError.wrap(error, path: path), dialog: false)
+            summary.failedFiles += 1
+            // Most messages name the file already; a hook's own error may not.
+            let line = e.message.contains(FS.shown(path)) ? "\(e)" : "\(FS.shown(path)): \(e)"
+            summary.errors.append(line)
+            bd.options.diagnostics("bmlua: " + line)
+        }
+        let (files, unwalked) = walk(profile)
+        if !unwalked.isEmpty { try bd.write { _ in for (path, e) in unwalked { failed(path, e) } } }
         // Each path is walked once, so these are only read: a backup made in this run is not met again.
         let (known, latest) = try bd.read { db in
             (Dictionary(try Catalog.backups(db).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), try Catalog.latestVersions(db))
@@ -143,10 +154,7 @@ public struct SnapshotRun {
                             entries.append((i, v))
                         }
                     } catch {
-                        let e = bd.handle(BMError.wrap(error, path: path), dialog: false)
-                        summary.failedFiles += 1
-                        summary.errors.append("\(FS.shown(path)): \(e)")
-                        bd.options.diagnostics("bmlua: \(FS.shown(path)): \(e)")
+                        failed(path, error)
                     }
                     if let progress, Date().timeIntervalSince(lastReport) > 0.2 {
                         lastReport = Date()
@@ -198,36 +206,43 @@ public struct SnapshotRun {
         guard rename(partial, root + "/" + sid) == 0 else { throw FS.failure("cannot create the browse view", root + "/" + sid) }
     }
 
-    /// Regular files under the includes, minus the excludes, sorted.
-    func walk(_ profile: Profile, errors summary: inout Summary) -> [(String, stat)] {
+    /// Regular files under the includes, minus the excludes, sorted; and the
+    /// paths that could not be walked (a folder that can't be listed, a name
+    /// that is not UTF-8), each with its error.
+    func walk(_ profile: Profile) -> (files: [(String, stat)], failures: [(String, BMError)]) {
         var files: [String: stat] = [:]
+        var failures: [(String, BMError)] = []
         func excluded(_ path: String) -> Bool {
             let name = FS.baseName(path)
             return profile.exclude.contains { fnmatch($0, path, 0) == 0 || fnmatch($0, name, 0) == 0 }
         }
+        func child(_ folder: String, _ name: String) -> String { folder == "/" ? "/" + name : folder + "/" + name }
         func visit(_ path: String) {
             if excluded(path) { return }
             guard let st = FS.stat(path, follow: false) else {
-                summary.failedFiles += 1
-                summary.errors.append("\(FS.shown(path)): \(String(cString: strerror(errno)))")
+                failures.append((path, FS.failure("cannot read", path)))
                 return
             }
             switch st.st_mode & S_IFMT {
             case S_IFREG:
                 files[path] = st
             case S_IFDIR:
-                guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else {
-                    summary.failedFiles += 1
-                    summary.errors.append("\(FS.shown(path)): cannot list the folder")
+                let entries: (names: [String], undecodable: [String])
+                do { entries = try FS.folderEntries(path) } catch {
+                    failures.append((path, BMError.wrap(error, path: path)))
                     return
                 }
-                for n in names { visit(path == "/" ? "/" + n : path + "/" + n) }
+                for name in entries.undecodable {
+                    let shown = child(path, name)
+                    failures.append((shown, BMError(22, "\(FS.shown(shown)): the name is not valid UTF-8, and bmlua keeps paths as text", path: shown)))
+                }
+                for name in entries.names { visit(child(path, name)) }
             default:
                 break   // links, FIFOs, sockets and devices are not backed up
             }
         }
         for include in profile.include { visit(FS.absolute(include)) }
-        return files.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        return (files.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, failures)
     }
 
     static func stamp(_ d: Date) -> String {
