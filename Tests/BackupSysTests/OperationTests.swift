@@ -171,6 +171,26 @@ import Testing
         try f.bd.newbu(try f.file("b", "same"))
         #expect(f.bd.objects.allObjects().count == 1)
     }
+
+    /// Sizes around the read chunk: a file that fits in one is hashed before
+    /// it is written; a larger one is streamed. Both store and dedup the same way.
+    @Test(arguments: [0, 1, ObjectStore.chunkSize - 1, ObjectStore.chunkSize, ObjectStore.chunkSize + 1, 3 * ObjectStore.chunkSize + 7])
+    func dataOfEverySizeRoundTripsAndIsStoredOnce(size: Int) throws {
+        let f = try Fixture()
+        let bytes = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) })
+        let path = f.work + "/data.bin"
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let i = try f.bd.newbu(path)
+        let v = try f.bd.newver(i)
+        let b = try f.bd.backup(i)
+        #expect(b.size == Int64(size))
+        #expect(b.object == (try f.bd.objects.hash(of: path)))
+        #expect(try f.bd.versions(of: i).first { $0.index == v }?.object == b.object)
+        #expect(f.bd.objects.allObjects() == [b.object])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: f.root + "/tmp").isEmpty)
+        let restored = try f.bd.restbu(i, version: v, to: f.work + "/restored.bin")
+        #expect(FileManager.default.contents(atPath: restored) == bytes)
+    }
 }
 
 @Suite struct CheckTests {

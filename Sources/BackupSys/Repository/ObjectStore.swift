@@ -49,22 +49,37 @@ final class ObjectStore {
     }
 
     func put(from input: Int32, name: String) throws -> Stored {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
+        defer { buffer.deallocate() }
+        var hasher = SHA256()
+        var size = try fill(buffer, from: input, name: name)
+        let head = UnsafeRawBufferPointer(rebasing: buffer[0..<size])
+        hasher.update(bufferPointer: head)
+        // A file that fits in one chunk is hashed before anything is written,
+        // so storing a duplicate makes no temp file: a snapshot's newver of
+        // each file newbu just stored would otherwise create and unlink one
+        // per file, and ext4 then searches ever longer for a free inode.
+        let whole = size < buffer.count
+        if whole, case let id = hasher.finalize().hex, exists(id) {
+            return Stored(id: id, size: Int64(size), isNew: false)
+        }
         let (output, tempPath) = try FS.makeTemp(in: tmp, prefix: "obj-")
         var keep = false
         defer {
             close(output)
             if !keep { unlink(tempPath) }
         }
-        var hasher = SHA256()
-        var size: Int64 = 0
-        try stream(input, name: name) { chunk in
-            hasher.update(bufferPointer: chunk)
-            try writeAll(output, chunk, to: tempPath)
-            size += Int64(chunk.count)
+        try writeAll(output, head, to: tempPath)
+        if !whole {
+            try stream(input, name: name, through: buffer) { chunk in
+                hasher.update(bufferPointer: chunk)
+                try writeAll(output, chunk, to: tempPath)
+                size += chunk.count
+            }
         }
         let id = hasher.finalize().hex
         let final = path(of: id)
-        if exists(id) { return Stored(id: id, size: size, isNew: false) }
+        if exists(id) { return Stored(id: id, size: Int64(size), isNew: false) }
         let dir = FS.directory(final)
         try FS.mkdir(dir)
         fchmod(output, 0o444)
@@ -73,7 +88,7 @@ final class ObjectStore {
         pendingFiles.append(final)
         pendingDirs.insert(dir)
         created.append(final)
-        return Stored(id: id, size: size, isNew: true)
+        return Stored(id: id, size: Int64(size), isNew: true)
     }
 
     /// Makes every object written since the last sync durable. Many files: one
@@ -142,15 +157,32 @@ final class ObjectStore {
 func stream(_ fd: Int32, name: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ObjectStore.chunkSize, alignment: 16)
     defer { buffer.deallocate() }
+    try stream(fd, name: name, through: buffer, body)
+}
+
+/// Hands `body` the rest of `fd`, a buffer's worth at a time.
+func stream(_ fd: Int32, name: String, through buffer: UnsafeMutableRawBufferPointer,
+            _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
     while true {
-        let n = read(fd, buffer.baseAddress, ObjectStore.chunkSize)
-        if n < 0 {
+        let n = try fill(buffer, from: fd, name: name)
+        if n > 0 { try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
+        if n < buffer.count { return }
+    }
+}
+
+/// Reads into `buffer` until it is full or the data ends: fewer bytes than it holds means the end.
+func fill(_ buffer: UnsafeMutableRawBufferPointer, from fd: Int32, name: String) throws -> Int {
+    var n = 0
+    while n < buffer.count {
+        let r = read(fd, buffer.baseAddress! + n, buffer.count - n)
+        if r < 0 {
             if errno == EINTR { continue }
             throw FS.failure("cannot read", name)
         }
-        if n == 0 { return }
-        try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        if r == 0 { break }
+        n += r
     }
+    return n
 }
 
 func writeAll(_ fd: Int32, _ data: UnsafeRawBufferPointer, to name: String) throws {
