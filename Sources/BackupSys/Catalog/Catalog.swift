@@ -21,19 +21,19 @@ enum Catalog {
     // MARK: Backups
 
     static func backup(_ db: Database, index: Int64) throws -> Backup? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM backup WHERE idx = ?"), arguments: [index]).map(Backup.init)
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Backup.columns) FROM backup WHERE idx = ?"), arguments: [index]).map(Backup.init)
     }
 
     static func backup(_ db: Database, path: String) throws -> Backup? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM backup WHERE path = ?"), arguments: [path]).map(Backup.init)
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Backup.columns) FROM backup WHERE path = ?"), arguments: [path]).map(Backup.init)
     }
 
     static func backup(_ db: Database, name: String) throws -> Backup? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM backup WHERE name = ?"), arguments: [name]).map(Backup.init)
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Backup.columns) FROM backup WHERE name = ?"), arguments: [name]).map(Backup.init)
     }
 
     static func backups(_ db: Database) throws -> [Backup] {
-        try Row.fetchAll(db, sql: "SELECT * FROM backup ORDER BY idx").map(Backup.init)
+        try Row.fetchAll(db, sql: "SELECT \(Backup.columns) FROM backup ORDER BY idx").map(Backup.init)
     }
 
     static func nameExists(_ db: Database, _ name: String) throws -> Bool {
@@ -91,7 +91,7 @@ enum Catalog {
     // MARK: Versions
 
     static func versions(_ db: Database, backup: Int64) throws -> [Version] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM version WHERE backup = ? ORDER BY idx"), arguments: [backup]).map(Version.init)
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Version.columns) FROM version WHERE backup = ? ORDER BY idx"), arguments: [backup]).map(Version.init)
     }
 
     /// The newest version of every backup that has one: backup → version index.
@@ -101,7 +101,7 @@ enum Catalog {
     }
 
     static func version(_ db: Database, backup: Int64, index: Int64) throws -> Version? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM version WHERE backup = ? AND idx = ?"), arguments: [backup, index]).map(Version.init)
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Version.columns) FROM version WHERE backup = ? AND idx = ?"), arguments: [backup, index]).map(Version.init)
     }
 
     static func insertVersion(_ db: Database, backup: Int64, index: Int64, object: String, size: Int64, mode: UInt32,
@@ -233,6 +233,19 @@ enum Catalog {
     static func snapshotEntries(_ db: Database, sid: String) throws -> [(backup: Int64, version: Int64)] {
         try Row.fetchAll(db, sql: "SELECT backup, version FROM snapshot_entry WHERE sid = ? ORDER BY backup", arguments: [sid])
             .map { ($0["backup"], $0["version"]) }
+    }
+
+    /// A snapshot's files, by original path, with the object of each one's
+    /// version (nil if that version is gone): one query, not two per file.
+    static func snapshotFiles(_ db: Database, sid: String)
+        throws -> [(path: String, backup: Int64, version: Int64, object: String?)]
+    {
+        try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT b.path, e.backup, e.version, v.object FROM snapshot_entry e
+            JOIN backup b ON b.idx = e.backup
+            LEFT JOIN version v ON v.backup = e.backup AND v.idx = e.version
+            WHERE e.sid = ? ORDER BY b.path
+            """), arguments: [sid]).map { ($0[0], $0[1], $0[2], $0[3]) }
     }
 
     /// The newest snapshot of a profile.

@@ -18,22 +18,29 @@ public struct Backup: Sendable, Equatable {
     public var nextVersion: Int64
     public var source: SourceState?
 
+    /// The columns `init(row:)` reads, in its order: the queries select exactly these.
+    static let columns = """
+        idx, path, name, grp, stored_away, object, size, mode, mtime_ns, created, updated, next_version,
+        src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns
+        """
+
+    /// By position: GRDB finds a column by name by lowercasing names on every
+    /// row, which showed in a snapshot's profile.
     init(row: Row) {
-        index = row["idx"]
-        path = row["path"]
-        name = row["name"]
-        group = row["grp"]
-        storedAway = row["stored_away"]
-        object = row["object"]
-        size = row["size"]
-        mode = UInt32(truncatingIfNeeded: row["mode"] as Int64)
-        mtimeNs = row["mtime_ns"]
-        created = Date(timeIntervalSince1970: row["created"])
-        updated = Date(timeIntervalSince1970: row["updated"])
-        nextVersion = row["next_version"]
-        if let dev: Int64 = row["src_dev"] {
-            source = SourceState(device: dev, inode: row["src_ino"], size: row["src_size"],
-                                 mtimeNs: row["src_mtime_ns"], ctimeNs: row["src_ctime_ns"])
+        index = row[0]
+        path = row[1]
+        name = row[2]
+        group = row[3]
+        storedAway = row[4]
+        object = row[5]
+        size = row[6]
+        mode = UInt32(truncatingIfNeeded: row[7] as Int64)
+        mtimeNs = row[8]
+        created = Date(timeIntervalSince1970: row[9])
+        updated = Date(timeIntervalSince1970: row[10])
+        nextVersion = row[11]
+        if let dev: Int64 = row[12] {
+            source = SourceState(device: dev, inode: row[13], size: row[14], mtimeNs: row[15], ctimeNs: row[16])
         }
     }
 }
@@ -70,15 +77,18 @@ public struct Version: Sendable, Equatable {
     public var comment: String
     public var time: Date
 
+    /// The columns `init(row:)` reads, in its order (see Backup.columns).
+    static let columns = "backup, idx, object, size, mode, mtime_ns, comment, time"
+
     init(row: Row) {
-        backup = row["backup"]
-        index = row["idx"]
-        object = row["object"]
-        size = row["size"]
-        mode = UInt32(truncatingIfNeeded: row["mode"] as Int64)
-        mtimeNs = row["mtime_ns"]
-        comment = row["comment"]
-        time = Date(timeIntervalSince1970: row["time"])
+        backup = row[0]
+        index = row[1]
+        object = row[2]
+        size = row[3]
+        mode = UInt32(truncatingIfNeeded: row[4] as Int64)
+        mtimeNs = row[5]
+        comment = row[6]
+        time = Date(timeIntervalSince1970: row[7])
     }
 }
 

@@ -181,7 +181,7 @@ public struct SnapshotRun {
                                 status: summary.failedFiles > 0 ? "with errors" : "ok", files: entries.count)
         try bd.write { db in
             try Catalog.insertSnapshot(db, snapshot, entries: entries)
-            try makeBrowseView(sid: sid, entries: entries, in: bd, db)
+            try makeBrowseView(sid: sid, in: bd, db)
         }
         summary.sid = sid
         progress?(summary)
@@ -190,16 +190,18 @@ public struct SnapshotRun {
 
     /// `snapshots/<sid>/<original absolute path>`: hard links to the objects,
     /// built under a hidden name and renamed into place.
-    func makeBrowseView(sid: String, entries: [(backup: Int64, version: Int64)], in bd: BackupDatabase, _ db: Database) throws {
+    func makeBrowseView(sid: String, in bd: BackupDatabase, _ db: Database) throws {
         let root = bd.repository.root + "/snapshots"
         let partial = root + "/.\(sid).partial"
         try? FileManager.default.removeItem(atPath: partial)
-        for e in entries {
-            guard let b = try Catalog.backup(db, index: e.backup), let v = try Catalog.version(db, backup: e.backup, index: e.version) else { continue }
-            let target = partial + b.path
-            try FS.makeDirectories(FS.directory(target))
-            if link(bd.objects.path(of: v.object), target) != 0 {
-                try? FileManager.default.copyItem(atPath: bd.objects.path(of: v.object), toPath: target)
+        var made: Set<String> = []
+        for file in try Catalog.snapshotFiles(db, sid: sid) {
+            guard let object = file.object else { continue }
+            let target = partial + file.path
+            let folder = FS.directory(target)
+            if made.insert(folder).inserted { try FS.makeDirectories(folder) }
+            if link(bd.objects.path(of: object), target) != 0 {
+                try? FileManager.default.copyItem(atPath: bd.objects.path(of: object), toPath: target)
             }
         }
         try FS.mkdir(partial)

@@ -15,11 +15,7 @@ extension BackupDatabase {
     /// The files of a snapshot: original path, backup, version.
     public func snapshotFiles(_ sid: String) throws -> [(path: String, backup: Int64, version: Int64)] {
         _ = try snapshot(sid)
-        return try read { db in
-            try Catalog.snapshotEntries(db, sid: sid).compactMap { e in
-                try Catalog.backup(db, index: e.backup).map { ($0.path, e.backup, e.version) }
-            }.sorted { $0.path < $1.path }
-        }
+        return try read { db in try Catalog.snapshotFiles(db, sid: sid).map { ($0.path, $0.backup, $0.version) } }
     }
 
     /// Restores a snapshot's files (those at or under `path` if given) through
