@@ -193,6 +193,15 @@ import Testing
         #expect(run.stdout == "-v\n--json\n--repo\n\(f.root)\n", "\(run.stdout)\(run.stderr)")
     }
 
+    /// `bmlua run` sets `arg` as the `lua` command does, so scripts written for it work.
+    @Test func runSetsArgLikeTheLuaCommand() throws {
+        let f = try Fixture()
+        let script = try f.file("args.lua", "return arg[0], #arg, arg[1], arg[2], select('#', ...)")
+        let run = try Self.bmlua(["--repo", f.root, "run", script, "one", "two words"], repo: f.root)
+        // The helper adds `--repo ROOT` last: after the script, those are the script's too.
+        #expect(run.stdout == "\(script)\n4\none\ntwo words\n4\n", "\(run.stdout)\(run.stderr)")
+    }
+
     /// `profile add NAME --repo DIR`: the profile snapshots into DIR whatever the default repository is.
     @Test func profileAddTakesTheRepositoryItSnapshotsInto() throws {
         let f = try Fixture()

@@ -121,8 +121,15 @@ extension BackupDatabase {
 
     /// Runs a script (`bmlua run`, `bmlua eval`): `...` = args. A script that
     /// ends with the database open (openbd without closebd) is closed for it.
-    public func runScript(_ code: String, name: String, args: [LuaValue] = []) throws -> [LuaValue] {
+    /// With `scriptPath`, the global `arg` is set as the `lua` command sets it:
+    /// `arg[0]` the script, `arg[1]`… the arguments.
+    public func runScript(_ code: String, name: String, args: [LuaValue] = [], scriptPath: String? = nil) throws -> [LuaValue] {
         let vm = try luaVM()
+        if let scriptPath {
+            var arg: [LuaValue: LuaValue] = [0: .string(Array(scriptPath.utf8))]
+            for (i, a) in args.enumerated() { arg[.integer(Int64(i + 1))] = a }
+            vm[global: "arg"] = .map(arg)
+        }
         let results: [LuaValue]
         do {
             results = try vm.run(code, chunkName: name, args: args)

@@ -5,7 +5,7 @@ import CReadline
 import HookVM
 
 struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a Lua script with the bmlua API (... = the arguments).")
+    static let configuration = CommandConfiguration(abstract: "Run a Lua script with the bmlua API (... and arg[1], arg[2] … = the arguments, arg[0] = the script).")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The script.") var script: String
     @Argument(parsing: .captureForPassthrough, help: "Arguments for the script.") var arguments: [String] = []
@@ -13,7 +13,7 @@ struct Run: ParsableCommand {
     func run() throws {
         let code = readTextFile(script)
         try global.withDatabase { bd in
-            let results = try bd.runScript(code, name: "@" + script, args: arguments.map { .string($0) })
+            let results = try bd.runScript(code, name: "@" + script, args: arguments.map { .string($0) }, scriptPath: script)
             printResults(results, json: global.json)
         }
     }
