@@ -200,6 +200,10 @@ import Testing
         let run = try Self.bmlua(["--repo", f.root, "run", script, "one", "two words"], repo: f.root)
         // The helper adds `--repo ROOT` last: after the script, those are the script's too.
         #expect(run.stdout == "\(script)\n4\none\ntwo words\n4\n", "\(run.stdout)\(run.stderr)")
+        // An executable script's #! line is skipped; errors keep the file's line numbers.
+        let executable = try f.file("exe.lua", "#!/usr/bin/env -S bmlua run\nprint('ran')\nerror('on line 3')\n")
+        let exe = try Self.bmlua(["--repo", f.root, "run", executable], repo: f.root)
+        #expect(exe.stdout == "ran\n" && exe.stderr.contains("exe.lua:3: on line 3"), "\(exe.stdout)\(exe.stderr)")
     }
 
     /// `profile add NAME --repo DIR`: the profile snapshots into DIR whatever the default repository is.

@@ -121,11 +121,16 @@ extension BackupDatabase {
 
     /// Runs a script (`bmlua run`, `bmlua eval`): `...` = args. A script that
     /// ends with the database open (openbd without closebd) is closed for it.
-    /// With `scriptPath`, the global `arg` is set as the `lua` command sets it:
-    /// `arg[0]` the script, `arg[1]`… the arguments.
+    /// With `scriptPath`, the script is a file and is run as the `lua` command
+    /// runs one: a first line starting with `#` (`#!/usr/bin/env -S bmlua run`)
+    /// is skipped, and the global `arg` holds the script (`arg[0]`) and the arguments.
     public func runScript(_ code: String, name: String, args: [LuaValue] = [], scriptPath: String? = nil) throws -> [LuaValue] {
         let vm = try luaVM()
+        var code = code
         if let scriptPath {
+            if code.hasPrefix("#") {   // keep the newline: line numbers stay those of the file
+                code = code.firstIndex(of: "\n").map { String(code[$0...]) } ?? ""
+            }
             var arg: [LuaValue: LuaValue] = [0: .string(Array(scriptPath.utf8))]
             for (i, a) in args.enumerated() { arg[.integer(Int64(i + 1))] = a }
             vm[global: "arg"] = .map(arg)
