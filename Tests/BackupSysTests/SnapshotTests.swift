@@ -284,8 +284,14 @@ final class SnapshotFixture {
         try s.f.hook(8, "deleted = (deleted or 0) + 1")
         let a = try s.f.bd.resolve(s.tree + "/a.txt").index
         #expect(try s.f.bd.versions(of: a).count == 3)
+        // A dry run says what would go and changes nothing.
+        let before = try s.f.state()
+        let plan = try s.f.bd.prune(.init(last: 1), dryRun: true)
+        #expect(plan.removed.count == 2 && plan.versions == 2)
+        #expect(try s.f.state() == before)
+        #expect(try s.f.global("deleted") == .nil, "a dry run fires no hook")
         let r = try s.f.bd.prune(.init(last: 1))
-        #expect(r.removed.count == 2)
+        #expect(r.removed == plan.removed && r.versions == plan.versions)
         // a.txt's two old versions go; b.txt's only version is used by the kept snapshot.
         #expect(try s.f.bd.versions(of: a).map(\.index) == [3])
         #expect(try s.f.bd.versions(of: s.f.bd.resolve(s.tree + "/sub/b.txt").index).count == 1)

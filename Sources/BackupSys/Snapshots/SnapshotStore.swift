@@ -60,8 +60,9 @@ extension BackupDatabase {
     /// restic's policy: keep the newest `last` snapshots, and the newest snapshot
     /// of each of the newest `daily` days, `weekly` weeks and `monthly` months.
     /// The others are removed, then the versions only they used (hook 8 fires
-    /// for each). A version still used by a kept snapshot stays.
-    public func prune(_ policy: PrunePolicy, profile: Int64? = nil) throws -> (removed: [String], versions: Int) {
+    /// for each). A version still used by a kept snapshot stays. With `dryRun`,
+    /// nothing changes: the result says what would go.
+    public func prune(_ policy: PrunePolicy, profile: Int64? = nil, dryRun: Bool = false) throws -> (removed: [String], versions: Int) {
         guard !policy.isEmpty else { throw BMError(22, "say what to keep, e.g. --keep-last 7 --keep-daily 14") }
         let all = try snapshots().filter { profile == nil || $0.profile == profile }.sorted { $0.sid > $1.sid }
         var keep = Set(all.prefix(policy.last).map(\.sid))
@@ -78,20 +79,24 @@ extension BackupDatabase {
         let doomed = all.filter { !keep.contains($0.sid) }.map(\.sid)
         guard !doomed.isEmpty else { return ([], 0) }
 
-        let removedVersions: Int = try write { db in
+        // The versions that only doomed snapshots use, each once.
+        let gone = Set(doomed)
+        func unused(_ db: Database) throws -> [[Int64]] {
             var candidates: Set<[Int64]> = []
             for sid in doomed {
                 for e in try Catalog.snapshotEntries(db, sid: sid) { candidates.insert([e.backup, e.version]) }
-                try Catalog.deleteSnapshot(db, sid: sid)
             }
-            var n = 0
-            for c in candidates.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-                guard try Catalog.snapshotsUsing(db, backup: c[0], version: c[1]).isEmpty,
-                      try Catalog.version(db, backup: c[0], index: c[1]) != nil else { continue }
-                try delver(c[0], c[1])
-                n += 1
+            return try candidates.sorted { $0.lexicographicallyPrecedes($1) }.filter { c in
+                try Catalog.version(db, backup: c[0], index: c[1]) != nil
+                    && Set(try Catalog.snapshotsUsing(db, backup: c[0], version: c[1])).isSubset(of: gone)
             }
-            return n
+        }
+        if dryRun { return (doomed, try read { try unused($0).count }) }
+        let removedVersions: Int = try write { db in
+            let versions = try unused(db)
+            for sid in doomed { try Catalog.deleteSnapshot(db, sid: sid) }
+            for c in versions { try delver(c[0], c[1]) }
+            return versions.count
         }
         for sid in doomed { try? FileManager.default.removeItem(atPath: repository.root + "/snapshots/" + sid) }
         return (doomed, removedVersions)

@@ -127,12 +127,22 @@ struct Prune: ParsableCommand {
     @Option(name: .customLong("keep-weekly"), help: "Keep the newest snapshot of each of the last N weeks.") var weekly = 0
     @Option(name: .customLong("keep-monthly"), help: "Keep the newest snapshot of each of the last N months.") var monthly = 0
     @Option(help: "Only this profile's snapshots.") var profile: Int64?
+    @Flag(name: .customLong("dry-run"), help: "Change nothing: list the snapshots that would be removed and count the versions.")
+    var dryRun = false
 
     func run() throws {
         try global.withDatabase { bd in
-            let r = try bd.prune(.init(last: last, daily: daily, weekly: weekly, monthly: monthly), profile: profile)
-            if global.json { return printJSON(.map(["removed": .list(r.removed.map { .string($0) }), "versions": .integer(Int64(r.versions))])) }
-            global.say("removed \(r.removed.count) snapshots and \(r.versions) versions")
+            let r = try bd.prune(.init(last: last, daily: daily, weekly: weekly, monthly: monthly), profile: profile, dryRun: dryRun)
+            if global.json {
+                return printJSON(.map(["removed": .list(r.removed.map { .string($0) }), "versions": .integer(Int64(r.versions)),
+                                       "dry_run": .boolean(dryRun)]))
+            }
+            if dryRun {
+                for sid in r.removed { print(sid) }
+                global.say("would remove \(r.removed.count) snapshots and \(r.versions) versions")
+            } else {
+                global.say("removed \(r.removed.count) snapshots and \(r.versions) versions")
+            }
         }
     }
 }
