@@ -48,7 +48,7 @@ extension BMLua {
         // naming a different file: refuse such arguments instead.
         for i in 1..<Int(CommandLine.argc) {
             if let raw = CommandLine.unsafeArgv[i], String(validatingCString: raw) == nil {
-                fail(BMError(22, "argument \(i) is not valid UTF-8; bmlua handles only UTF-8 file names (rename the file, or back up its folder with a snapshot)"))
+                fail(BMError(22, "argument \(i) is not valid UTF-8; bmlua handles only UTF-8 file names (rename the file)"))
             }
         }
         do {

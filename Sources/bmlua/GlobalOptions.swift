@@ -20,6 +20,9 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Run the hooks of a repository that is not owned by you or is writable by others.")
     var trust = false
 
+    @Option(name: .customLong("lock-wait"), help: ArgumentHelp("Wait up to this many seconds for another bmlua writing to the repository (default: fail at once with error 2).", valueName: "seconds"))
+    var lockWait: Double = 0
+
     @Flag(name: .shortAndLong, help: "Show more: bm.log lines from hooks and scripts.")
     var verbose = false
 
@@ -29,7 +32,7 @@ struct GlobalOptions: ParsableArguments {
     /// The names above, and whether each takes a value: they may also come before the
     /// command (see BMLua.optionsAfterCommand). Keep the two lists together.
     static let names: [String: Bool] = [
-        "--repo": true, "--json": false, "--no-hooks": false, "--trace-hooks": false, "--trust": false,
+        "--repo": true, "--lock-wait": true, "--json": false, "--no-hooks": false, "--trace-hooks": false, "--trust": false,
         "-v": false, "--verbose": false, "-q": false, "--quiet": false,
     ]
 
@@ -40,6 +43,7 @@ struct GlobalOptions: ParsableArguments {
         o.hooks = !noHooks
         o.traceHooks = traceHooks
         o.trust = trust
+        o.lockWait = lockWait
         o.verbose = verbose
         return o
     }

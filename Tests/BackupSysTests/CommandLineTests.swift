@@ -181,8 +181,8 @@ import Testing
         let usage = try Self.bmlua(["list", "--help"], repo: f.root).stdout
         let options = usage.split(separator: "\n").first { $0.hasPrefix("USAGE:") }!
             .split(separator: " ").filter { $0.hasPrefix("[--") }     // "[--json]", or "[--repo" before "<dir>]"
-            .map { $0.hasSuffix("]") ? [String($0.dropFirst().dropLast())] : [String($0.dropFirst()), f.root] }
-        #expect(options.count >= 7, "\(usage)")
+            .map { $0.hasSuffix("]") ? [String($0.dropFirst().dropLast())] : [String($0.dropFirst()), $0 == "[--repo" ? f.root : "1"] }
+        #expect(options.count >= 8, "\(usage)")
         for option in options + [["-v"], ["-q"]] {
             let r = try Self.bmlua(option + ["list"], repo: f.root)
             #expect(r.status == 0, "\(option) before the command: \(r.stderr)")

@@ -193,6 +193,36 @@ import Testing
     }
 }
 
+/// One writer at a time (DESIGN §2): the next fails with error 2, or waits with --lock-wait.
+@Suite struct WriterLockTests {
+    @Test func aSecondWriterFailsAtOnceOrWaitsItsTurn() throws {
+        let f = try Fixture()
+        let path = try f.file("a.txt", "a")
+        var options = SessionOptions()
+        options.diagnostics = { _ in }
+        let other = try BackupDatabase(at: f.root, options: options)
+        defer { other.close() }
+        try f.bd.holdingWriterLock {
+            let e = expectError(2) { try other.newbu(path) }
+            #expect(e?.message.contains("--lock-wait") == true)
+            other.options.lockWait = 0.2
+            expectError(2) { try other.newbu(path) }
+        }
+        #expect(try f.bd.read { try Catalog.backups($0) }.isEmpty, "the refused writer wrote nothing")
+        // A writer that waits gets its turn once the holder is done.
+        other.options.lockWait = 30
+        let locked = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        let holder = f.bd
+        Thread {
+            try? holder.holdingWriterLock { locked.signal(); usleep(200_000) }
+            done.signal()
+        }.start()
+        locked.wait()
+        #expect(try other.newbu(path) == 1)
+        done.wait()
+    }
+}
+
 @Suite struct CheckTests {
     @Test func readDataFindsAFlippedByteAndAMissingObject() throws {
         let f = try Fixture()

@@ -241,6 +241,42 @@ final class SnapshotFixture {
 }
 
 @Suite struct SnapshotContentTests {
+    /// A snapshot commits in batches but keeps the writer lock for its whole
+    /// run: another writer that got in between two batches would make the
+    /// next one fail with error 2.
+    @Test func noOtherWriterGetsInBetweenBatches() throws {
+        let s = try SnapshotFixture()
+        for i in 0..<100 { try s.write("f\(i).txt", "\(i)") }
+        let fd = open(s.f.root + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        // Another writer tries the lock all along; once it has seen it held,
+        // getting it before the snapshot's last step means a gap.
+        let seenHeld = Flag(), gap = Flag(), finished = Flag(), stopped = DispatchSemaphore(value: 0)
+        Thread {
+            while !finished.isSet {
+                if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                    if seenHeld.isSet { gap.set() }
+                    flock(fd, LOCK_UN)
+                } else {
+                    seenHeld.set()
+                }
+            }
+            stopped.signal()
+        }.start()
+        var r = SnapshotRun(config: s.config, defaultRepository: s.f.root)
+        r.batchSize = 1
+        r.lockDirectory = s.f.base + "/locks"
+        r.options.diagnostics = { _ in }
+        r.options.lockWait = 30   // the other writer's brief turns before the snapshot starts
+        // The last report comes with the snapshot's id, still inside the run's lock.
+        r.progress = { summary in
+            if summary.sid != nil { finished.set(); stopped.wait() }
+        }
+        #expect(try r.run().newFiles == 102)
+        #expect(seenHeld.isSet && !gap.isSet, "another writer took the lock in the middle of the snapshot")
+    }
+
     @Test func restoredSnapshotIsTheTreeAtThatTime() throws {
         let s = try SnapshotFixture()
         try s.write("c.bin", String(repeating: "x", count: 100_000))
@@ -310,4 +346,12 @@ final class SnapshotFixture {
         #expect(again.profiles == c.profiles)
         #expect(again.profile(2)?.name == "Work \"laptop\"")
     }
+}
+
+/// A flag two threads share.
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
 }

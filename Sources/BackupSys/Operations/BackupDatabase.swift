@@ -10,6 +10,8 @@ public struct SessionOptions {
     public var traceHooks = false
     /// `--trust`: run hooks even from a repository that fails the ownership rule.
     public var trust = false
+    /// `--lock-wait`: seconds to wait for another writer before error 2 (borg's option).
+    public var lockWait = 0.0
     /// Where `bm.log`, traces and warnings go (stderr by default); `verbose` shows bm.log lines.
     public var verbose = false
     public var diagnostics: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
@@ -31,6 +33,8 @@ public final class BackupDatabase {
     var lastLuaError: BMError?
     /// `openbd()` was called by a script and `closebd()` not yet.
     var openInLua = false
+    /// How many `holdingWriterLock` and `write` calls are holding the writer lock.
+    private var lockDepth = 0
 
     public init(repository: Repository, options: SessionOptions = SessionOptions()) {
         self.repository = repository
@@ -65,8 +69,8 @@ public final class BackupDatabase {
             }
             return result!
         }
-        try repository.lockForWriting()
-        defer { repository.unlock() }
+        try holdWriterLock()
+        defer { releaseWriterLock() }
         objects.beginTracking()
         // bhtemp lives until the next hook call; ending the operation ends it
         // too, so that no hook's temp file outlives it in tmp/.
@@ -88,6 +92,25 @@ public final class BackupDatabase {
             throw translate(error)
         }
         return result!
+    }
+
+    /// Keeps the writer lock across the operations `body` runs, each still its
+    /// own transaction: a snapshot holds it for its whole run, so that no other
+    /// writer slips in between two batches and makes the next one fail.
+    public func holdingWriterLock<T>(_ body: () throws -> T) throws -> T {
+        try holdWriterLock()
+        defer { releaseWriterLock() }
+        return try body()
+    }
+
+    private func holdWriterLock() throws {
+        if lockDepth == 0 { try repository.lockForWriting(wait: options.lockWait) }
+        lockDepth += 1
+    }
+
+    private func releaseWriterLock() {
+        lockDepth -= 1
+        if lockDepth == 0 { repository.unlock() }
     }
 
     /// Reads inside the current transaction if there is one.

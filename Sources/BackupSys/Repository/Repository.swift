@@ -64,16 +64,27 @@ public final class Repository {
 
     private var cleanedTmp = false
 
-    /// Takes the writer lock for one operation; error 2 if another writer holds
-    /// it. The first time, `tmp/` is emptied: what is there was left by a crash.
-    func lockForWriting() throws {
+    /// Takes the writer lock; error 2 if another writer still holds it after
+    /// `wait` seconds. The first time, `tmp/` is emptied: what is there was
+    /// left by a crash.
+    func lockForWriting(wait: Double = 0) throws {
         if lockFD < 0 {
             let fd = Glibc.open(root + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw FS.failure("cannot open the lock of", root) }
             lockFD = fd
         }
-        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
-            throw BMError(2, "another bmlua is writing to \(FS.shown(root))", path: root)
+        // Polled, not a blocking flock: a timer signal to end the wait could
+        // land on any of the process's threads.
+        let deadline = Date().addingTimeInterval(wait)
+        var pause: useconds_t = 1_000
+        while flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else { throw FS.failure("cannot lock", root + "/lock") }
+            guard Date() < deadline else {
+                throw BMError(2, "another bmlua is writing to \(FS.shown(root))"
+                    + (wait > 0 ? " (waited \(String(format: "%g", wait)) s)" : "; to wait for it, add --lock-wait SECONDS"), path: root)
+            }
+            usleep(pause)
+            pause = min(pause * 2, 100_000)
         }
         if !cleanedTmp {
             cleanedTmp = true

@@ -81,7 +81,7 @@ public struct SnapshotRun {
             }
             let bd = try BackupDatabase(at: repo, options: options)
             defer { bd.close() }
-            summary = try take(profile, in: bd)
+            summary = try bd.holdingWriterLock { try take(profile, in: bd) }
             if let sid = summary.sid {
                 if summary.failedFiles > 0 { callback.call(profile, .error, ["6", isoTime(Date())]) }
                 callback.call(profile, .newSnapshot, [sid, repo + "/snapshots/" + sid])
