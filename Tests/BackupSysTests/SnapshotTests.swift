@@ -277,6 +277,22 @@ final class SnapshotFixture {
         #expect(seenHeld.isSet && !gap.isSet, "another writer took the lock in the middle of the snapshot")
     }
 
+    /// A crash can leave a half-built browse view, or a whole one whose record
+    /// was rolled back: gc removes those and keeps every recorded snapshot's.
+    @Test func gcRemovesBrowseViewsNoSnapshotHas() throws {
+        let s = try SnapshotFixture()
+        let sid = try #require(try s.run().sid)
+        let views = s.f.root + "/snapshots"
+        for leftover in ["/.20990101-000000-001.partial/tmp", "/20990101-000000-002/tmp"] {
+            try FS.makeDirectories(views + leftover)
+            try Data("x".utf8).write(to: URL(fileURLWithPath: views + leftover + "/a.txt"))
+        }
+        #expect(try s.f.bd.gc().views == 2)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: views) == [sid])
+        #expect(try s.f.read(views + "/" + sid + s.tree + "/a.txt") == "alpha")
+        #expect(try s.f.bd.gc().views == 0)
+    }
+
     @Test func restoredSnapshotIsTheTreeAtThatTime() throws {
         let s = try SnapshotFixture()
         try s.write("c.bin", String(repeating: "x", count: 100_000))

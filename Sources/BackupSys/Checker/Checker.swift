@@ -40,9 +40,18 @@ extension BackupDatabase {
         return report
     }
 
-    /// Removes objects no backup or version names (left by interrupted or failed runs).
-    public func gc() throws -> (removed: Int, bytes: Int64) {
+    /// Removes objects no backup or version names (left by interrupted or failed
+    /// runs), and browse views no snapshot record names: a `.SID.partial` a
+    /// crash left half-built, or one renamed into place just before a crash
+    /// undid its commit. Their hard links would keep removed data on the disk.
+    public func gc() throws -> (removed: Int, bytes: Int64, views: Int) {
         try write { db in
+            let sids = Set(try Catalog.snapshots(db).map(\.sid))
+            let root = repository.root + "/snapshots"
+            var views = 0
+            for name in (try? FS.folderEntries(root).names) ?? [] where !sids.contains(name) {
+                if (try? FileManager.default.removeItem(atPath: root + "/" + name)) != nil { views += 1 }
+            }
             let used = Set(try Catalog.referencedObjects(db).map(\.object))
             var removed = 0
             var bytes: Int64 = 0
@@ -54,7 +63,7 @@ extension BackupDatabase {
                     bytes += size
                 }
             }
-            return (removed, bytes)
+            return (removed, bytes, views)
         }
     }
 

@@ -39,14 +39,14 @@ struct Check: ParsableCommand {
 }
 
 struct GC: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Remove objects that no backup or version uses.")
+    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Remove objects that no backup or version uses, and browse views no snapshot has.")
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         try global.withDatabase { bd in
             let r = try bd.gc()
-            if global.json { printJSON(.map(["removed": .integer(Int64(r.removed)), "bytes": .integer(r.bytes)])) }
-            global.say("removed \(r.removed) unused objects (\(r.bytes) bytes)")
+            if global.json { printJSON(.map(["removed": .integer(Int64(r.removed)), "bytes": .integer(r.bytes), "views": .integer(Int64(r.views))])) }
+            global.say("removed \(r.removed) unused objects (\(r.bytes) bytes)" + (r.views > 0 ? " and \(r.views) leftover browse views" : ""))
         }
     }
 }
