@@ -179,9 +179,15 @@ public struct SnapshotRun {
         }
         let snapshot = Snapshot(sid: sid, profile: profile.id, time: started,
                                 status: summary.failedFiles > 0 ? "with errors" : "ok", files: entries.count)
-        try bd.write { db in
-            try Catalog.insertSnapshot(db, snapshot, entries: entries)
-            try makeBrowseView(sid: sid, in: bd, db)
+        do {
+            try bd.write { db in
+                try Catalog.insertSnapshot(db, snapshot, entries: entries)
+                try makeBrowseView(sid: sid, in: bd, db)
+            }
+        } catch {
+            // The record is gone with the rollback: so goes its view, whole or half-built.
+            for view in [sid, ".\(sid).partial"] { try? FileManager.default.removeItem(atPath: bd.repository.root + "/snapshots/" + view) }
+            throw error
         }
         summary.sid = sid
         progress?(summary)
