@@ -297,7 +297,8 @@ public final class LuaVM {
 
     /// A new empty file owned by the host: deleted when `bhtemp` naming it is cleared, or at close.
     public func makeTempFile() throws -> String {
-        var template = Array("\(tempDirectory)/bmlua-hook-XXXXXX".utf8CString)
+        // The pid in the name tells a repository's tmp/ clean-up that a running process owns it.
+        var template = Array("\(tempDirectory)/bmlua-hook-\(getpid())-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw LuaError(.runtime, "bm.tempfile: cannot create a file in \(tempDirectory): \(String(cString: strerror(errno)))") }
         Foundation.close(fd)

@@ -223,6 +223,25 @@ import Testing
     }
 }
 
+extension WriterLockTests {
+    /// The first writer of a process empties tmp/ of what crashes left, but not
+    /// of a temp file a running script got from bm.tempfile() outside any operation.
+    @Test func tmpLosesLeftoversButNotARunningProcesssTempFile() throws {
+        let f = try Fixture()
+        let live = try f.bd.luaVM().makeTempFile()
+        let tmp = f.root + "/tmp"
+        for leftover in ["obj-AbC123", "bmlua-hook-2147483647-Xy12Z9"] {
+            #expect(FileManager.default.createFile(atPath: tmp + "/" + leftover, contents: nil))
+        }
+        var options = SessionOptions()
+        options.diagnostics = { _ in }
+        let other = try BackupDatabase(at: f.root, options: options)
+        defer { other.close() }
+        try other.newbu(try f.file("a.txt", "a"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp) == [FS.baseName(live)])
+    }
+}
+
 @Suite struct CheckTests {
     @Test func readDataFindsAFlippedByteAndAMissingObject() throws {
         let f = try Fixture()

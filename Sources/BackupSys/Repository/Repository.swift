@@ -66,7 +66,8 @@ public final class Repository {
 
     /// Takes the writer lock; error 2 if another writer still holds it after
     /// `wait` seconds. The first time, `tmp/` is emptied: what is there was
-    /// left by a crash.
+    /// left by a crash, except the `bm.tempfile()` files of running processes
+    /// (a script may hold one outside any operation).
     func lockForWriting(wait: Double = 0) throws {
         if lockFD < 0 {
             let fd = Glibc.open(root + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
@@ -89,8 +90,14 @@ public final class Repository {
         if !cleanedTmp {
             cleanedTmp = true
             let tmp = root + "/tmp"
-            for f in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] { unlink(tmp + "/" + f) }
+            for f in (try? FS.folderEntries(tmp).names) ?? [] where !Self.ownerIsRunning(f) { unlink(tmp + "/" + f) }
         }
+    }
+
+    /// `bmlua-hook-PID-XXXXXX` (bm.tempfile) of a process that is still running.
+    static func ownerIsRunning(_ name: String) -> Bool {
+        guard name.hasPrefix("bmlua-hook-"), let pid = pid_t(name.dropFirst(11).prefix { $0 != "-" }), pid > 0 else { return false }
+        return kill(pid, 0) == 0 || errno == EPERM
     }
 
     func unlock() {
