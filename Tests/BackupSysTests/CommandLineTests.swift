@@ -193,6 +193,48 @@ import Testing
         #expect(run.stdout == "-v\n--json\n--repo\n\(f.root)\n", "\(run.stdout)\(run.stderr)")
     }
 
+    /// Long work shows progress on stderr when it is a terminal (DESIGN §9), and
+    /// only then: under `script` (a pseudo-terminal) the line is drawn and cleared.
+    @Test func progressShowsOnATerminalOnly() throws {
+        let f = try Fixture()
+        try f.file("tree/a.txt", "a")
+        try f.file("tree/b.txt", "b")
+        let env = ["XDG_CONFIG_HOME": f.base + "/xdg", "XDG_RUNTIME_DIR": f.base]
+        #expect(try Self.bmlua(["profile", "include", f.work + "/tree"], repo: f.root, environment: env).status == 0)
+        func onATerminal(_ c: [String]) throws -> (status: Int32, text: String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+            p.arguments = ["-qec", ([Self.binary, "--repo", f.root] + c).joined(separator: " "), "/dev/null"]
+            p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardInput = FileHandle.nullDevice
+            try p.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, text)
+        }
+        let clear = "\u{1b}[K"   // what ends a progress line
+        let snapshot = try onATerminal(["snapshot"])
+        #expect(snapshot.status == 0 && snapshot.text.contains(clear) && snapshot.text.contains(" files, "), "\(snapshot.text.debugDescription)")
+        let sid = try #require(try f.bd.snapshots().first?.sid)
+        for c in [["check", "--read-data"], ["snapshots", "restore", sid, "--to", f.base + "/restored"]] {
+            let r = try onATerminal(c)
+            #expect(r.status == 0 && r.text.contains(clear), "\(c): \(r.text.debugDescription)")
+        }
+        try f.file("tree/a.txt", "changed")
+        usleep(1_100_000)   // snapshot ids are per second
+        for c in [["snapshot"], ["check", "--read-data"], ["snapshots", "restore", sid, "--to", f.base + "/again"]] {
+            let plain = try Self.bmlua(c, repo: f.root, environment: env)
+            #expect(plain.status == 0 && !plain.stderr.contains(clear), "\(c): \(plain.stderr)")
+        }
+        // --json: what was restored, and what failed with its number.
+        let json = try Self.bmlua(["--json", "snapshots", "restore", sid, "--to", f.base + "/again"], repo: f.root, environment: env)
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect((object?["restored"] as? [String])?.isEmpty == true)
+        #expect((object?["failed"] as? [[String: Any]])?.map { $0["number"] as? Int } == [15, 15], "\(json.stdout)")
+    }
+
     /// `bmlua run` sets `arg` as the `lua` command does, so scripts written for it work.
     @Test func runSetsArgLikeTheLuaCommand() throws {
         let f = try Fixture()

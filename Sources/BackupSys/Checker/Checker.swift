@@ -11,14 +11,17 @@ extension BackupDatabase {
 
     /// Every object the catalog names exists with the size the catalog records (a
     /// truncated copy shows without reading it); with `readData`, its bytes match its hash.
-    public func check(readData: Bool = false) throws -> CheckReport {
+    /// `progress` hears (objects checked, objects in all) after each object.
+    public func check(readData: Bool = false, progress: ((Int, Int) -> Void)? = nil) throws -> CheckReport {
         var report = CheckReport()
         let integrity = try read(Catalog.integrityCheck)
         if integrity != "ok" { report.problems.append("catalog: \(integrity)") }
         let referenced = try read(Catalog.referencedObjects)
         var seen: Set<String> = []
+        let total = Set(referenced.map(\.object)).count
         for (object, size, owner) in referenced where seen.insert(object).inserted {
             report.objectsChecked += 1
+            defer { progress?(report.objectsChecked, total) }
             let path = objects.path(of: object)
             guard let st = FS.stat(path, follow: false) else {
                 report.problems.append("\(owner): object \(object) is missing")

@@ -21,13 +21,17 @@ extension BackupDatabase {
     /// Restores a snapshot's files (those at or under `path` if given) through
     /// restbu, hooks included: to their original places, or under `to` as
     /// `<to>/<original absolute path>`. Returns the paths written and the failures.
-    public func restoreSnapshot(_ sid: String, path: String? = nil, to: String? = nil, overwrite: Bool = false)
-        throws -> (restored: [String], failed: [BMError])
+    /// `progress` hears (files done, files in all) after each file.
+    public func restoreSnapshot(_ sid: String, path: String? = nil, to: String? = nil, overwrite: Bool = false,
+                                progress: ((Int, Int) -> Void)? = nil) throws -> (restored: [String], failed: [BMError])
     {
         let prefix = path.map(FS.absolute)
         var restored: [String] = [], failed: [BMError] = []
-        for f in try snapshotFiles(sid) {
-            if let prefix, f.path != prefix, !f.path.hasPrefix(prefix == "/" ? "/" : prefix + "/") { continue }
+        let files = try snapshotFiles(sid).filter { f in
+            prefix.map { f.path == $0 || f.path.hasPrefix($0 == "/" ? "/" : $0 + "/") } ?? true
+        }
+        for f in files {
+            defer { progress?(restored.count + failed.count, files.count) }
             let target = to.map { FS.absolute($0) + f.path } ?? f.path
             do {
                 try FS.makeDirectories(FS.directory(target))

@@ -24,7 +24,11 @@ struct Check: ParsableCommand {
 
     func run() throws {
         try global.withDatabase { bd in
-            let report = try bd.check(readData: readData)
+            let line = ProgressLine(global)
+            let report = try bd.check(readData: readData) { done, total in
+                line.update("checking: \(done) of \(total) objects")
+            }
+            line.finish()
             if global.json {
                 printJSON(.map(["ok": .boolean(report.ok), "objects": .integer(Int64(report.objectsChecked)),
                                 "problems": .list(report.problems.map { .string($0) })]))

@@ -21,16 +21,15 @@ struct SnapshotCommand: ParsableCommand {
         run.callbackPath = UserCallback.locate(userCallback)
         run.callbackTimeLimit = callbackTimeout
         let started = Date()
-        if isatty(2) != 0 && !global.quiet {
-            run.progress = { s in
-                let files = s.newFiles + s.changedFiles + s.unchangedFiles + s.failedFiles
-                let rate = Double(s.bytesStored) / max(0.001, Date().timeIntervalSince(started)) / 1e6
-                FileHandle.standardError.write(Data(String(format: "\r%d files, %.1f MB stored, %.1f MB/s ", files, Double(s.bytesStored) / 1e6, rate).utf8))
-            }
+        let line = ProgressLine(global)
+        run.progress = { s in
+            let files = s.newFiles + s.changedFiles + s.unchangedFiles + s.failedFiles
+            let rate = Double(s.bytesStored) / max(0.001, Date().timeIntervalSince(started)) / 1e6
+            line.update(String(format: "%d files, %.1f MB stored, %.1f MB/s", files, Double(s.bytesStored) / 1e6, rate))
         }
         let s: SnapshotRun.Summary
-        do { s = try run.run() } catch { fail(BMError.wrap(error)) }
-        if run.progress != nil { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
+        do { s = try run.run() } catch { line.finish(); fail(BMError.wrap(error)) }
+        line.finish()
         if global.json {
             printJSON(.map(["sid": s.sid.map { .string($0) } ?? .nil,
                             "files": .map(["new": .integer(Int64(s.newFiles)), "changed": .integer(Int64(s.changedFiles)),
@@ -98,9 +97,17 @@ struct SnapshotsCommand: ParsableCommand {
 
         func run() throws {
             try global.withDatabase { bd in
-                let r = try bd.restoreSnapshot(sid, path: path, to: to, overwrite: overwrite)
-                for e in r.failed { FileHandle.standardError.write(Data("bmlua: \(bd.handle(e))\n".utf8)) }
-                global.say("restored \(r.restored.count) files\(r.failed.isEmpty ? "" : ", \(r.failed.count) failed")")
+                let line = ProgressLine(global)
+                let r = try bd.restoreSnapshot(sid, path: path, to: to, overwrite: overwrite) { done, total in
+                    line.update("restoring: \(done) of \(total) files")
+                }
+                line.finish()
+                let failed = r.failed.map { bd.handle($0) }
+                for e in failed { FileHandle.standardError.write(Data("bmlua: \(e)\n".utf8)) }
+                global.report("restored \(r.restored.count) files\(failed.isEmpty ? "" : ", \(failed.count) failed")", json: .map([
+                    "restored": .list(r.restored.map { .string($0) }),
+                    "failed": .list(failed.map { .map(["number": .integer(Int64($0.number)), "message": .string($0.message), "path": .string($0.path)]) }),
+                ]))
                 if !r.failed.isEmpty { throw ExitCode(1) }
             }
         }
