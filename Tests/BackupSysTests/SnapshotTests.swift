@@ -293,6 +293,18 @@ final class SnapshotFixture {
         #expect(try s.f.bd.gc().views == 0)
     }
 
+    /// An include that is a symbolic link (~/Documents -> /data/docs) is
+    /// followed; a link inside the tree is not kept or followed.
+    @Test func anIncludedLinkIsFollowedButNotLinksInside() throws {
+        let s = try SnapshotFixture()
+        let link = s.f.base + "/docs"
+        #expect(symlink(s.tree, link) == 0)
+        #expect(symlink(s.tree + "/sub", s.tree + "/loop") == 0)
+        s.config = ProfileConfig(path: s.config.path, profiles: [Profile(id: 1, name: "Main profile", include: [link])])
+        let sid = try #require(try s.run().sid)
+        #expect(try s.f.bd.snapshotFiles(sid).map(\.path) == [link + "/a.txt", link + "/sub/b.txt"])
+    }
+
     @Test func restoredSnapshotIsTheTreeAtThatTime() throws {
         let s = try SnapshotFixture()
         try s.write("c.bin", String(repeating: "x", count: 100_000))

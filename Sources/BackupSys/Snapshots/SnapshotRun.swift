@@ -225,9 +225,11 @@ public struct SnapshotRun {
             return profile.exclude.contains { fnmatch($0, path, 0) == 0 || fnmatch($0, name, 0) == 0 }
         }
         func child(_ folder: String, _ name: String) -> String { folder == "/" ? "/" + name : folder + "/" + name }
-        func visit(_ path: String) {
+        // An include that is a symbolic link is followed (the user named it);
+        // links met inside the tree are not (they may loop).
+        func visit(_ path: String, include: Bool = false) {
             if excluded(path) { return }
-            guard let st = FS.stat(path, follow: false) else {
+            guard let st = FS.stat(path, follow: include) else {
                 failures.append((path, FS.failure("cannot read", path)))
                 return
             }
@@ -249,7 +251,7 @@ public struct SnapshotRun {
                 break   // links, FIFOs, sockets and devices are not backed up
             }
         }
-        for include in profile.include { visit(FS.absolute(include)) }
+        for include in profile.include { visit(FS.absolute(include), include: true) }
         return (files.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, failures)
     }
 
