@@ -235,6 +235,19 @@ import Testing
         #expect((object?["failed"] as? [[String: Any]])?.map { $0["number"] as? Int } == [15, 15], "\(json.stdout)")
     }
 
+    /// Including a path that is not there is allowed (a drive reason 7 mounts)
+    /// but warned about: otherwise a typo shows only as failed snapshots.
+    @Test func includingAMissingPathWarnsAndAddsIt() throws {
+        let f = try Fixture()
+        let env = ["XDG_CONFIG_HOME": f.base + "/xdg"]
+        let missing = f.base + "/not-mounted"
+        let r = try Self.bmlua(["profile", "include", missing, f.work], repo: f.root, environment: env)
+        #expect(r.status == 0 && r.stderr == "bmlua: warning: \(missing) does not exist (yet): snapshots count it as failed until it does\n")
+        let list = try Self.bmlua(["--json", "profile", "list"], repo: f.root, environment: env)
+        #expect(list.stdout.contains(missing) && list.stdout.contains(f.work))
+        #expect(try Self.bmlua(["-q", "profile", "include", missing + "2"], repo: f.root, environment: env).stderr.isEmpty)
+    }
+
     /// `bmlua run` sets `arg` as the `lua` command does, so scripts written for it work.
     @Test func runSetsArgLikeTheLuaCommand() throws {
         let f = try Fixture()

@@ -78,7 +78,14 @@ struct ProfileCommand: ParsableCommand {
         @Argument(help: "Files or folders.") var paths: [String]
         @Option(help: "The profile's id.") var profile: Int64 = 1
 
-        func run() throws { config.append(paths.map(absolutePath), to: \.include, named: "include", of: profile, reporting: global) }
+        func run() throws {
+            let paths = paths.map(absolutePath)
+            // Added all the same: it may be on a drive the user-callback mounts (reason 7).
+            for p in paths where !global.quiet && !FileManager.default.fileExists(atPath: p) {
+                FileHandle.standardError.write(Data("bmlua: warning: \(p) does not exist (yet): snapshots count it as failed until it does\n".utf8))
+            }
+            config.append(paths, to: \.include, named: "include", of: profile, reporting: global)
+        }
     }
 
     struct Exclude: ParsableCommand {
