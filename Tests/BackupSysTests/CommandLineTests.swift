@@ -129,7 +129,7 @@ import Testing
                       "hooks list", "hooks set", "hooks clear", "hooks test", "hooks limits",
                       "routine add", "routine list", "routine show", "routine remove", "run", "eval", "shell",
                       "profile list", "profile add", "profile include", "profile exclude", "snapshot",
-                      "snapshots list", "snapshots show", "snapshots restore", "snapshots remove",
+                      "snapshots list", "snapshots show", "snapshots diff", "snapshots restore", "snapshots remove",
                       "prune", "check", "gc", "errors"])
     func everyCommandParses(_ command: String) throws {
         let r = try Self.bmlua(command.split(separator: " ").map(String.init) + ["--help"], repo: "/nonexistent")

@@ -305,6 +305,23 @@ final class SnapshotFixture {
         #expect(try s.f.bd.snapshotFiles(sid).map(\.path) == [link + "/a.txt", link + "/sub/b.txt"])
     }
 
+    /// `snapshots diff`: restic's + - M, by original path; a touched file with the same data is no change.
+    @Test func diffShowsAddedRemovedAndModifiedFiles() throws {
+        let s = try SnapshotFixture()
+        try s.write("same.txt", "same")
+        let first = try #require(try s.run(at: Date(timeIntervalSinceNow: -3600)).sid)
+        try s.write("a.txt", "alpha, edited")
+        unlink(s.tree + "/sub/b.txt")
+        try s.write("d.txt", "new later")
+        try s.write("same.txt", "same")   // rewritten: a new mtime, the same data
+        let second = try #require(try s.run().sid)
+        let diff = try s.f.bd.diffSnapshots(first, second)
+        #expect(diff.map { "\($0.change.mark) \(FS.baseName($0.path))" } == ["M a.txt", "+ d.txt", "- b.txt"])
+        #expect(try s.f.bd.diffSnapshots(second, first).map(\.change) == [.modified, .removed, .added])
+        #expect(try s.f.bd.diffSnapshots(first, first).isEmpty)
+        expectError(22) { _ = try s.f.bd.diffSnapshots(first, "20000101-000000-000") }
+    }
+
     @Test func restoredSnapshotIsTheTreeAtThatTime() throws {
         let s = try SnapshotFixture()
         try s.write("c.bin", String(repeating: "x", count: 100_000))

@@ -46,6 +46,35 @@ extension BackupDatabase {
         return (restored, failed)
     }
 
+    public enum Change: String, Sendable {
+        case added, removed, modified
+        /// restic's marks: `+`, `-`, `M`.
+        public var mark: String { self == .added ? "+" : self == .removed ? "-" : "M" }
+    }
+
+    /// What changed from snapshot `from` to snapshot `to`, by original path: a
+    /// file is modified when its data differs.
+    public func diffSnapshots(_ from: String, _ to: String) throws -> [(path: String, change: Change)] {
+        _ = try snapshot(from)
+        _ = try snapshot(to)
+        let (before, after) = try read { db in
+            func data(_ sid: String) throws -> [String: String?] {
+                Dictionary(try Catalog.snapshotFiles(db, sid: sid).map { ($0.path, $0.object) }, uniquingKeysWith: { a, _ in a })
+            }
+            return (try data(from), try data(to))
+        }
+        var changes: [(path: String, change: Change)] = []
+        for (path, object) in after {
+            if let old = before[path] {
+                if old != object { changes.append((path, .modified)) }
+            } else {
+                changes.append((path, .added))
+            }
+        }
+        for path in before.keys where after[path] == nil { changes.append((path, .removed)) }
+        return changes.sorted { $0.path < $1.path }
+    }
+
     /// Removes the snapshot record and its browse view; its versions stay (prune removes those).
     public func removeSnapshot(_ sid: String) throws {
         _ = try snapshot(sid)

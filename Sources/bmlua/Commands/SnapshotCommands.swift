@@ -50,7 +50,7 @@ struct SnapshotCommand: ParsableCommand {
 struct SnapshotsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "snapshots", abstract: "List, show, restore and remove snapshots.",
-        subcommands: [ListSnapshots.self, ShowSnapshot.self, RestoreSnapshot.self, RemoveSnapshot.self],
+        subcommands: [ListSnapshots.self, ShowSnapshot.self, DiffSnapshots.self, RestoreSnapshot.self, RemoveSnapshot.self],
         defaultSubcommand: ListSnapshots.self)
 
     struct ListSnapshots: ParsableCommand {
@@ -83,6 +83,26 @@ struct SnapshotsCommand: ParsableCommand {
                     return printJSON(.list(files.map { .map(["path": .string($0.path), "backup": .integer($0.backup), "version": .integer($0.version)]) }))
                 }
                 for f in files { print("\(f.backup)/\(f.version)\t\(f.path)") }
+            }
+        }
+    }
+
+    struct DiffSnapshots: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "diff", abstract: "Show the files added (+), removed (-) and modified (M) from one snapshot to another.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The older snapshot's id.") var from: String
+        @Argument(help: "The newer snapshot's id.") var to: String
+
+        func run() throws {
+            try global.withDatabase { bd in
+                let changes = try bd.diffSnapshots(from, to)
+                if global.json {
+                    return printJSON(.list(changes.map { .map(["path": .string($0.path), "change": .string($0.change.rawValue)]) }))
+                }
+                for c in changes { print("\(c.change.mark)    \(c.path)") }
+                let count = { (kind: BackupDatabase.Change) in changes.filter { $0.change == kind }.count }
+                global.say("\(count(.added)) added, \(count(.removed)) removed, \(count(.modified)) modified")
             }
         }
     }
