@@ -90,6 +90,24 @@ func readTextFile(_ path: String) -> String {
 
 func printJSON(_ v: LuaValue) { print(JSON.encode(v)) }
 
+/// A name or path for a line of text output: control characters escaped
+/// (`\n`, `\t`, `\x1B`), so a file named with a newline or a tab keeps to one
+/// line and its columns. --json gives the names exactly.
+func printable(_ s: String) -> String {
+    guard s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return s }
+    var out = ""
+    for c in s.unicodeScalars {
+        switch c {
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        case "\r": out += "\\r"
+        case _ where c.value < 0x20 || c.value == 0x7F: out += String(format: "\\x%02X", c.value)
+        default: out.unicodeScalars.append(c)
+        }
+    }
+    return out
+}
+
 enum JSON {
     static func encode(_ v: LuaValue) -> String {
         switch v {

@@ -248,6 +248,19 @@ import Testing
         #expect(try Self.bmlua(["-q", "profile", "include", missing + "2"], repo: f.root, environment: env).stderr.isEmpty)
     }
 
+    /// Text output keeps one line per item: a newline or tab in a name is
+    /// escaped there, and exact in --json.
+    @Test func controlCharactersInNamesAreEscapedInTextOutput() throws {
+        let f = try Fixture()
+        let path = try f.file("two\nlines\tand tab.txt", "x")
+        #expect(try Self.bmlua(["backup", path], repo: f.root).status == 0)
+        let list = try Self.bmlua(["list"], repo: f.root).stdout
+        #expect(list == "1\ttwo\\nlines\\tand tab.txt\t1 B\t\(f.work)/two\\nlines\\tand tab.txt\n", "\(list)")
+        let json = try Self.bmlua(["list", "--json"], repo: f.root).stdout
+        let items = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]]
+        #expect(items?.first?["path"] as? String == path)
+    }
+
     /// `bmlua run` sets `arg` as the `lua` command does, so scripts written for it work.
     @Test func runSetsArgLikeTheLuaCommand() throws {
         let f = try Fixture()

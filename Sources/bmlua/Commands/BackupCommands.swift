@@ -91,7 +91,7 @@ struct List: ParsableCommand {
             let all = try bd.describeAll()
             if global.json { return printJSON(.list(all)) }
             for b in all {
-                print("\(b.field("index"))\t\(b.field("name").stringValue ?? "")\t\(b.field("size")) B\t\(b.field("path").stringValue ?? "")")
+                print("\(b.field("index"))\t\(printable(b.field("name").stringValue ?? ""))\t\(b.field("size")) B\t\(printable(b.field("path").stringValue ?? ""))")
             }
         }
     }
@@ -108,7 +108,7 @@ struct Show: ParsableCommand {
             if global.json { return printJSON(info) }
             for key in ["index", "name", "path", "group", "stored_away", "size", "sha256", "mtime", "created", "updated"] {
                 let v = info.field(key)
-                print(key.padding(toLength: 12, withPad: " ", startingAt: 0) + (v.stringValue ?? v.description))
+                print(key.padding(toLength: 12, withPad: " ", startingAt: 0) + printable(v.stringValue ?? v.description))
             }
             if case .map(let fields) = info.field("fields"), !fields.isEmpty {
                 print("fields")
@@ -117,7 +117,7 @@ struct Show: ParsableCommand {
             if case .list(let versions) = info.field("versions"), !versions.isEmpty {
                 print("versions")
                 for v in versions {
-                    print("  \(v.field("index"))  \(v.field("time").stringValue ?? "")  \(v.field("size")) B  \(v.field("comment").stringValue ?? "")")
+                    print("  \(v.field("index"))  \(v.field("time").stringValue ?? "")  \(v.field("size")) B  \(printable(v.field("comment").stringValue ?? ""))")
                 }
             }
         }

@@ -82,7 +82,7 @@ struct SnapshotsCommand: ParsableCommand {
                 if global.json {
                     return printJSON(.list(files.map { .map(["path": .string($0.path), "backup": .integer($0.backup), "version": .integer($0.version)]) }))
                 }
-                for f in files { print("\(f.backup)/\(f.version)\t\(f.path)") }
+                for f in files { print("\(f.backup)/\(f.version)\t\(printable(f.path))") }
             }
         }
     }
@@ -100,7 +100,7 @@ struct SnapshotsCommand: ParsableCommand {
                 if global.json {
                     return printJSON(.list(changes.map { .map(["path": .string($0.path), "change": .string($0.change.rawValue)]) }))
                 }
-                for c in changes { print("\(c.change.mark)    \(c.path)") }
+                for c in changes { print("\(c.change.mark)    \(printable(c.path))") }
                 let count = { (kind: BackupDatabase.Change) in changes.filter { $0.change == kind }.count }
                 global.say("\(count(.added)) added, \(count(.removed)) removed, \(count(.modified)) modified")
             }
