@@ -117,7 +117,17 @@ public final class BackupDatabase {
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
         if let db { return try body(db) }
         do {
-            return try repository.dbQueue.read(body)
+            // One deferred transaction, so several queries see one state. Not
+            // GRDB's read(), which also sets and resets PRAGMA query_only: four
+            // statements around every read, the most of a bfvar[i] in Lua.
+            return try repository.dbQueue.inDatabase { db in
+                var result: T?
+                try db.inTransaction(.deferred) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
         } catch {
             throw translate(error)
         }
