@@ -67,6 +67,11 @@ enum Schema {
                 CREATE INDEX snapshot_entry_version ON snapshot_entry(backup, version);
                 """)
         }
+        // A backup's own fields (show, backup(i), delbu) were found by scanning
+        // every field value: the primary key starts with the field's name.
+        m.registerMigration("v2: field values by owner") { db in
+            try db.execute(sql: "CREATE INDEX field_value_owner ON field_value(owner)")
+        }
         return m
     }
 }
