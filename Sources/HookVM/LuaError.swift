@@ -28,4 +28,11 @@ public struct LuaError: Error, CustomStringConvertible, @unchecked Sendable {
 /// A Swift error that knows how it reads in Lua: what `pcall` returns for it.
 public protocol LuaRaisable: Error {
     var luaMessage: String { get }
+    /// The same error, told where the Lua code that called the failing
+    /// function was (`hook3:2`), when it comes back out of Lua.
+    func raised(at place: String) -> Error
+}
+
+extension LuaRaisable {
+    public func raised(at place: String) -> Error { self }
 }

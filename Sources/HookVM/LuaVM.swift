@@ -272,9 +272,10 @@ public final class LuaVM {
             push(error.value, on: L)
             return -1
         } catch {
-            let text = (error as? LuaRaisable)?.luaMessage ?? "\(error)"
-            let raised = LuaValue.string(place(on: L) + text)
-            lastThrown = (raised, error)
+            let at = place(on: L)
+            let raisable = error as? LuaRaisable
+            let raised = LuaValue.string(at + (raisable?.luaMessage ?? "\(error)"))
+            lastThrown = (raised, at.isEmpty ? error : raisable?.raised(at: String(at.dropLast(2))) ?? error)
             push(raised, on: L)
             return -1
         }

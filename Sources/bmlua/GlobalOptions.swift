@@ -79,7 +79,7 @@ struct GlobalOptions: ParsableArguments {
 }
 
 func fail(_ e: BMError) -> Never {
-    FileHandle.standardError.write(Data("bmlua: \(e)\n".utf8))
+    FileHandle.standardError.write(Data("bmlua: \(e.reported)\n".utf8))
     exit(1)
 }
 

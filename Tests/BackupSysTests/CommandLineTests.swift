@@ -54,6 +54,22 @@ import Testing
         #expect(try Self.bmlua(["hooks", "set", "11", "x"], repo: f.root).status == 2)
     }
 
+    /// A bmlua function that fails inside a hook names where it was called,
+    /// as a Lua error does (DESIGN §4); an error the user raises with passerr
+    /// is theirs, and stays as they wrote it.
+    @Test func anAPIErrorInAHookNamesThePlace() throws {
+        let f = try Fixture()
+        let i = try f.bd.newbu(try f.file("a.txt", "a"))
+        try f.bd.setRoutine("tidy", code: "-- tidy\nlocal h = ...\n\ndelbu(99999)\n")
+        try f.hook(3, "tidy(3)")
+        let update = try Self.bmlua(["update", "\(i)"], repo: f.root)
+        #expect(update.stderr == "bmlua: error 13: Backup not found: no backup has index 99999 (raised at hook3: tidy:4)\n", "\(update.stderr)")
+        let eval = try Self.bmlua(["eval", "local x = 1\nnewbu(nil)"], repo: f.root)
+        #expect(eval.stderr.hasSuffix("(a string) expected (raised at eval:2)\n"), "\(eval.stderr)")
+        let own = try Self.bmlua(["eval", "passerr(15000, 'boom')"], repo: f.root)
+        #expect(own.stderr == "bmlua: error 15000: boom\n", "\(own.stderr)")
+    }
+
     @Test func hook9ChangesWhatTheCommandLinePrints() throws {
         let f = try Fixture()
         try f.hook(9, "if bhin[1] == 10 then bhout = 11 end")

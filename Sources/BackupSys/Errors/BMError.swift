@@ -10,6 +10,11 @@ public struct BMError: Error, CustomStringConvertible, LuaRaisable, Equatable {
     /// The message was given with the error (`passerr(n, message)`), not taken
     /// from the table: the handler keeps it even for a number it does not know.
     public var hasOwnMessage = false
+    /// Where in Lua code a bmlua function raised it (`hook3:2`, `eval:1`), for
+    /// the command line to show; nil for errors the user raised with passerr.
+    public var place: String?
+    /// Raised on purpose by the user's code (passerr, errh): its place is no news.
+    var raisedByUser = false
 
     public init(_ number: Int, _ detail: String? = nil, path: String = "") {
         self.number = number
@@ -28,6 +33,16 @@ public struct BMError: Error, CustomStringConvertible, LuaRaisable, Equatable {
 
     public var description: String { "error \(number): \(message)" }
     public var luaMessage: String { description }
+    /// As the command line and a snapshot's failure lines say it: with the
+    /// place in Lua code, if a bmlua function raised it there (DESIGN §4).
+    public var reported: String { description + (place.map { " (raised at \($0))" } ?? "") }
+
+    public func raised(at place: String) -> Error {
+        guard self.place == nil, !raisedByUser else { return self }
+        var e = self
+        e.place = place
+        return e
+    }
 
     /// A hook failure (HookVM's errors 30–34) as a BMError.
     public init(_ e: LuaError, path: String = "") {

@@ -86,11 +86,10 @@ enum LuaAPI {
         api("passerr") { args in
             if let n = args.first?.integerValue { vm[global: "errornum"] = .integer(n) }
             guard let n = vm[global: "errornum"].integerValue else { throw BMError(22, "passerr: errornum is not set") }
-            if let text = args.count > 1 ? args[1].stringValue : nil {
-                throw BMError(number: Int(n), message: text)
-            }
-            if let last = bd.lastLuaError, last.number == n { throw last }
-            throw BMError(Int(n))
+            var error = bd.lastLuaError.flatMap { $0.number == n ? $0 : nil } ?? BMError(Int(n))
+            if let text = args.count > 1 ? args[1].stringValue : nil { error = BMError(number: Int(n), message: text) }
+            error.raisedByUser = error.place == nil   // passed on: it keeps the place it came from
+            throw error
         }
         api("errh") { args in
             let path = args.first?.stringValue ?? ""
@@ -102,9 +101,11 @@ enum LuaAPI {
             let handled = bd.handle(error, dialog: dialog, pass: pass)
             if dialog { bd.options.diagnostics("bmlua: \(handled)") }
             if pass {
-                bd.lastLuaError = handled
+                var passed = handled
+                passed.raisedByUser = passed.place == nil
+                bd.lastLuaError = passed
                 vm[global: "errornum"] = .integer(Int64(handled.number))
-                throw handled
+                throw passed
             }
             return [.integer(Int64(handled.number)), .string(handled.message)]
         }

@@ -202,6 +202,11 @@ public final class BackupDatabase {
         } catch let e as LuaError {
             trace(n, bhin, "error \(e.code): \(e.message)", since: start)
             throw BMError(e, path: bhin.first?.stringValue ?? "")
+        } catch var e as BMError {
+            // Named like a Lua error in a hook: `hook3: hdtstamp:7`.
+            if let place = e.place, !place.hasPrefix("hook\(n):") { e.place = "hook\(n): " + place }
+            trace(n, bhin, "\(e)", since: start)
+            throw e
         } catch {
             trace(n, bhin, "\(error)", since: start)
             throw error

@@ -115,7 +115,7 @@ public struct SnapshotRun {
             let e = bd.handle(BMError.wrap(error, path: path), dialog: false)
             summary.failedFiles += 1
             // Most messages name the file already; a hook's own error may not.
-            let line = e.message.contains(FS.shown(path)) ? "\(e)" : "\(FS.shown(path)): \(e)"
+            let line = e.message.contains(FS.shown(path)) ? e.reported : "\(FS.shown(path)): \(e.reported)"
             summary.errors.append(line)
             bd.options.diagnostics("bmlua: " + line)
         }

@@ -20,7 +20,7 @@ struct BackupCommand: ParsableCommand {
                     made.append(.integer(i))
                     global.say("backup \(i): \(try bd.backup(i).name)")
                 } catch {
-                    FileHandle.standardError.write(Data("bmlua: \(bd.handle(BMError.wrap(error, path: path)))\n".utf8))
+                    FileHandle.standardError.write(Data("bmlua: \(bd.handle(BMError.wrap(error, path: path)).reported)\n".utf8))
                     failed = true
                 }
             }

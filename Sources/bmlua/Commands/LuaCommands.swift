@@ -78,7 +78,7 @@ struct Shell: ParsableCommand {
                 do {
                     for r in try bd.runScript(code, name: "=stdin") { print(r.stringValue ?? r.description) }
                 } catch {
-                    FileHandle.standardError.write(Data("bmlua: \(bd.handle(BMError.wrap(error)))\n".utf8))
+                    FileHandle.standardError.write(Data("bmlua: \(bd.handle(BMError.wrap(error)).reported)\n".utf8))
                 }
                 pending = ""
             }

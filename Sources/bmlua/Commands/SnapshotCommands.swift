@@ -123,7 +123,7 @@ struct SnapshotsCommand: ParsableCommand {
                 }
                 line.finish()
                 let failed = r.failed.map { bd.handle($0) }
-                for e in failed { FileHandle.standardError.write(Data("bmlua: \(e)\n".utf8)) }
+                for e in failed { FileHandle.standardError.write(Data("bmlua: \(e.reported)\n".utf8)) }
                 global.report("restored \(r.restored.count) files\(failed.isEmpty ? "" : ", \(failed.count) failed")", json: .map([
                     "restored": .list(r.restored.map { .string($0) }),
                     "failed": .list(failed.map { .map(["number": .integer(Int64($0.number)), "message": .string($0.message), "path": .string($0.path)]) }),
