@@ -90,22 +90,11 @@ func readTextFile(_ path: String) -> String {
 
 func printJSON(_ v: LuaValue) { print(JSON.encode(v)) }
 
-/// A name or path for a line of text output: control characters escaped
-/// (`\n`, `\t`, `\x1B`), so a file named with a newline or a tab keeps to one
-/// line and its columns. --json gives the names exactly.
+/// A name or path for a line of text output: control characters escaped as
+/// in JSON (`\n`, `\t`, `\u001b`), so a file named with a newline or a tab keeps
+/// to one line and its columns. --json gives the names exactly.
 func printable(_ s: String) -> String {
-    guard s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return s }
-    var out = ""
-    for c in s.unicodeScalars {
-        switch c {
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        case "\r": out += "\\r"
-        case _ where c.value < 0x20 || c.value == 0x7F: out += String(format: "\\x%02X", c.value)
-        default: out.unicodeScalars.append(c)
-        }
-    }
-    return out
+    s.unicodeScalars.contains { $0.value < 0x20 } ? JSON.escaped(s, quotes: false) : s
 }
 
 enum JSON {
@@ -124,12 +113,15 @@ enum JSON {
         }
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
+    static func quote(_ s: String) -> String { "\"" + escaped(s, quotes: true) + "\"" }
+
+    /// Control characters escaped; with `quotes`, `"` and `\` too.
+    static func escaped(_ s: String, quotes: Bool) -> String {
+        var out = ""
         for u in s.unicodeScalars {
             switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
+            case "\"" where quotes: out += "\\\""
+            case "\\" where quotes: out += "\\\\"
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
@@ -137,7 +129,7 @@ enum JSON {
             default: out.unicodeScalars.append(u)
             }
         }
-        return out + "\""
+        return out
     }
 
     /// JSON text to a Lua value (objects become maps, arrays lists).
