@@ -49,7 +49,7 @@ struct SnapshotCommand: ParsableCommand {
 
 struct SnapshotsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "snapshots", abstract: "List, show, restore and remove snapshots.",
+        commandName: "snapshots", abstract: "List, show, compare, restore and remove snapshots.",
         subcommands: [ListSnapshots.self, ShowSnapshot.self, DiffSnapshots.self, RestoreSnapshot.self, RemoveSnapshot.self],
         defaultSubcommand: ListSnapshots.self)
 
