@@ -169,6 +169,7 @@ import Testing
             (["version", "delete", "a.txt", "1"], #"{"index": 1, "version": 1}"#),
             (["field", "register", "Owner", "d"], #"{"name": "Owner", "type": "d"}"#),
             (["field", "set", "Owner", "1", "42"], #"{"id": 1, "name": "Owner", "value": 42}"#),
+            (["field", "set", "Owner", "1", "007", "--text"], #"{"id": 1, "name": "Owner", "value": "007"}"#),
             (["hooks", "set", "2", "x = 1"], #"{"code": "x = 1", "hook": 2}"#),
             (["hooks", "clear", "2"], #"{"code": "", "hook": 2}"#),
             (["routine", "add", routine], #"{"name": "r"}"#),

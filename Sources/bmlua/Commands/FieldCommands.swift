@@ -56,9 +56,10 @@ struct FieldCommand: ParsableCommand {
         @Argument(help: "The field's name.") var name: String
         @Argument(help: "A backup index (\"d\" fields) or group id (\"g\" fields).") var id: Int64
         @Argument(help: "The value.") var value: String
+        @Flag(help: "Store the value as text, even if it reads as a number or true/false (\"007\").") var text = false
 
         func run() throws {
-            let v: LuaValue = Int64(value).map { .integer($0) } ?? Double(value).map { .number($0) }
+            let v: LuaValue = text ? .string(value) : Int64(value).map { .integer($0) } ?? Double(value).map { .number($0) }
                 ?? (value == "true" ? true : value == "false" ? false : .string(value))
             try global.withDatabase { bd in try bd.setFieldValue(name, owner: id, v) }
             global.report("\(name) of \(id) = \(v.stringValue ?? v.description)", json: .map(["name": .string(name), "id": .integer(id), "value": v]))
