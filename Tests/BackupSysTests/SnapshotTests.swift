@@ -301,8 +301,15 @@ final class SnapshotFixture {
         #expect(symlink(s.tree, link) == 0)
         #expect(symlink(s.tree + "/sub", s.tree + "/loop") == 0)
         s.config = ProfileConfig(path: s.config.path, profiles: [Profile(id: 1, name: "Main profile", include: [link])])
-        let sid = try #require(try s.run().sid)
+        var r = SnapshotRun(config: s.config, defaultRepository: s.f.root)
+        r.lockDirectory = s.f.base + "/locks"
+        let said = Fixture.Sink()
+        r.options.verbose = true
+        r.options.diagnostics = { said.lines.append($0) }
+        let sid = try #require(try r.run().sid)
         #expect(try s.f.bd.snapshotFiles(sid).map(\.path) == [link + "/a.txt", link + "/sub/b.txt"])
+        // -v says what was passed over.
+        #expect(said.lines.contains("bmlua: skipped \(link)/loop: a symbolic link"), "\(said.lines)")
     }
 
     /// `snapshots diff`: restic's + - M, by original path; a touched file with the same data is no change.

@@ -119,7 +119,10 @@ public struct SnapshotRun {
             summary.errors.append(line)
             bd.options.diagnostics("bmlua: " + line)
         }
-        let (files, unwalked) = walk(profile)
+        let (files, unwalked, skipped) = walk(profile)
+        if bd.options.verbose {
+            for (path, kind) in skipped { bd.options.diagnostics("bmlua: skipped \(FS.shown(path)): \(kind)") }
+        }
         if !unwalked.isEmpty { try bd.write { _ in for (path, e) in unwalked { failed(path, e) } } }
         // Each path is walked once, so these are only read: a backup made in this run is not met again.
         let (known, latest) = try bd.read { db in
@@ -214,12 +217,14 @@ public struct SnapshotRun {
         guard rename(partial, root + "/" + sid) == 0 else { throw FS.failure("cannot create the browse view", root + "/" + sid) }
     }
 
-    /// Regular files under the includes, minus the excludes, sorted; and the
-    /// paths that could not be walked (a folder that can't be listed, a name
-    /// that is not UTF-8), each with its error.
-    func walk(_ profile: Profile) -> (files: [(String, stat)], failures: [(String, BMError)]) {
+    /// Regular files under the includes, minus the excludes, sorted; the paths
+    /// that could not be walked (a folder that can't be listed, a name that is
+    /// not UTF-8), each with its error; and what was passed over (links,
+    /// FIFOs, sockets, devices), each with its kind.
+    func walk(_ profile: Profile) -> (files: [(String, stat)], failures: [(String, BMError)], skipped: [(String, String)]) {
         var files: [String: stat] = [:]
         var failures: [(String, BMError)] = []
+        var skipped: [(String, String)] = []
         func excluded(_ path: String) -> Bool {
             let name = FS.baseName(path)
             return profile.exclude.contains { fnmatch($0, path, 0) == 0 || fnmatch($0, name, 0) == 0 }
@@ -248,11 +253,11 @@ public struct SnapshotRun {
                 }
                 for name in entries.names { visit(child(path, name)) }
             default:
-                break   // links, FIFOs, sockets and devices are not backed up
+                skipped.append((path, FS.kind(st.st_mode)))   // a backup holds a regular file's data
             }
         }
         for include in profile.include { visit(FS.absolute(include), include: true) }
-        return (files.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, failures)
+        return (files.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, failures, skipped)
     }
 
     static func stamp(_ d: Date) -> String {
