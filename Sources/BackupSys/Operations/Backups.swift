@@ -111,6 +111,13 @@ extension BackupDatabase {
     /// renamed over it. Mode and mtime are restored. Returns the path written.
     @discardableResult
     public func restbu(_ index: Int64, version: Int64 = 0, overwrite: Bool = false, to: String? = nil) throws -> String {
+        try restbu(index, version: version, overwrite: overwrite, to: to, syncEach: true)
+    }
+
+    /// With `syncEach` false (a snapshot's many files), a new file is not synced
+    /// on its own: the caller syncs them all at once. One that replaces a file
+    /// still is, before its rename.
+    func restbu(_ index: Int64, version: Int64, overwrite: Bool, to: String?, syncEach: Bool) throws -> String {
         try write { db in
             guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
             var object = b.object, mode = b.mode, mtime = b.mtimeNs
@@ -136,13 +143,16 @@ extension BackupDatabase {
                let file = out.bhout.stringValue {
                 source = file
             }
-            if b.storedAway && version == 0 && target == b.path {
+            // Back in its place, the original no longer needs the backup: but
+            // only once it is durable, so this one is synced whatever the caller says.
+            let endsStoredAway = b.storedAway && version == 0 && target == b.path
+            if endsStoredAway {
                 try Catalog.clearStoredAway(db, index: index)   // rolled back with the rest if the write fails
             }
             if to == nil || intoFolder {
                 try FS.makeDirectories(FS.directory(target))   // the original's folder may be gone with it
             }
-            try writeAtomically(to: target, mode: mode, mtimeNs: mtime) { fd in
+            try writeAtomically(to: target, mode: mode, mtimeNs: mtime, syncEach: syncEach || endsStoredAway) { fd in
                 if let source {
                     let input = open(source, O_RDONLY | O_CLOEXEC)
                     guard input >= 0 else { throw FS.failure("cannot read", source) }
@@ -156,8 +166,11 @@ extension BackupDatabase {
         }
     }
 
-    /// Writes a temp file beside `target`, makes it durable, then renames it over `target`.
-    func writeAtomically(to target: String, mode: UInt32, mtimeNs: Int64, _ fill: (Int32) throws -> Void) throws {
+    /// Writes a temp file beside `target`, makes it durable, then renames it
+    /// over `target`: a user's file is never half-overwritten. Without
+    /// `syncEach`, a file that replaces nothing is left for the caller to sync.
+    func writeAtomically(to target: String, mode: UInt32, mtimeNs: Int64, syncEach: Bool = true,
+                         _ fill: (Int32) throws -> Void) throws {
         let dir = FS.directory(target)
         guard FS.isDirectory(dir) else { throw BMError(10, "folder \(FS.shown(dir)) does not exist", path: target) }
         let (fd, temp) = try FS.makeTemp(in: dir, prefix: ".\(FS.baseName(target)).bmlua-")
@@ -170,10 +183,12 @@ extension BackupDatabase {
         fchmod(fd, mode_t(mode & 0o7777))
         var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), FS.timespecOf(mtimeNs)]
         futimens(fd, &times)
-        guard fsync(fd) == 0 else { throw FS.failure("cannot write", temp) }
+        if syncEach || FS.exists(target) {
+            guard fsync(fd) == 0 else { throw FS.failure("cannot write", temp) }
+        }
         guard rename(temp, target) == 0 else { throw FS.failure("cannot replace", target) }
         done = true
-        FS.fsync(path: dir, directory: true)
+        if syncEach { FS.fsync(path: dir, directory: true) }
     }
 
     // MARK: delbu — hook 5

@@ -21,6 +21,7 @@ extension BackupDatabase {
     /// Restores a snapshot's files (those at or under `path` if given) through
     /// restbu, hooks included: to their original places, or under `to` as
     /// `<to>/<original absolute path>`. Returns the paths written and the failures.
+    /// The files are made durable together at the end, not one fsync each.
     /// `progress` hears (files done, files in all) after each file.
     public func restoreSnapshot(_ sid: String, path: String? = nil, to: String? = nil, overwrite: Bool = false,
                                 progress: ((Int, Int) -> Void)? = nil) throws -> (restored: [String], failed: [BMError])
@@ -35,11 +36,13 @@ extension BackupDatabase {
             let target = to.map { FS.absolute($0) + f.path } ?? f.path
             do {
                 try FS.makeDirectories(FS.directory(target))
-                restored.append(try restbu(f.backup, version: f.version, overwrite: overwrite, to: target))
+                restored.append(try restbu(f.backup, version: f.version, overwrite: overwrite, to: target, syncEach: false))
             } catch {
                 failed.append(BMError.wrap(error, path: target))
             }
         }
+        // Each new file was renamed into place unsynced: all become durable here.
+        FS.syncFileSystems(holding: restored)
         if restored.isEmpty && failed.isEmpty, let path {
             throw BMError(10, "snapshot \(sid) has no file at or under \(FS.shown(path))", path: path)
         }
