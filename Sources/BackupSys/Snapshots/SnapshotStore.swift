@@ -28,17 +28,20 @@ extension BackupDatabase {
     {
         let prefix = path.map(FS.absolute)
         var restored: [String] = [], failed: [BMError] = []
-        let files = try snapshotFiles(sid).filter { f in
-            prefix.map { f.path == $0 || f.path.hasPrefix($0 == "/" ? "/" : $0 + "/") } ?? true
-        }
-        for f in files {
-            defer { progress?(restored.count + failed.count, files.count) }
-            let target = to.map { FS.absolute($0) + f.path } ?? f.path
-            do {
-                try FS.makeDirectories(FS.directory(target))
-                restored.append(try restbu(f.backup, version: f.version, overwrite: overwrite, to: target, syncEach: false))
-            } catch {
-                failed.append(BMError.wrap(error, path: target))
+        // One writer lock for the whole restore: no prune removes a version half-way.
+        try holdingWriterLock {
+            let files = try snapshotFiles(sid).filter { f in
+                prefix.map { f.path == $0 || f.path.hasPrefix($0 == "/" ? "/" : $0 + "/") } ?? true
+            }
+            for f in files {
+                defer { progress?(restored.count + failed.count, files.count) }
+                let target = to.map { FS.absolute($0) + f.path } ?? f.path
+                do {
+                    try FS.makeDirectories(FS.directory(target))
+                    restored.append(try restbu(f.backup, version: f.version, overwrite: overwrite, to: target, syncEach: false))
+                } catch {
+                    failed.append(BMError.wrap(error, path: target))
+                }
             }
         }
         // Each new file was renamed into place unsynced: all become durable here.
