@@ -264,6 +264,7 @@ final class SnapshotFixture {
             }
             stopped.signal()
         }.start()
+        defer { finished.set() }   // should the run fail before its last report
         var r = SnapshotRun(config: s.config, defaultRepository: s.f.root)
         r.batchSize = 1
         r.lockDirectory = s.f.base + "/locks"
