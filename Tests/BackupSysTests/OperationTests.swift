@@ -217,7 +217,7 @@ import Testing
             try? holder.holdingWriterLock { locked.signal(); usleep(200_000) }
             done.signal()
         }.start()
-        locked.wait()
+        try #require(locked.wait(timeout: .now() + 10) == .success, "the holder never got the lock")
         #expect(try other.newbu(path) == 1)
         done.wait()
     }
