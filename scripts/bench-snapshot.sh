@@ -23,6 +23,10 @@ base=$(t sh -c "cp -r '$dir/tree' '$dir/copy' && sync")
 "$bmlua" profile include "$dir/tree"
 first=$(t "$bmlua" snapshot -q)
 second=$(t "$bmlua" snapshot -q)
+sid=$("$bmlua" snapshots --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["sid"])')
+restore=$(t "$bmlua" snapshots restore "$sid" --to "$dir/restored" -q)
 printf 'files: %d of 1 KiB\n' "$files"
-printf '%-44s %7.2f s\n' "baseline: cp -r + sync" "$base" "bmlua snapshot (all new: newbu + newver)" "$first" "bmlua snapshot (nothing changed)" "$second"
-awk -v b="$base" -v f="$first" -v s="$second" 'BEGIN { printf "ratio first/baseline: %.1fx   nothing-changed/first: %.2f\n", f / b, s / f }'
+printf '%-44s %7.2f s\n' "baseline: cp -r + sync" "$base" "bmlua snapshot (all new: newbu + newver)" "$first" \
+    "bmlua snapshot (nothing changed)" "$second" "bmlua snapshots restore (into a new folder)" "$restore"
+awk -v b="$base" -v f="$first" -v s="$second" -v r="$restore" \
+    'BEGIN { printf "ratio to baseline: first %.1fx, restore %.1fx   nothing-changed/first: %.2f\n", f / b, r / b, s / f }'
