@@ -103,6 +103,12 @@ extension BackupDatabase {
     /// nothing changes: the result says what would go.
     public func prune(_ policy: PrunePolicy, profile: Int64? = nil, dryRun: Bool = false) throws -> (removed: [String], versions: Int) {
         guard !policy.isEmpty else { throw BMError(22, "say what to keep, e.g. --keep-last 7 --keep-daily 14") }
+        // Decided and done under one writer lock: no snapshot appears in between. A dry run only reads.
+        if dryRun { return try prune(policy, profile: profile, apply: false) }
+        return try holdingWriterLock { try prune(policy, profile: profile, apply: true) }
+    }
+
+    private func prune(_ policy: PrunePolicy, profile: Int64?, apply: Bool) throws -> (removed: [String], versions: Int) {
         let all = try snapshots().filter { profile == nil || $0.profile == profile }.sorted { $0.sid > $1.sid }
         var keep = Set(all.prefix(policy.last).map(\.sid))
         let calendar = Calendar(identifier: .iso8601)
@@ -130,7 +136,7 @@ extension BackupDatabase {
                     && Set(try Catalog.snapshotsUsing(db, backup: c[0], version: c[1])).isSubset(of: gone)
             }
         }
-        if dryRun { return (doomed, try read { try unused($0).count }) }
+        if !apply { return (doomed, try read { try unused($0).count }) }
         let removedVersions: Int = try write { db in
             let versions = try unused(db)
             for sid in doomed { try Catalog.deleteSnapshot(db, sid: sid) }
