@@ -313,6 +313,23 @@ final class SnapshotFixture {
         #expect(said.lines.contains("bmlua: skipped \(link)/loop: a symbolic link"), "\(said.lines)")
     }
 
+    /// Deleting a backup takes its file out of the snapshots that hold it, and
+    /// out of their browse views, only once the deletion is committed.
+    @Test func deletingABackupTakesItOutOfSnapshotsAndViews() throws {
+        let s = try SnapshotFixture()
+        let sid = try #require(try s.run().sid)
+        let a = try s.f.bd.resolve(s.tree + "/a.txt").index
+        let view = s.f.root + "/snapshots/" + sid + s.tree + "/a.txt"
+        // Rolled back with the operation that called it: the view keeps the file.
+        try s.f.hook(2, "delbu(\(a)); error('changed my mind')")
+        expectError(30) { try s.f.bd.newbu(try s.f.file("other.txt", "o")) }
+        #expect(try FS.exists(view) && s.f.bd.snapshotFiles(sid).count == 2)
+        try s.f.hook(2, "")
+        #expect(try s.f.bd.delbu(a) == [sid])
+        #expect(try s.f.bd.snapshotFiles(sid).map { FS.baseName($0.path) } == ["b.txt"])
+        #expect(!FS.exists(view) && FS.exists(s.f.root + "/snapshots/" + sid + s.tree + "/sub/b.txt"))
+    }
+
     /// `snapshots diff`: restic's + - M, by original path; a touched file with the same data is no change.
     @Test func diffShowsAddedRemovedAndModifiedFiles() throws {
         let s = try SnapshotFixture()

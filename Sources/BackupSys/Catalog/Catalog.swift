@@ -120,6 +120,10 @@ enum Catalog {
     }
 
     /// Snapshots whose entries use version `index` of `backup`.
+    static func snapshotsHolding(_ db: Database, backup: Int64) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT DISTINCT sid FROM snapshot_entry WHERE backup = ? ORDER BY sid", arguments: [backup])
+    }
+
     static func snapshotsUsing(_ db: Database, backup: Int64, version: Int64) throws -> [String] {
         try String.fetchAll(db, sql: "SELECT sid FROM snapshot_entry WHERE backup = ? AND version = ? ORDER BY sid", arguments: [backup, version])
     }

@@ -193,14 +193,24 @@ extension BackupDatabase {
 
     // MARK: delbu — hook 5
 
-    public func delbu(_ index: Int64, deleteStoredAway: Bool = false) throws {
+    /// Returns the snapshots the file was taken out of: it goes from them with
+    /// its versions (as Back In Time's "remove from all snapshots"), and from
+    /// their browse views once that is committed.
+    @discardableResult
+    public func delbu(_ index: Int64, deleteStoredAway: Bool = false) throws -> [String] {
         try write { db in
             guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
             if b.storedAway && !deleteStoredAway {
                 throw BMError(17, "backup \(index) (\(b.name)) holds the only copy of \(FS.shown(b.path))", path: b.path)
             }
             _ = try runHook(5, [.string(b.path), .string(b.path), .string(b.name), .integer(index), .boolean(deleteStoredAway)])
+            let sids = try Catalog.snapshotsHolding(db, backup: index)
             try Catalog.deleteBackup(db, index: index)
+            if !sids.isEmpty {
+                let views = sids.map { repository.root + "/snapshots/" + $0 + b.path }
+                db.afterNextTransaction(onCommit: { _ in for v in views { unlink(v) } })
+            }
+            return sids
         }
     }
 }

@@ -68,7 +68,9 @@ struct Restore: ParsableCommand {
 }
 
 struct Delete: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Delete a backup and its versions (delbu; hook 5).")
+    static let configuration = CommandConfiguration(
+        abstract: "Delete a backup and its versions (delbu; hook 5).",
+        discussion: "Snapshots that hold the file lose it too, as with Back In Time's \"remove from all snapshots\".")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The backup, by index, name or original path.") var backup: String
     @Flag(name: .customLong("delete-stored-away"), help: "Also delete a backup that holds the only copy of its file.") var deleteStoredAway = false
@@ -76,8 +78,11 @@ struct Delete: ParsableCommand {
     func run() throws {
         try global.withDatabase { bd in
             let b = try bd.resolve(backup)
-            try bd.delbu(b.index, deleteStoredAway: deleteStoredAway)
-            global.report("deleted backup \(b.index): \(b.name)", json: .map(["index": .integer(b.index), "name": .string(b.name)]))
+            let sids = try bd.delbu(b.index, deleteStoredAway: deleteStoredAway)
+            var json: [LuaValue: LuaValue] = ["index": .integer(b.index), "name": .string(b.name)]
+            if !sids.isEmpty { json["snapshots"] = .list(sids.map { .string($0) }) }
+            global.report("deleted backup \(b.index): \(b.name)" + (sids.isEmpty ? "" : ", and its file from \(sids.count) snapshot(s)"),
+                          json: .map(json))
         }
     }
 }
