@@ -80,11 +80,11 @@ struct ProfileCommand: ParsableCommand {
 
         func run() throws {
             let paths = paths.map(absolutePath)
+            config.append(paths, to: \.include, named: "include", of: profile, reporting: global)
             // Added all the same: it may be on a drive the user-callback mounts (reason 7).
             for p in paths where !global.quiet && !FileManager.default.fileExists(atPath: p) {
                 FileHandle.standardError.write(Data("bmlua: warning: \(p) does not exist (yet): snapshots count it as failed until it does\n".utf8))
             }
-            config.append(paths, to: \.include, named: "include", of: profile, reporting: global)
         }
     }
 
