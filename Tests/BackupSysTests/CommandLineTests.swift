@@ -278,6 +278,21 @@ import Testing
         #expect(items?.first?["path"] as? String == path)
     }
 
+    /// `bmlua list PATH`: only the backups of files at or under PATH.
+    @Test func listTakesAPathToLookUnder() throws {
+        let f = try Fixture()
+        for name in ["docs/a.txt", "docs/sub/b.txt", "docs-old/c.txt", "d.txt"] {
+            #expect(try Self.bmlua(["backup", try f.file(name, name)], repo: f.root).status == 0)
+        }
+        func names(_ args: [String]) throws -> [String] {
+            try Self.bmlua(["list"] + args, repo: f.root).stdout.split(separator: "\n").map { String($0.split(separator: "\t")[1]) }
+        }
+        #expect(try names([f.work + "/docs"]) == ["a.txt", "b.txt"])
+        #expect(try names([f.work + "/docs/"]) == ["a.txt", "b.txt"])
+        #expect(try names([f.work + "/d.txt"]) == ["d.txt"])
+        #expect(try names([]).count == 4)
+    }
+
     /// `bmlua run` sets `arg` as the `lua` command does, so scripts written for it work.
     @Test func runSetsArgLikeTheLuaCommand() throws {
         let f = try Fixture()

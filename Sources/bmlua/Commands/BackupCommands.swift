@@ -90,10 +90,15 @@ struct Delete: ParsableCommand {
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the backups.")
     @OptionGroup var global: GlobalOptions
+    @Argument(help: "Only the backups of files at or under this path.") var under: String?
 
     func run() throws {
         try global.withDatabase { bd in
-            let all = try bd.describeAll()
+            let prefix = under.map(absolutePath)
+            let all = try bd.describeAll().filter { b in
+                guard let prefix, let path = b.field("path").stringValue else { return true }
+                return path == prefix || path.hasPrefix(prefix == "/" ? "/" : prefix + "/")
+            }
             if global.json { return printJSON(.list(all)) }
             for b in all {
                 print("\(b.field("index"))\t\(printable(b.field("name").stringValue ?? ""))\t\(b.field("size")) B\t\(printable(b.field("path").stringValue ?? ""))")
