@@ -406,6 +406,29 @@ final class SnapshotFixture {
         expectError(22) { _ = try s.f.bd.prune(.init()) }
     }
 
+    /// `prune --forget-deleted`: a snapshot-made backup of a file gone from disk
+    /// goes once nothing holds it; a manual backup, or a file still there, stays.
+    @Test func pruneForgetsBackupsOfDeletedFilesWhenAsked() throws {
+        let s = try SnapshotFixture()
+        let t0 = Date(timeIntervalSinceNow: -10 * 86400)
+        _ = try s.run(at: t0)
+        let manual = try s.f.bd.newbu(try s.f.file("manual.txt", "kept by hand"))
+        unlink(s.f.work + "/manual.txt")
+        unlink(s.tree + "/sub/b.txt")
+        try s.write("a.txt", "alpha, later")
+        _ = try s.run(at: t0.addingTimeInterval(86400))
+        try s.f.hook(5, "deleted = (deleted or '') .. bhin[3] .. ' '")
+        let before = try s.f.state()
+        let plan = try s.f.bd.prune(.init(last: 1), dryRun: true, forgetDeleted: true)
+        #expect(plan.removed.count == 1 && plan.versions == 2 && plan.backups == 1)
+        #expect(try s.f.state() == before)
+        let r = try s.f.bd.prune(.init(last: 1), forgetDeleted: true)
+        #expect(r.versions == 2 && r.backups == 1)
+        #expect(try s.f.global("deleted") == "b.txt ")
+        #expect(try s.f.bd.read { try Catalog.backups($0) }.map(\.name).sorted() == ["a.txt", "manual.txt"])
+        #expect(try s.f.bd.backup(manual).name == "manual.txt")
+    }
+
     @Test func profilesRoundTripThroughTheConfigFile() throws {
         let f = try Fixture()
         var c = try ProfileConfig.load(f.base + "/cfg/config.toml")

@@ -101,14 +101,23 @@ extension BackupDatabase {
     /// The others are removed, then the versions only they used (hook 8 fires
     /// for each). A version still used by a kept snapshot stays. With `dryRun`,
     /// nothing changes: the result says what would go.
-    public func prune(_ policy: PrunePolicy, profile: Int64? = nil, dryRun: Bool = false) throws -> (removed: [String], versions: Int) {
+    ///
+    /// With `forgetDeleted`, the backups a snapshot made (group = its profile)
+    /// of files no longer on disk go too (hook 5 fires), once no snapshot holds
+    /// them and no version is left: otherwise their current copies stay for
+    /// ever. Stored-away backups, and those made with `bmlua backup`, stay.
+    public func prune(_ policy: PrunePolicy, profile: Int64? = nil, dryRun: Bool = false, forgetDeleted: Bool = false)
+        throws -> (removed: [String], versions: Int, backups: Int)
+    {
         guard !policy.isEmpty else { throw BMError(22, "say what to keep, e.g. --keep-last 7 --keep-daily 14") }
         // Decided and done under one writer lock: no snapshot appears in between. A dry run only reads.
-        if dryRun { return try prune(policy, profile: profile, apply: false) }
-        return try holdingWriterLock { try prune(policy, profile: profile, apply: true) }
+        if dryRun { return try prune(policy, profile: profile, forgetDeleted: forgetDeleted, apply: false) }
+        return try holdingWriterLock { try prune(policy, profile: profile, forgetDeleted: forgetDeleted, apply: true) }
     }
 
-    private func prune(_ policy: PrunePolicy, profile: Int64?, apply: Bool) throws -> (removed: [String], versions: Int) {
+    private func prune(_ policy: PrunePolicy, profile: Int64?, forgetDeleted: Bool, apply: Bool)
+        throws -> (removed: [String], versions: Int, backups: Int)
+    {
         let all = try snapshots().filter { profile == nil || $0.profile == profile }.sorted { $0.sid > $1.sid }
         var keep = Set(all.prefix(policy.last).map(\.sid))
         let calendar = Calendar(identifier: .iso8601)
@@ -122,7 +131,6 @@ extension BackupDatabase {
         bucket(policy.weekly) { let c = calendar.dateComponents([.yearForWeekOfYear, .weekOfYear], from: $0); return "\(c.yearForWeekOfYear!)-\(c.weekOfYear!)" }
         bucket(policy.monthly) { let c = calendar.dateComponents([.year, .month], from: $0); return "\(c.year!)-\(c.month!)" }
         let doomed = all.filter { !keep.contains($0.sid) }.map(\.sid)
-        guard !doomed.isEmpty else { return ([], 0) }
 
         // The versions that only doomed snapshots use, each once.
         let gone = Set(doomed)
@@ -136,14 +144,31 @@ extension BackupDatabase {
                     && Set(try Catalog.snapshotsUsing(db, backup: c[0], version: c[1])).isSubset(of: gone)
             }
         }
-        if !apply { return (doomed, try read { try unused($0).count }) }
-        let removedVersions: Int = try write { db in
+        // Snapshot-made backups of deleted files that nothing will hold once the versions go.
+        func forgotten(_ db: Database, _ versions: [[Int64]]) throws -> [Int64] {
+            guard forgetDeleted else { return [] }
+            let going = Set(versions)
+            return try Catalog.backups(db).filter { b in
+                guard b.group >= 1, profile == nil || b.group == profile, !b.storedAway, !FS.exists(b.path) else { return false }
+                return try Set(Catalog.snapshotsHolding(db, backup: b.index)).isSubset(of: gone)
+                    && Catalog.versions(db, backup: b.index).allSatisfy { going.contains([b.index, $0.index]) }
+            }.map(\.index)
+        }
+        if !apply {
+            return try read { db in
+                let versions = try unused(db)
+                return (doomed, versions.count, try forgotten(db, versions).count)
+            }
+        }
+        let (removedVersions, removedBackups): (Int, Int) = try write { db in
             let versions = try unused(db)
+            let backups = try forgotten(db, versions)
             for sid in doomed { try Catalog.deleteSnapshot(db, sid: sid) }
             for c in versions { try delver(c[0], c[1]) }
-            return versions.count
+            for i in backups { try delbu(i) }
+            return (versions.count, backups.count)
         }
         for sid in doomed { try? FileManager.default.removeItem(atPath: repository.root + "/snapshots/" + sid) }
-        return (doomed, removedVersions)
+        return (doomed, removedVersions, removedBackups)
     }
 }

@@ -156,19 +156,28 @@ struct Prune: ParsableCommand {
     @Option(help: "Only this profile's snapshots.") var profile: Int64?
     @Flag(name: .customLong("dry-run"), help: "Change nothing: list the snapshots that would be removed and count the versions.")
     var dryRun = false
+    @Flag(name: .customLong("forget-deleted"), help: ArgumentHelp(
+        "Also delete the backups snapshots made of files no longer on disk, once nothing holds them.",
+        discussion: "Otherwise their current copies stay until bmlua delete. Stored-away backups and those made with bmlua backup stay."))
+    var forgetDeleted = false
 
     func run() throws {
         try global.withDatabase { bd in
-            let r = try bd.prune(.init(last: last, daily: daily, weekly: weekly, monthly: monthly), profile: profile, dryRun: dryRun)
+            let r = try bd.prune(.init(last: last, daily: daily, weekly: weekly, monthly: monthly), profile: profile,
+                                 dryRun: dryRun, forgetDeleted: forgetDeleted)
             if global.json {
-                return printJSON(.map(["removed": .list(r.removed.map { .string($0) }), "versions": .integer(Int64(r.versions)),
-                                       "dry_run": .boolean(dryRun)]))
+                var json: [LuaValue: LuaValue] = ["removed": .list(r.removed.map { .string($0) }), "versions": .integer(Int64(r.versions)),
+                                                  "dry_run": .boolean(dryRun)]
+                if forgetDeleted { json["backups"] = .integer(Int64(r.backups)) }
+                return printJSON(.map(json))
             }
+            let what = "\(r.removed.count) snapshots and \(r.versions) versions"
+                + (forgetDeleted ? ", and \(r.backups) backups of deleted files" : "")
             if dryRun {
                 for sid in r.removed { print(sid) }
-                global.say("would remove \(r.removed.count) snapshots and \(r.versions) versions")
+                global.say("would remove " + what)
             } else {
-                global.say("removed \(r.removed.count) snapshots and \(r.versions) versions")
+                global.say("removed " + what)
             }
         }
     }
