@@ -119,11 +119,12 @@ enum Catalog {
         try db.execute(sql: "DELETE FROM version WHERE backup = ? AND idx = ?", arguments: [backup, index])
     }
 
-    /// Snapshots whose entries use version `index` of `backup`.
+    /// Snapshots whose entries hold any version of `backup`.
     static func snapshotsHolding(_ db: Database, backup: Int64) throws -> [String] {
         try String.fetchAll(db, sql: "SELECT DISTINCT sid FROM snapshot_entry WHERE backup = ? ORDER BY sid", arguments: [backup])
     }
 
+    /// Snapshots whose entries use version `index` of `backup`.
     static func snapshotsUsing(_ db: Database, backup: Int64, version: Int64) throws -> [String] {
         try String.fetchAll(db, sql: "SELECT sid FROM snapshot_entry WHERE backup = ? AND version = ? ORDER BY sid", arguments: [backup, version])
     }

@@ -16,12 +16,11 @@ extension BackupDatabase {
         var report = CheckReport()
         let integrity = try read(Catalog.integrityCheck)
         if integrity != "ok" { report.problems.append("catalog: \(integrity)") }
-        let referenced = try read(Catalog.referencedObjects)
         var seen: Set<String> = []
-        let total = Set(referenced.map(\.object)).count
-        for (object, size, owner) in referenced where seen.insert(object).inserted {
+        let distinct = try read(Catalog.referencedObjects).filter { seen.insert($0.object).inserted }   // shared objects once
+        for (object, size, owner) in distinct {
             report.objectsChecked += 1
-            defer { progress?(report.objectsChecked, total) }
+            defer { progress?(report.objectsChecked, distinct.count) }
             let path = objects.path(of: object)
             guard let st = FS.stat(path, follow: false) else {
                 report.problems.append("\(owner): object \(object) is missing")
