@@ -130,7 +130,8 @@ extension BackupDatabase {
             let intoFolder = to?.hasSuffix("/") ?? false   // `--to DIR/`: a folder, made if missing
             var target = to.map(FS.absolute) ?? b.path
             if intoFolder || FS.isDirectory(target) { target += "/" + FS.baseName(b.path) }
-            if let st = FS.stat(target, follow: false) {
+            let existing = FS.stat(target, follow: false)
+            if let st = existing {
                 guard overwrite else { throw BMError(15, "\(FS.shown(target)) exists", path: target) }
                 guard st.st_mode & S_IFMT == S_IFREG || st.st_mode & S_IFMT == S_IFLNK else {
                     throw BMError(12, "\(FS.shown(target)) is \(FS.kind(st.st_mode)); not replaced", path: target)
@@ -152,7 +153,11 @@ extension BackupDatabase {
             if to == nil || intoFolder {
                 try FS.makeDirectories(FS.directory(target))   // the original's folder may be gone with it
             }
-            try writeAtomically(to: target, mode: mode, mtimeNs: mtime, syncEach: syncEach || endsStoredAway) { fd in
+            // A file that replaces another is synced before its rename whatever the caller says:
+            // a user's file is never half-overwritten.
+            let durable = syncEach || endsStoredAway
+            try writeAtomically(to: target, mode: mode, mtimeNs: mtime,
+                                syncFile: durable || existing != nil, syncFolder: durable) { fd in
                 if let source {
                     let input = open(source, O_RDONLY | O_CLOEXEC)
                     guard input >= 0 else { throw FS.failure("cannot read", source) }
@@ -166,10 +171,10 @@ extension BackupDatabase {
         }
     }
 
-    /// Writes a temp file beside `target`, makes it durable, then renames it
-    /// over `target`: a user's file is never half-overwritten. Without
-    /// `syncEach`, a file that replaces nothing is left for the caller to sync.
-    func writeAtomically(to target: String, mode: UInt32, mtimeNs: Int64, syncEach: Bool = true,
+    /// Writes a temp file beside `target` and renames it over `target`. With
+    /// `syncFile`, the data is durable before the rename; with `syncFolder`,
+    /// the rename is durable too. What is not synced here the caller syncs.
+    func writeAtomically(to target: String, mode: UInt32, mtimeNs: Int64, syncFile: Bool, syncFolder: Bool,
                          _ fill: (Int32) throws -> Void) throws {
         let dir = FS.directory(target)
         guard FS.isDirectory(dir) else { throw BMError(10, "folder \(FS.shown(dir)) does not exist", path: target) }
@@ -183,12 +188,12 @@ extension BackupDatabase {
         fchmod(fd, mode_t(mode & 0o7777))
         var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), FS.timespecOf(mtimeNs)]
         futimens(fd, &times)
-        if syncEach || FS.exists(target) {
+        if syncFile {
             guard fsync(fd) == 0 else { throw FS.failure("cannot write", temp) }
         }
         guard rename(temp, target) == 0 else { throw FS.failure("cannot replace", target) }
         done = true
-        if syncEach { FS.fsync(path: dir, directory: true) }
+        if syncFolder { FS.fsync(path: dir, directory: true) }
     }
 
     // MARK: delbu — hook 5
