@@ -296,10 +296,20 @@ public final class LuaVM {
 
     // MARK: Temp files and bhtemp
 
+    /// `bm.tempfile()` names its files `bmlua-hook-PID-XXXXXX`: the pid tells a
+    /// clean-up of their folder that a running process may still use one.
+    static let tempFilePrefix = "bmlua-hook-"
+
+    /// Whether `name` is a `bm.tempfile()` file of a process that is still running.
+    public static func isLiveTempFile(_ name: String) -> Bool {
+        guard name.hasPrefix(tempFilePrefix),
+              let pid = pid_t(name.dropFirst(tempFilePrefix.count).prefix { $0 != "-" }), pid > 0 else { return false }
+        return kill(pid, 0) == 0 || errno == EPERM
+    }
+
     /// A new empty file owned by the host: deleted when `bhtemp` naming it is cleared, or at close.
     public func makeTempFile() throws -> String {
-        // The pid in the name tells a repository's tmp/ clean-up that a running process owns it.
-        var template = Array("\(tempDirectory)/bmlua-hook-\(getpid())-XXXXXX".utf8CString)
+        var template = Array("\(tempDirectory)/\(Self.tempFilePrefix)\(getpid())-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw LuaError(.runtime, "bm.tempfile: cannot create a file in \(tempDirectory): \(String(cString: strerror(errno)))") }
         Foundation.close(fd)

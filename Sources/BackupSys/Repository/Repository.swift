@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import GRDB
+import HookVM
 
 /// A repository on disk (DESIGN §2): the catalog, the objects, the browse
 /// views of snapshots, a staging folder and the writer lock.
@@ -90,14 +91,8 @@ public final class Repository {
         if !cleanedTmp {
             cleanedTmp = true
             let tmp = root + "/tmp"
-            for f in (try? FS.folderEntries(tmp).names) ?? [] where !Self.ownerIsRunning(f) { unlink(tmp + "/" + f) }
+            for f in (try? FS.folderEntries(tmp).names) ?? [] where !LuaVM.isLiveTempFile(f) { unlink(tmp + "/" + f) }
         }
-    }
-
-    /// `bmlua-hook-PID-XXXXXX` (bm.tempfile) of a process that is still running.
-    static func ownerIsRunning(_ name: String) -> Bool {
-        guard name.hasPrefix("bmlua-hook-"), let pid = pid_t(name.dropFirst(11).prefix { $0 != "-" }), pid > 0 else { return false }
-        return kill(pid, 0) == 0 || errno == EPERM
     }
 
     func unlock() {
