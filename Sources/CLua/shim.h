@@ -190,14 +190,19 @@ static inline void bmlua_drainpool(bmlua_Limits *lim) {
     lim->pooled = 0;
 }
 
+/* A new block of `n` bytes: from the pool when it is small. */
+static inline void *bmlua_get(bmlua_Limits *lim, size_t n) {
+    size_t c = bmlua_class(n);
+    return c <= BMLUA_CLASSES ? bmlua_smallget(lim, c) : malloc(n);
+}
+
 /* realloc over the pool: `old` is the size Lua believes the block has. */
 static inline void *bmlua_realloc(bmlua_Limits *lim, void *ptr, size_t old, size_t nsize) {
-    size_t nc = bmlua_class(nsize);
-    if (ptr == NULL) return nc <= BMLUA_CLASSES ? bmlua_smallget(lim, nc) : malloc(nsize);
-    size_t oc = bmlua_class(old);
+    if (ptr == NULL) return bmlua_get(lim, nsize);
+    size_t oc = bmlua_class(old), nc = bmlua_class(nsize);
     if (oc > BMLUA_CLASSES && nc > BMLUA_CLASSES) return realloc(ptr, nsize);
     if (oc == nc) return ptr;
-    void *p = nc <= BMLUA_CLASSES ? bmlua_smallget(lim, nc) : malloc(nsize);
+    void *p = bmlua_get(lim, nsize);
     if (p == NULL) return NULL;
     memcpy(p, ptr, old < nsize ? old : nsize);
     bmlua_release(lim, ptr, old);
