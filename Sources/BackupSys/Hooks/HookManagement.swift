@@ -113,8 +113,13 @@ extension BackupDatabase {
         return try read { try describe(b, $0, versions: true) }
     }
 
-    public func describeAll() throws -> [LuaValue] {
-        try read { db in try Catalog.backups(db).map { try describe($0, db, versions: false) } }
+    /// Every backup, or those of files at or under `folder`.
+    public func describeAll(under folder: String? = nil) throws -> [LuaValue] {
+        let folder = folder.map(FS.absolute)
+        return try read { db in
+            try Catalog.backups(db).filter { b in folder.map { FS.isAtOrUnder(b.path, $0) } ?? true }
+                .map { try describe($0, db, versions: false) }
+        }
     }
 
     // MARK: Lua programs

@@ -162,6 +162,11 @@ enum FS {
         return "/" + parts.joined(separator: "/")
     }
 
+    /// `path` is `folder` or lies under it (both absolute and normalised).
+    static func isAtOrUnder(_ path: String, _ folder: String) -> Bool {
+        path == folder || path.hasPrefix(folder == "/" ? "/" : folder + "/")
+    }
+
     static func baseName(_ path: String) -> String {
         path.split(separator: "/").last.map(String.init) ?? path
     }

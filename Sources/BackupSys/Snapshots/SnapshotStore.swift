@@ -30,9 +30,7 @@ extension BackupDatabase {
         var restored: [String] = [], failed: [BMError] = []
         // One writer lock for the whole restore: no prune removes a version half-way.
         try holdingWriterLock {
-            let files = try snapshotFiles(sid).filter { f in
-                prefix.map { f.path == $0 || f.path.hasPrefix($0 == "/" ? "/" : $0 + "/") } ?? true
-            }
+            let files = try snapshotFiles(sid).filter { f in prefix.map { FS.isAtOrUnder(f.path, $0) } ?? true }
             for f in files {
                 defer { progress?(restored.count + failed.count, files.count) }
                 let target = to.map { FS.absolute($0) + f.path } ?? f.path

@@ -94,11 +94,7 @@ struct List: ParsableCommand {
 
     func run() throws {
         try global.withDatabase { bd in
-            let prefix = under.map(absolutePath)
-            let all = try bd.describeAll().filter { b in
-                guard let prefix, let path = b.field("path").stringValue else { return true }
-                return path == prefix || path.hasPrefix(prefix == "/" ? "/" : prefix + "/")
-            }
+            let all = try bd.describeAll(under: under)
             if global.json { return printJSON(.list(all)) }
             for b in all {
                 print("\(b.field("index"))\t\(printable(b.field("name").stringValue ?? ""))\t\(b.field("size")) B\t\(printable(b.field("path").stringValue ?? ""))")
