@@ -348,6 +348,23 @@ import Testing
         #expect(r.stderr.contains("error 22") && r.stderr.contains("UTF-8"), "\(r.stderr)")
     }
 
+    /// A snapshot "with errors" is kept, and the run still fails as DESIGN §6 says
+    /// every error does: error 6 on stderr, exit status 1, the failed file named.
+    @Test func snapshotWithErrorsExitsOneAndKeepsTheSnapshot() throws {
+        let f = try Fixture()
+        try f.file("tree/good.txt", "good")
+        let bad = Array((f.work + "/tree/caf").utf8) + [0xE9, 0]
+        close(bad.withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644) })
+        let env = ["XDG_CONFIG_HOME": f.base + "/xdg", "XDG_RUNTIME_DIR": f.base]
+        #expect(try Self.bmlua(["profile", "include", f.work + "/tree"], repo: f.root, environment: env).status == 0)
+        let snap = try Self.bmlua(["snapshot"], repo: f.root, environment: env)
+        #expect(snap.status == 1, "\(snap.stderr)")
+        #expect(snap.stderr.contains("caf\\xE9") && snap.stderr.contains("bmlua: error 6: "), "\(snap.stderr)")
+        let list = try Self.bmlua(["snapshots", "--json"], repo: f.root)
+        let snapshots = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        #expect(snapshots.count == 1 && snapshots.first?["files"] as? Int == 1, "\(list.stdout)")
+    }
+
     /// posix_spawn with byte arguments (Foundation's Process takes only Strings).
     func runRaw(arguments: [[UInt8]]) throws -> Result {
         let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("bmlua-err-\(UUID().uuidString)").path
