@@ -175,6 +175,25 @@ final class SnapshotFixture {
         #expect(try s.reasons() == ["7", "1", "4(3)", "2", "8"])
     }
 
+    /// Includes that are all missing (a drive not mounted) fail the run, as restic
+    /// does, instead of recording an empty snapshot "with errors". One missing
+    /// include among others is only a failed file.
+    @Test func includesAllMissingFailWithNoSnapshot() throws {
+        let s = try SnapshotFixture()
+        let gone = [s.f.base + "/unmounted/docs", s.f.base + "/unmounted/photos"]
+        s.config = ProfileConfig(path: s.config.path, profiles: [Profile(id: 1, name: "Main profile", include: gone)])
+        let e = expectError(5) { _ = try s.run() }
+        #expect(e?.message.contains("none of profile 1's include paths exists") == true, "\(String(describing: e))")
+        #expect(try s.reasons() == ["7", "1", "4(5)", "2", "8"])
+        #expect(try s.f.bd.snapshots().isEmpty && s.f.bd.describeAll().isEmpty)
+
+        s.resetCalls()
+        s.config = ProfileConfig(path: s.config.path, profiles: [Profile(id: 1, name: "Main profile", include: gone + [s.tree])])
+        let summary = try s.run()
+        #expect(summary.sid != nil && summary.failedFiles == 2 && summary.newFiles == 2)
+        #expect(try s.reasons() == ["7", "1", "4(6)", "3", "2", "8"])
+    }
+
     @Test func vetoOnReason1() throws {
         let s = try SnapshotFixture(callbackScript: "[ \"$3\" = 1 ] && exit 1")
         expectError(7) { _ = try s.run() }

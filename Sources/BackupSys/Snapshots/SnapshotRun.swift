@@ -79,6 +79,12 @@ public struct SnapshotRun {
             guard Repository.exists(at: repo) else {
                 throw BMError(3, "no repository at \(FS.shown(repo)) (is the drive mounted? create one with: bmlua init --repo \(FS.shown(repo)))", path: repo)
             }
+            // Nothing to read at all is a failed run, as restic says "all source
+            // files do not exist": an empty snapshot "with errors" is only noise.
+            let includes = profile.include.map(FS.absolute)
+            if includes.allSatisfy({ access($0, F_OK) != 0 && errno == ENOENT }) {
+                throw BMError(5, "none of profile \(profile.id)'s include paths exists (\(includes.map(FS.shown).joined(separator: ", "))); is the drive mounted?")
+            }
             let bd = try BackupDatabase(at: repo, options: options)
             defer { bd.close() }
             summary = try bd.holdingWriterLock { try take(profile, in: bd) }
@@ -92,7 +98,7 @@ public struct SnapshotRun {
         } catch {
             let e = BMError.wrap(error)
             callback.call(profile, .error, ["5", e.description])
-            failure = BMError(5, e.description)
+            failure = e.number == 5 ? e : BMError(5, e.description)
         }
         callback.call(profile, .ends)
         callback.call(profile, .unmount)
