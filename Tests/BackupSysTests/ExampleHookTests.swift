@@ -132,6 +132,7 @@ import Testing
     @Test func fieldsPerBackupAndPerGroup() throws {
         let f = try Fixture()
         let i = try f.bd.newbu(try f.file("a.txt", "x"), .init(group: 3))
+        let other = try f.bd.newbu(try f.file("b.txt", "y"))
         let r = try f.bd.runScript("""
             regbd('Owner', 'g'); bfvar[3] = 'team'
             regbd('Stars', 'd'); bfvar[\(i)] = 5
@@ -140,7 +141,10 @@ import Testing
             local ok2 = pcall(regbd, 'Stars', 'd')
             return owner, ok, errornum, ok2, backup(\(i)).fields.Stars, #backups()
             """, name: "=t")
-        #expect(r == ["team", false, 19, false, 5, 1])
+        #expect(r == ["team", false, 19, false, 5, 2])
+        // A backup's fields are its own d values and its group's g values.
+        #expect(try f.bd.describe(i).field("fields") == .map(["Owner": "team", "Stars": 5]))
+        #expect(try f.bd.describe(other).field("fields") == .map([:]))
     }
 
     @Test func operationsFromLuaAndTheirErrors() throws {

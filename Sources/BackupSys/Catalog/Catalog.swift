@@ -177,12 +177,13 @@ enum Catalog {
             .map { ($0["owner"], StoredValue.decode(kind: $0["kind"], $0["value"])) }
     }
 
-    /// The `d` field values of one backup, by field name.
-    static func fieldValues(_ db: Database, backup: Int64) throws -> [String: LuaValue] {
+    /// The field values that apply to one backup, by field name: its own `d`
+    /// values and its group's `g` values (field names are unique across types).
+    static func fieldValues(_ db: Database, backup: Int64, group: Int64) throws -> [String: LuaValue] {
         let rows = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT v.field, v.kind, v.value FROM field_value v JOIN field f ON f.name = v.field
-            WHERE f.type = 'd' AND v.owner = ?
-            """), arguments: [backup])
+            WHERE v.owner IN (?1, ?2) AND ((f.type = 'd' AND v.owner = ?1) OR (f.type = 'g' AND v.owner = ?2))
+            """), arguments: [backup, group])
         return Dictionary(uniqueKeysWithValues: rows.map { ($0["field"], StoredValue.decode(kind: $0["kind"], $0["value"])) })
     }
 

@@ -243,7 +243,7 @@ extension BackupDatabase {
             "created": .string(isoTime(b.created)), "updated": .string(isoTime(b.updated)),
         ]
         var fields: [LuaValue: LuaValue] = [:]
-        for (k, v) in try Catalog.fieldValues(db, backup: b.index) { fields[.string(k)] = v }
+        for (k, v) in try Catalog.fieldValues(db, backup: b.index, group: b.group) { fields[.string(k)] = v }
         m["fields"] = .map(fields)
         if versions {
             m["versions"] = .list(try Catalog.versions(db, backup: b.index).map { v in
