@@ -62,6 +62,8 @@ struct GlobalOptions: ParsableArguments {
             return try body(bd)
         } catch let code as ExitCode {
             throw code
+        } catch let stop as Interrupted {
+            Interruption.exit(stop)
         } catch {
             fail(bd.handle(BMError.wrap(error)))
         }

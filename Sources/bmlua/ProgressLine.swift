@@ -17,8 +17,9 @@ final class ProgressLine {
         FileHandle.standardError.write(Data(("\r" + text() + "\u{1b}[K").utf8))
     }
 
-    /// Clears the line, before the command's own output.
+    /// Clears the line, before the command's own output (or its error).
     func finish() {
         if shown { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
+        shown = false
     }
 }

@@ -14,7 +14,7 @@ import Testing
 
     @discardableResult
     static func bmlua(_ args: [String], repo: String, input: String? = nil, environment: [String: String] = [:],
-                      asUser: String? = nil) throws -> Result {
+                      asUser: String? = nil, whileRunning: (Process) throws -> Void = { _ in }) throws -> Result {
         let p = Process()
         if let asUser {
             p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
@@ -34,6 +34,7 @@ import Testing
             stdin.fileHandleForWriting.write(Data(input.utf8))
             stdin.fileHandleForWriting.closeFile()
         }
+        try whileRunning(p)
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
@@ -363,6 +364,31 @@ import Testing
         let list = try Self.bmlua(["snapshots", "--json"], repo: f.root)
         let snapshots = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
         #expect(snapshots.count == 1 && snapshots.first?["files"] as? Int == 1, "\(list.stdout)")
+    }
+
+    /// Ctrl-C during a snapshot: it stops between files, the user-callback still
+    /// gets 4 (5, …), 2 and 8 (what reason 7 mounted is unmounted), exit status 130.
+    @Test func ctrlCStopsASnapshotBetweenFiles() throws {
+        let f = try Fixture()
+        for name in ["a", "b", "c"] { try f.file("tree/\(name).txt", name) }
+        let calls = f.base + "/calls"
+        try FileManager.default.createDirectory(atPath: f.base + "/xdg/bmlua", withIntermediateDirectories: true)
+        try Fixture.script("#!/bin/sh\necho \"$3 $4\" >> '\(calls)'\n", at: f.base + "/xdg/bmlua/user-callback")
+        let env = ["XDG_CONFIG_HOME": f.base + "/xdg", "XDG_RUNTIME_DIR": f.base]
+        #expect(try Self.bmlua(["profile", "include", f.work + "/tree"], repo: f.root, environment: env).status == 0)
+        // Each file's hook 2 says it began, then takes a second of Lua: the signal lands inside the first.
+        let began = f.base + "/began"
+        #expect(try Self.bmlua(["hooks", "set", "2", "io.open('\(began)', 'w'):close() local t = os.clock() + 1 while os.clock() < t do end"], repo: f.root).status == 0)
+        let r = try Self.bmlua(["snapshot"], repo: f.root, environment: env) { p in
+            let deadline = Date(timeIntervalSinceNow: 20)
+            while Date() < deadline, !FS.exists(began) { usleep(10_000) }
+            kill(p.processIdentifier, SIGINT)
+        }
+        #expect(r.status == 130 && r.stderr.contains("bmlua: interrupted: no snapshot recorded"), "\(r.status) \(r.stderr)")
+        let log = try String(contentsOfFile: calls, encoding: .utf8)
+        #expect(log.split(separator: "\n").map { $0.prefix(3) } == ["7 ", "1 ", "4 5", "2 ", "8 "], "\(log)")
+        #expect(try Self.bmlua(["snapshots", "--json"], repo: f.root).stdout == "[]\n")
+        #expect(try Self.bmlua(["check"], repo: f.root).status == 0)
     }
 
     /// posix_spawn with byte arguments (Foundation's Process takes only Strings).

@@ -34,14 +34,17 @@ final class SnapshotFixture {
         try Data(text.utf8).write(to: URL(fileURLWithPath: tree + "/" + name))
     }
 
-    func run(profile: Int64 = 1, timeLimit: Double = 600, at date: Date? = nil) throws -> SnapshotRun.Summary {
+    func run(profile: Int64 = 1, timeLimit: Double = 600, at date: Date? = nil,
+             batchSize: Int = 256, stopWhen stop: @escaping () -> Bool = { false }) throws -> SnapshotRun.Summary {
         var r = SnapshotRun(config: config, defaultRepository: f.root)
         r.profileID = profile
+        r.batchSize = batchSize
         r.callbackPath = callback
         r.callbackTimeLimit = timeLimit
         r.lockDirectory = f.base + "/locks"
         var o = SessionOptions()
         o.diagnostics = { _ in }
+        o.stopRequested = stop
         r.options = o
         if let date { r.now = { date } }
         return try r.run()
@@ -103,6 +106,27 @@ final class SnapshotFixture {
         try FS.mkdir(s.f.root + "/snapshots")
         let next = try s.run()
         #expect(next.sid != nil && next.filesRead == 0 && next.unchangedFiles == 2)
+    }
+
+    /// Ctrl-C: the run stops between two files, calls back as "failed, no
+    /// snapshot" (so reason 8 unmounts what 7 mounted), and keeps the batches it
+    /// finished: the next run does not read those files again.
+    @Test func interruptedBetweenFiles() throws {
+        let s = try SnapshotFixture()
+        let flag = s.f.base + "/stop"
+        // Hook 2 fires once the first backup exists: from then on a stop is asked.
+        try s.f.hook(2, "io.open('\(flag)', 'w'):close()")
+        #expect(throws: Interrupted.self) { _ = try s.run(batchSize: 1) { FS.exists(flag) } }
+        #expect(try s.reasons() == ["7", "1", "4(5)", "2", "8"])
+        #expect(try s.recorded()[2].argv[4].hasPrefix("interrupted: no snapshot recorded"))
+        #expect(try s.f.bd.snapshots().isEmpty && s.f.bd.describeAll().count == 1)
+        #expect(try s.f.bd.check(readData: true).ok)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: s.f.root + "/tmp").isEmpty)
+
+        unlink(flag)
+        let next = try s.run()
+        #expect(next.sid != nil && next.unchangedFiles == 1 && next.newFiles == 1 && next.filesRead == 2,
+                "the finished file is not read again; the new one is read by newbu and newver")
     }
 
     @Test func takenWithErrors() throws {
@@ -388,6 +412,20 @@ final class SnapshotFixture {
         #expect(inPlace.failed.first?.number == 15)
         _ = try s.f.bd.restoreSnapshot(first, path: s.tree + "/a.txt", overwrite: true)
         #expect(try s.f.read(s.tree + "/a.txt") == "alpha")
+    }
+
+    /// Ctrl-C during `snapshots restore`: the file in hand is finished, no temp
+    /// file is left beside a user's file, and the error says how far it got.
+    @Test func interruptedRestoreStopsBetweenFiles() throws {
+        let s = try SnapshotFixture()
+        let sid = try #require(try s.run().sid)
+        let flag = s.f.base + "/stop", out = s.f.base + "/out"
+        try s.f.hook(4, "io.open('\(flag)', 'w'):close()")
+        s.f.bd.options.stopRequested = { FS.exists(flag) }
+        let e = #expect(throws: Interrupted.self) { _ = try s.f.bd.restoreSnapshot(sid, to: out) }
+        #expect(e?.progress == "1 of 2 files restored")
+        #expect(try s.f.read(out + s.tree + "/a.txt") == "alpha" && !FS.exists(out + s.tree + "/sub"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out + s.tree) == ["a.txt"])
     }
 
     @Test func excludesAndGroups() throws {

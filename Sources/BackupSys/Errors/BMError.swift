@@ -107,3 +107,12 @@ public enum ErrorTable {
     public static func knows(_ number: Int) -> Bool { byNumber[number] != nil }
     public static func unknown(_ number: Int) -> String { "Unknown error \(number)--probably a bug." }
 }
+
+/// Long work stopped at the user's request (Ctrl-C, SIGTERM) between two
+/// files. Not a failure of the operation: it does not go through the error
+/// handler, and what was finished stays finished.
+public struct Interrupted: Error, CustomStringConvertible {
+    public var progress: String
+    public init(_ progress: String) { self.progress = progress }
+    public var description: String { "interrupted: \(progress)" }
+}

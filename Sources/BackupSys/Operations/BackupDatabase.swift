@@ -15,6 +15,9 @@ public struct SessionOptions {
     /// Where `bm.log`, traces and warnings go (stderr by default); `verbose` shows bm.log lines.
     public var verbose = false
     public var diagnostics: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// Asked between files by long work (a snapshot, a snapshot's restore): true
+    /// once the user wants it stopped (Ctrl-C). The work then throws `Interrupted`.
+    public var stopRequested: () -> Bool = { false }
 
     public init() {}
 }

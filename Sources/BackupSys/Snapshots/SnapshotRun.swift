@@ -39,8 +39,9 @@ public struct SnapshotRun {
         public var errors: [String] = []
     }
 
-    /// Runs the whole protocol. Throws 1, 2, 3, 4, 5 or 7 as §8's table says;
-    /// a snapshot taken with errors returns normally with `failedFiles > 0`.
+    /// Runs the whole protocol. Throws 1, 2, 3, 4, 5 or 7 as §8's table says,
+    /// or `Interrupted` (called back as reason 4 with 5, then 2 and 8); a
+    /// snapshot taken with errors returns normally with `failedFiles > 0`.
     public func run() throws -> Summary {
         let log = options.diagnostics
         let verbose = options.verbose
@@ -73,7 +74,7 @@ public struct SnapshotRun {
             callback.call(profile, .unmount)
             throw BMError(7, "reason 1 (begins) exited non-zero")
         }
-        var failure: BMError?
+        var failure: Error?
         var summary = Summary()
         do {
             guard Repository.exists(at: repo) else {
@@ -92,6 +93,9 @@ public struct SnapshotRun {
                 if summary.failedFiles > 0 { callback.call(profile, .error, ["6", isoTime(Date())]) }
                 callback.call(profile, .newSnapshot, [sid, repo + "/snapshots/" + sid])
             }
+        } catch let stop as Interrupted {
+            callback.call(profile, .error, ["5", stop.description])
+            failure = stop
         } catch let e as BMError where e.number == 3 || e.number == 4 {
             callback.call(profile, .error, e.number == 3 ? ["3"] : ["4", e.path])
             failure = e
@@ -125,7 +129,9 @@ public struct SnapshotRun {
             summary.errors.append(line)
             bd.options.diagnostics("bmlua: " + line)
         }
-        let (files, unwalked, skipped) = walk(profile)
+        let stop = bd.options.stopRequested
+        let (files, unwalked, skipped) = walk(profile, until: stop)
+        if stop() { throw Interrupted("while listing the files; nothing was stored") }
         if bd.options.verbose {
             for (path, kind) in skipped { bd.options.diagnostics("bmlua: skipped \(FS.shown(path)): \(kind)") }
         }
@@ -141,6 +147,9 @@ public struct SnapshotRun {
         for batch in stride(from: 0, to: files.count, by: batchSize).map({ files[$0..<min($0 + batchSize, files.count)] }) {
             try bd.write { _ in
                 for (path, st) in batch {
+                    // Stopping rolls back this batch only: what earlier batches
+                    // stored is in the catalog, and the next run does not copy it again.
+                    if stop() { throw Interrupted("no snapshot recorded (the next run does not copy again what earlier batches stored)") }
                     do {
                         if let b = known[path] {
                             if let v = latest[b.index], b.source == SourceState(st) {
@@ -227,7 +236,7 @@ public struct SnapshotRun {
     /// that could not be walked (a folder that can't be listed, a name that is
     /// not UTF-8), each with its error; and what was passed over (links,
     /// FIFOs, sockets, devices), each with its kind.
-    func walk(_ profile: Profile) -> (files: [(String, stat)], failures: [(String, BMError)], skipped: [(String, String)]) {
+    func walk(_ profile: Profile, until stop: () -> Bool = { false }) -> (files: [(String, stat)], failures: [(String, BMError)], skipped: [(String, String)]) {
         var files: [String: stat] = [:]
         var failures: [(String, BMError)] = []
         var skipped: [(String, String)] = []
@@ -248,6 +257,7 @@ public struct SnapshotRun {
             case S_IFREG:
                 files[path] = st
             case S_IFDIR:
+                if stop() { return }
                 let entries: (names: [String], undecodable: [String])
                 do { entries = try FS.folderEntries(path) } catch {
                     failures.append((path, BMError.wrap(error, path: path)))

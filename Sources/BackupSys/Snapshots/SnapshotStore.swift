@@ -27,11 +27,12 @@ extension BackupDatabase {
                                 progress: ((Int, Int) -> Void)? = nil) throws -> (restored: [String], failed: [BMError])
     {
         let prefix = path.map(FS.absolute)
-        var restored: [String] = [], failed: [BMError] = []
+        var restored: [String] = [], failed: [BMError] = [], stopped: String?
         // One writer lock for the whole restore: no prune removes a version half-way.
         try holdingWriterLock {
             let files = try snapshotFiles(sid).filter { f in prefix.map { FS.isAtOrUnder(f.path, $0) } ?? true }
             for f in files {
+                if options.stopRequested() { stopped = "\(restored.count) of \(files.count) files restored"; break }
                 defer { progress?(restored.count + failed.count, files.count) }
                 let target = to.map { FS.absolute($0) + f.path } ?? f.path
                 do {
@@ -44,6 +45,7 @@ extension BackupDatabase {
         }
         // Each new file was renamed into place unsynced: all become durable here.
         FS.syncFileSystems(holding: restored)
+        if let stopped { throw Interrupted(stopped) }
         if restored.isEmpty && failed.isEmpty, let path {
             throw BMError(10, "snapshot \(sid) has no file at or under \(FS.shown(path))", path: path)
         }

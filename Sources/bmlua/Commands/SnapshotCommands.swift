@@ -18,6 +18,7 @@ struct SnapshotCommand: ParsableCommand {
         var run = SnapshotRun(config: config.load(), defaultRepository: global.root)
         run.profileID = profile
         run.options = global.sessionOptions
+        run.options.stopRequested = Interruption.install()
         run.callbackPath = UserCallback.locate(userCallback)
         run.callbackTimeLimit = callbackTimeout
         let started = Date()
@@ -28,7 +29,11 @@ struct SnapshotCommand: ParsableCommand {
             line.update(String(format: "%d files, %.1f MB stored, %.1f MB/s", files, Double(s.bytesStored) / 1e6, rate))
         }
         let s: SnapshotRun.Summary
-        do { s = try run.run() } catch { line.finish(); fail(BMError.wrap(error)) }
+        do { s = try run.run() } catch {
+            line.finish()
+            if let stop = error as? Interrupted { Interruption.exit(stop) }
+            fail(BMError.wrap(error))
+        }
         line.finish()
         if global.json {
             printJSON(.map(["sid": s.sid.map { .string($0) } ?? .nil,
@@ -117,7 +122,9 @@ struct SnapshotsCommand: ParsableCommand {
 
         func run() throws {
             try global.withDatabase { bd in
+                bd.options.stopRequested = Interruption.install()
                 let line = ProgressLine(global)
+                defer { line.finish() }
                 let r = try bd.restoreSnapshot(sid, path: path, to: to, overwrite: overwrite) { done, total in
                     line.update("restoring: \(done) of \(total) files")
                 }

@@ -1,0 +1,44 @@
+import BackupSys
+import Foundation
+import Synchronization
+
+/// Ctrl-C (and SIGTERM) during long work: the first asks it to stop between two
+/// files, so a snapshot still calls the user-callback's reasons 4, 2 and 8 (a
+/// drive mounted on reason 7 is unmounted) and a restore leaves no temp file
+/// beside a user's file; the second quits at once, which the repository survives
+/// as it survives a crash. Exit status 130, as restic and shells use.
+enum Interruption {
+    /// Signals received; read by the work, written by the handler (async-signal-safe).
+    static let signals = Atomic<Int>(0)
+
+    /// Installs the handler and returns the question the work asks between files.
+    /// A real handler, not SIG_IGN: programs the work starts (the user-callback,
+    /// a hook's gzip) get the default action back when they exec.
+    static func install() -> () -> Bool {
+        _ = signals.load(ordering: .relaxed)   // initialised here, never first in the handler
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = onSignal
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = SA_RESTART
+        sigaction(SIGINT, &action, nil)
+        sigaction(SIGTERM, &action, nil)
+        // A parent may have started bmlua with them blocked (blocked masks are inherited).
+        var wanted = sigset_t()
+        sigemptyset(&wanted)
+        sigaddset(&wanted, SIGINT)
+        sigaddset(&wanted, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &wanted, nil)
+        return { signals.load(ordering: .relaxed) > 0 }
+    }
+
+    static func exit(_ stop: Interrupted) -> Never {
+        FileHandle.standardError.write(Data("bmlua: \(stop)\n".utf8))
+        Foundation.exit(130)
+    }
+}
+
+private func onSignal(_: Int32) {
+    if Interruption.signals.add(1, ordering: .relaxed).newValue > 1 { _exit(130) }
+    let note: StaticString = "\nbmlua: stopping after the current file (press Ctrl-C again to quit at once)\n"
+    _ = write(2, note.utf8Start, note.utf8CodeUnitCount)
+}
