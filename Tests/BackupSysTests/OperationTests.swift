@@ -285,6 +285,21 @@ extension WriterLockTests {
 }
 
 @Suite struct BadInputTests {
+    /// `init` does not take over a folder that holds other things (nor change
+    /// its mode), as borg; an empty folder, or one an earlier init left, is fine.
+    @Test func initWantsANewOrEmptyFolder() throws {
+        let f = try Fixture()
+        try f.file("docs/letter.txt", "mine")
+        chmod(f.work + "/docs", 0o755)
+        expectError(22) { try Repository.create(at: f.work + "/docs") }
+        #expect(FS.stat(f.work + "/docs")!.st_mode & 0o777 == 0o755 && !Repository.exists(at: f.work + "/docs"))
+        try FS.mkdir(f.work + "/empty")
+        try Repository.create(at: f.work + "/empty")
+        try FS.makeDirectories(f.work + "/cut-short/objects")
+        try Repository.create(at: f.work + "/cut-short")
+        #expect(Repository.exists(at: f.work + "/empty") && Repository.exists(at: f.work + "/cut-short"))
+    }
+
     @Test func missingFileIs10() throws {
         let f = try Fixture()
         expectError(10) { try f.bd.newbu(f.work + "/nope") }

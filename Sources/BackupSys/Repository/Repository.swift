@@ -31,6 +31,13 @@ public final class Repository {
         try FS.makeDirectories(FS.directory(root))
         try FS.mkdir(root)
         try FS.requireFolder(root)
+        // As borg: a folder with other things in it is not taken over (nor
+        // its mode changed). An empty one is fine, and so is what an init
+        // that was cut short left.
+        let ours: Set = ["objects", "snapshots", "tmp", "lock", "catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"]
+        if let entries = try? FS.folderEntries(root), !entries.undecodable.isEmpty || !ours.isSuperset(of: entries.names) {
+            throw BMError(22, "\(FS.shown(root)) is not empty; bmlua init wants a new or empty folder (try: bmlua init --repo \(FS.shown(root))/bmlua)", path: root)
+        }
         chmod(root, 0o700)
         for sub in ["objects", "snapshots", "tmp"] { try FS.mkdir(root + "/" + sub) }
         let repo = try Repository(root: root)
