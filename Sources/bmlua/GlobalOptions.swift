@@ -92,6 +92,9 @@ func readTextFile(_ path: String) -> String {
 
 func printJSON(_ v: LuaValue) { print(JSON.encode(v)) }
 
+/// "1 file", "2 files": counts in text output read as English.
+func counted(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+
 /// A name or path for a line of text output: control characters escaped as
 /// in JSON (`\n`, `\t`, `\u001b`), so a file named with a newline or a tab keeps
 /// to one line and its columns. --json gives the names exactly.

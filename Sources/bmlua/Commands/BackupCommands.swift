@@ -81,7 +81,7 @@ struct Delete: ParsableCommand {
             let sids = try bd.delbu(b.index, deleteStoredAway: deleteStoredAway)
             var json: [LuaValue: LuaValue] = ["index": .integer(b.index), "name": .string(b.name)]
             if !sids.isEmpty { json["snapshots"] = .list(sids.map { .string($0) }) }
-            global.report("deleted backup \(b.index): \(b.name)" + (sids.isEmpty ? "" : ", and its file from \(sids.count) snapshot(s)"),
+            global.report("deleted backup \(b.index): \(b.name)" + (sids.isEmpty ? "" : ", and its file from \(counted(sids.count, "snapshot"))"),
                           json: .map(json))
         }
     }

@@ -26,7 +26,7 @@ struct Check: ParsableCommand {
         try global.withDatabase { bd in
             let line = ProgressLine(global)
             let report = try bd.check(readData: readData) { done, total in
-                line.update("checking: \(done) of \(total) objects")
+                line.update("checking: \(done) of \(counted(total, "object"))")
             }
             line.finish()
             if global.json {
@@ -35,9 +35,9 @@ struct Check: ParsableCommand {
             }
             for p in report.problems { FileHandle.standardError.write(Data("bmlua: \(p)\n".utf8)) }
             guard report.ok else {
-                throw BMError(21, "\(report.problems.count) problem(s) in \(report.objectsChecked) objects; restore what you can, then run bmlua gc")
+                throw BMError(21, "\(counted(report.problems.count, "problem")) in \(counted(report.objectsChecked, "object")); restore what you can, then run bmlua gc")
             }
-            global.say("no problems found in \(report.objectsChecked) objects\(readData ? " (data read and verified)" : "")")
+            global.say("no problems found in \(counted(report.objectsChecked, "object"))\(readData ? " (data read and verified)" : "")")
         }
     }
 }
@@ -50,7 +50,7 @@ struct GC: ParsableCommand {
         try global.withDatabase { bd in
             let r = try bd.gc()
             if global.json { printJSON(.map(["removed": .integer(Int64(r.removed)), "bytes": .integer(r.bytes), "views": .integer(Int64(r.views))])) }
-            global.say("removed \(r.removed) unused objects (\(r.bytes) bytes)" + (r.views > 0 ? " and \(r.views) leftover browse views" : ""))
+            global.say("removed \(counted(r.removed, "unused object")) (\(counted(Int(r.bytes), "byte")))" + (r.views > 0 ? " and \(counted(r.views, "leftover browse view"))" : ""))
         }
     }
 }

@@ -43,10 +43,10 @@ struct SnapshotCommand: ParsableCommand {
         } else if let sid = s.sid {
             global.say("snapshot \(sid): \(s.newFiles) new, \(s.changedFiles) changed, \(s.unchangedFiles) unchanged, \(s.failedFiles) failed")
         } else {
-            global.say("nothing changed: no snapshot taken (\(s.unchangedFiles) files unchanged)")
+            global.say("nothing changed: no snapshot taken (\(counted(s.unchangedFiles, "file")) unchanged)")
         }
         if s.failedFiles > 0 {
-            FileHandle.standardError.write(Data("bmlua: \(BMError(6, "\(s.failedFiles) file(s) could not be backed up"))\n".utf8))
+            FileHandle.standardError.write(Data("bmlua: \(BMError(6, "\(counted(s.failedFiles, "file")) could not be backed up"))\n".utf8))
             throw ExitCode(1)
         }
     }
@@ -71,7 +71,7 @@ struct SnapshotsCommand: ParsableCommand {
                               "status": .string(s.status), "files": .integer(Int64(s.files))])
                     }))
                 }
-                for s in all { print("\(s.sid)\tprofile \(s.profile)\t\(s.files) files\t\(s.status)") }
+                for s in all { print("\(s.sid)\tprofile \(s.profile)\t\(counted(s.files, "file"))\t\(s.status)") }
             }
         }
     }
@@ -126,12 +126,12 @@ struct SnapshotsCommand: ParsableCommand {
                 let line = ProgressLine(global)
                 defer { line.finish() }
                 let r = try bd.restoreSnapshot(sid, path: path, to: to, overwrite: overwrite) { done, total in
-                    line.update("restoring: \(done) of \(total) files")
+                    line.update("restoring: \(done) of \(counted(total, "file"))")
                 }
                 line.finish()
                 let failed = r.failed.map { bd.handle($0) }
                 for e in failed { FileHandle.standardError.write(Data("bmlua: \(e.reported)\n".utf8)) }
-                global.report("restored \(r.restored.count) files\(failed.isEmpty ? "" : ", \(failed.count) failed")", json: .map([
+                global.report("restored \(counted(r.restored.count, "file"))\(failed.isEmpty ? "" : ", \(failed.count) failed")", json: .map([
                     "restored": .list(r.restored.map { .string($0) }),
                     "failed": .list(failed.map { .map(["number": .integer(Int64($0.number)), "message": .string($0.message), "path": .string($0.path)]) }),
                 ]))
@@ -178,8 +178,8 @@ struct Prune: ParsableCommand {
                 if forgetDeleted { json["backups"] = .integer(Int64(r.backups)) }
                 return printJSON(.map(json))
             }
-            let what = "\(r.removed.count) snapshots and \(r.versions) versions"
-                + (forgetDeleted ? ", and \(r.backups) backups of deleted files" : "")
+            let what = "\(counted(r.removed.count, "snapshot")) and \(counted(r.versions, "version"))"
+                + (forgetDeleted ? ", and \(counted(r.backups, "backup")) of deleted files" : "")
             if dryRun {
                 for sid in r.removed { print(sid) }
                 global.say("would remove " + what)
