@@ -73,7 +73,8 @@ static inline void bmlua_rawsetfield(lua_State *L, int t, const char *name) {
  * Limits: the capping allocator and the count hook
  * ------------------------------------------------------------------- */
 
-enum { BMLUA_TRIP_NONE = 0, BMLUA_TRIP_TIME = 1, BMLUA_TRIP_MEMORY = 2 };
+/* TIME: the watchdog; MEMORY: the allocator; INTERRUPT: Ctrl-C (a signal handler). */
+enum { BMLUA_TRIP_NONE = 0, BMLUA_TRIP_TIME = 1, BMLUA_TRIP_MEMORY = 2, BMLUA_TRIP_INTERRUPT = 3 };
 
 /* Small blocks come in classes of 16 bytes up to 256; at most 1 MiB of freed
    ones is kept for reuse. */
@@ -85,9 +86,10 @@ typedef struct bmlua_Limits {
     size_t cap;              /* 0: no cap */
     int capped;              /* cap enforced: only while user Lua code runs */
     volatile sig_atomic_t tripped;   /* BMLUA_TRIP_* */
+    volatile sig_atomic_t running;   /* user code runs: an interrupt may trip it */
     /* Registry refs of the error values the count hook raises: made up front
        so raising them never allocates (memory may be exhausted by then). */
-    int timeref, memoryref;
+    int timeref, memoryref, interruptref;
     /* The time limit without locks or clock reads on the hot path: the host
        bumps `clock` when an outermost timed call begins and again when it
        ends (odd: a call runs).  The watchdog thread, seeing one odd value
@@ -129,7 +131,8 @@ static inline void bmlua_counthook(lua_State *L, lua_Debug *ar) {
         lim->tripped = BMLUA_TRIP_NONE;
         return;
     }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, lim->tripped == BMLUA_TRIP_TIME ? lim->timeref : lim->memoryref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lim->tripped == BMLUA_TRIP_TIME ? lim->timeref
+                                    : lim->tripped == BMLUA_TRIP_MEMORY ? lim->memoryref : lim->interruptref);
     lua_error(L);
 }
 
@@ -138,6 +141,12 @@ static inline void bmlua_counthook(lua_State *L, lua_Debug *ar) {
 static inline void bmlua_trip(bmlua_Limits *lim, int why) {
     lim->tripped = why;
     lua_sethook(lim->L, bmlua_counthook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* Ctrl-C's side (a signal handler, or another thread): stops the code that
+   runs now, if any. */
+static inline void bmlua_interrupt(bmlua_Limits *lim) {
+    if (lim->running) bmlua_trip(lim, BMLUA_TRIP_INTERRUPT);
 }
 
 /* The watchdog's side: `seen` is the running call's clock; trips it if still running. */
@@ -260,6 +269,8 @@ static inline lua_State *bmlua_newstate(bmlua_Limits *lim) {
     lim->timeref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushliteral(L, "not enough memory (memory limit exceeded)");
     lim->memoryref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "interrupted!");
+    lim->interruptref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushliteral(L, "bhin");   lim->key_bhin = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushliteral(L, "bhout");  lim->key_bhout = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushliteral(L, "bhout2"); lim->key_bhout2 = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -40,6 +40,9 @@ public final class LuaVM {
     private var lastThrown: (value: LuaValue, error: Error)?
     private var watchdog: Watchdog?
     private var timedDepth = 0
+    private var depth = 0
+    /// The process's VM for `interruptRunningCode` (the newest: bmlua makes one).
+    nonisolated(unsafe) private static var interruptible: UnsafeMutablePointer<bmlua_Limits>?
     private var tempFiles: Set<String> = []
     private let tempDirectory: String
     public private(set) var isClosed = false
@@ -60,6 +63,7 @@ public final class LuaVM {
         bmlua_rawsetfield(L, -2, "exit")
         bmlua_pop(L, 1)
         register("tempfile", in: "bm") { [unowned self] _ in [.string(try self.makeTempFile())] }
+        LuaVM.interruptible = limitsPtr
     }
 
     deinit { close() }
@@ -76,6 +80,7 @@ public final class LuaVM {
         hookChunks.removeAll()
         boxes.removeAll()
         isClosed = true
+        if LuaVM.interruptible == limitsPtr { LuaVM.interruptible = nil }
         bmlua_closestate(main, limitsPtr)
     }
 
@@ -201,6 +206,18 @@ public final class LuaVM {
         return top > base ? (base + 1...top).map { value(at: $0, on: L) } : []
     }
 
+    /// Stops the Lua code this VM runs now, as lua.c's Ctrl-C does: it fails
+    /// with "interrupted!" (a `LuaError` marked `interrupted`), and a pcall
+    /// inside cannot swallow it. Does nothing while no code runs. Safe from
+    /// another thread, as the watchdog's trip is.
+    public func interrupt() { bmlua_interrupt(limitsPtr) }
+
+    /// `interrupt()` for the process's VM, from a signal handler (Lua allows
+    /// lua_sethook there).
+    public static func interruptRunningCode() {
+        if let lim = interruptible { bmlua_interrupt(lim) }
+    }
+
     /// The one place user code runs: a protected call under the limits.
     /// On failure the error value is popped and thrown as a Swift error.
     func execute(on L: OpaquePointer, nargs: Int32, nresults: Int32, timed: Bool) throws {
@@ -211,10 +228,22 @@ public final class LuaVM {
             if watchdog == nil { watchdog = Watchdog(limitsStorage, seconds: self.limits.time!) }
             bmlua_tick(limits)
         }
+        let outermost = depth == 0
+        if outermost {
+            if limits.pointee.tripped == Int32(BMLUA_TRIP_INTERRUPT) { bmlua_untrip(limits) }   // came between two runs
+            limits.pointee.running = 1
+        }
+        depth += 1
         let status = bmlua_limitedcall(L, limits, nargs, nresults)
+        depth -= 1
+        if outermost { limits.pointee.running = 0 }
         let callClock = limits.pointee.clock
         if armsClock { bmlua_tick(limits) }
         if timed { timedDepth -= 1 }
+        // An interrupt unwinds every level (the count hook raises again in
+        // each): only the outermost run resets it.
+        let interrupted = limits.pointee.tripped == Int32(BMLUA_TRIP_INTERRUPT)
+        if interrupted && outermost { bmlua_untrip(limits) }
 
         var tripped = Int32(limits.pointee.tripped)
         if tripped == Int32(BMLUA_TRIP_TIME) && armsClock && limits.pointee.tripclock != callClock {
@@ -233,6 +262,12 @@ public final class LuaVM {
         if tripped == Int32(BMLUA_TRIP_MEMORY) || status == LUA_ERRMEM {
             bmlua_fullgc(L)
             throw LuaError(.memoryLimit, "not enough memory (limit \(self.limits.memory.map { "\($0 >> 20) MiB" } ?? "none"))")
+        }
+        if interrupted {
+            lastThrown = nil
+            var e = LuaError(.runtime, "interrupted!")
+            e.interrupted = true
+            throw e
         }
         if let thrown = lastThrown {
             push(thrown.value, on: L)

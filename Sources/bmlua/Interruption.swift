@@ -1,21 +1,27 @@
 import BackupSys
 import Foundation
+import HookVM
 import Synchronization
 
-/// Ctrl-C (and SIGTERM) during long work: the first asks it to stop between two
-/// files, so a snapshot still calls the user-callback's reasons 4, 2 and 8 (a
-/// drive mounted on reason 7 is unmounted) and a restore leaves no temp file
-/// beside a user's file; the second quits at once, which the repository survives
-/// as it survives a crash. Exit status 130, as restic and shells use.
+/// Ctrl-C (and SIGTERM) during long work. The first asks the work to stop
+/// between two files, so a snapshot still calls the user-callback's reasons 4,
+/// 2 and 8 (a drive mounted on reason 7 is unmounted) and a restore leaves no
+/// temp file beside a user's file; where the work is Lua code (`run`, `eval`,
+/// `shell`) it also stops that code, as lua.c does. The second quits at once,
+/// which the repository survives as it survives a crash. Exit status 130, as
+/// restic and shells use.
 enum Interruption {
     /// Signals received; read by the work, written by the handler (async-signal-safe).
     static let signals = Atomic<Int>(0)
+    static let stopsLua = Atomic<Bool>(false)
 
     /// Installs the handler and returns the question the work asks between files.
     /// A real handler, not SIG_IGN: programs the work starts (the user-callback,
     /// a hook's gzip) get the default action back when they exec.
-    static func install() -> () -> Bool {
-        _ = signals.load(ordering: .relaxed)   // initialised here, never first in the handler
+    @discardableResult
+    static func install(stoppingLua: Bool = false) -> () -> Bool {
+        signals.store(0, ordering: .relaxed)
+        stopsLua.store(stoppingLua, ordering: .relaxed)
         var action = sigaction()
         action.__sigaction_handler.sa_handler = onSignal
         sigemptyset(&action.sa_mask)
@@ -31,6 +37,12 @@ enum Interruption {
         return { signals.load(ordering: .relaxed) > 0 }
     }
 
+    /// Ctrl-C's usual meaning again (the shell, at its prompt).
+    static func uninstall() {
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+
     static func exit(_ stop: Interrupted) -> Never {
         FileHandle.standardError.write(Data("bmlua: \(stop)\n".utf8))
         Foundation.exit(130)
@@ -39,6 +51,10 @@ enum Interruption {
 
 private func onSignal(_: Int32) {
     if Interruption.signals.add(1, ordering: .relaxed).newValue > 1 { _exit(130) }
+    if Interruption.stopsLua.load(ordering: .relaxed) {
+        LuaVM.interruptRunningCode()
+        return
+    }
     let note: StaticString = "\nbmlua: stopping after the current file (press Ctrl-C again to quit at once)\n"
     _ = write(2, note.utf8Start, note.utf8CodeUnitCount)
 }

@@ -391,6 +391,28 @@ import Testing
         #expect(try Self.bmlua(["check"], repo: f.root).status == 0)
     }
 
+    /// Ctrl-C in Lua run from the command line stops the code, as lua.c does:
+    /// the shell goes on with its globals and history kept; `eval` exits 130.
+    @Test func ctrlCStopsLuaCodeNotTheShell() throws {
+        let f = try Fixture()
+        let began = f.base + "/began"
+        let env = ["XDG_STATE_HOME": f.base + "/state"]
+        let loop = "io.open('\(began)', 'w'):close() while true do pcall(function() while true do end end) end"
+        let interrupt = { (p: Process) in
+            let deadline = Date(timeIntervalSinceNow: 20)
+            while Date() < deadline, !FS.exists(began) { usleep(10_000) }
+            kill(p.processIdentifier, SIGINT)
+        }
+        let shell = try Self.bmlua(["shell"], repo: f.root, input: "x = 5\n\(loop)\nprint(x + 1)\n", environment: env, whileRunning: interrupt)
+        #expect(shell.status == 0 && shell.stdout == "6\n", "\(shell.status) \(shell.stdout) \(shell.stderr)")
+        #expect(shell.stderr.contains("bmlua: interrupted: the Lua code stopped"), "\(shell.stderr)")
+        #expect(try f.read(f.base + "/state/bmlua/history") == "x = 5\n\(loop)\nprint(x + 1)\n")
+
+        unlink(began)
+        let eval = try Self.bmlua(["eval", loop], repo: f.root, whileRunning: interrupt)
+        #expect(eval.status == 130 && eval.stderr.contains("bmlua: interrupted"), "\(eval.status) \(eval.stderr)")
+    }
+
     /// posix_spawn with byte arguments (Foundation's Process takes only Strings).
     func runRaw(arguments: [[UInt8]]) throws -> Result {
         let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("bmlua-err-\(UUID().uuidString)").path

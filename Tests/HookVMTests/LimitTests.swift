@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import HookVM
 
@@ -45,6 +46,32 @@ import Testing
         vm.register("inner") { _ in _ = try vm.callHook(2, code: "while true do end", bhin: [], returns: HookSignature()); return [] }
         let e = #expect(throws: LuaError.self) { try vm.callHook(1, code: "pcall(inner) while true do end", bhin: [], returns: fileHook) }
         #expect(e?.code == 32)
+    }
+
+    /// Ctrl-C in `bmlua shell`, `run`, `eval`: the running code stops with
+    /// "interrupted!", a pcall inside (or a Swift function between) cannot
+    /// swallow it, and the state runs the next code normally. An interrupt
+    /// while nothing runs is lost, not kept for the next code.
+    @Test func interruptStopsTheRunningCodeOnly() throws {
+        // Timed only so that a broken interrupt fails (error 32) instead of hanging.
+        let vm = LuaVM(limits: .init(time: 5))
+        vm.register("inner") { _ in try vm.run("while true do end", chunkName: "=inner") }
+        nonisolated(unsafe) let target = vm
+        for code in ["while true do pcall(function() while true do end end) end", "while true do pcall(inner) end"] {
+            let done = Atomic<Bool>(false), gone = Atomic<Bool>(false)
+            let poker = Thread {
+                while !done.load(ordering: .relaxed) { target.interrupt(); usleep(20_000) }
+                gone.store(true, ordering: .relaxed)
+            }
+            poker.start()
+            let e = #expect(throws: LuaError.self) { _ = try vm.callHook(1, code: code, bhin: [], returns: fileHook) }
+            done.store(true, ordering: .relaxed)
+            while !gone.load(ordering: .relaxed) { usleep(1000) }
+            #expect(e?.interrupted == true && e?.message == "hook1: interrupted!", "\(String(describing: e))")
+            #expect(try vm.run("x = (x or 0) + 1 return x", chunkName: "=stdin") == [.integer(code.contains("inner") ? 2 : 1)])
+        }
+        vm.interrupt()
+        #expect(try vm.run("local n = 0 for i = 1, 1e6 do n = n + 1 end return n", chunkName: "=stdin") == [.integer(1_000_000)])
     }
 
     @Test func scriptsAreNotTimed() throws {

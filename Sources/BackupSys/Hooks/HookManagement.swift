@@ -146,6 +146,7 @@ extension BackupDatabase {
         } catch let e as LuaError {
             openInLua = false
             vm.clearTemp()
+            if e.interrupted { throw Interrupted("the Lua code stopped (an operation it was in is rolled back)") }
             throw BMError(e)
         }
         if openInLua {

@@ -13,6 +13,7 @@ struct Run: ParsableCommand {
     func run() throws {
         let code = readTextFile(script)
         try global.withDatabase { bd in
+            Interruption.install(stoppingLua: true)
             let results = try bd.runScript(code, name: "@" + script, args: arguments.map { .string($0) }, scriptPath: script)
             printResults(results, json: global.json)
         }
@@ -26,6 +27,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         try global.withDatabase { bd in
+            Interruption.install(stoppingLua: true)
             printResults(try bd.runScript(code, name: "=eval"), json: global.json)
         }
     }
@@ -57,7 +59,6 @@ struct Shell: ParsableCommand {
         defer { callback.call(profile, .appClose) }
         try global.withDatabase { bd in
             let input = LineInput()
-            defer { input.close() }
             if input.interactive {
                 print("bmlua shell on \(bd.repository.root) (\((try? bd.luaVM()[global: "_VERSION"].stringValue) ?? "Lua")). Ctrl-D leaves.")
             }
@@ -75,11 +76,16 @@ struct Shell: ParsableCommand {
                     } catch {}   // a real syntax error: running it reports it
                 }
                 input.remember(pending)
+                // Ctrl-C stops the code and comes back here, as in lua.c; at the prompt it quits.
+                Interruption.install(stoppingLua: true)
                 do {
                     for r in try bd.runScript(code, name: "=stdin") { print(r.stringValue ?? r.description) }
+                } catch let stop as Interrupted {
+                    FileHandle.standardError.write(Data("bmlua: \(stop)\n".utf8))
                 } catch {
                     FileHandle.standardError.write(Data("bmlua: \(bd.handle(BMError.wrap(error)).reported)\n".utf8))
                 }
+                Interruption.uninstall()
                 pending = ""
             }
             if input.interactive { print() }
@@ -92,7 +98,6 @@ struct Shell: ParsableCommand {
 final class LineInput {
     let interactive = isatty(0) != 0
     private let historyPath: String
-    private var fresh: [String] = []
 
     init() {
         let env = ProcessInfo.processInfo.environment
@@ -112,25 +117,17 @@ final class LineInput {
         return String(cString: p)
     }
 
+    /// Each entry goes to the history file at once, appended (two shells do not
+    /// overwrite each other's), so a shell ended by Ctrl-C keeps its history.
     func remember(_ entry: String) {
-        if interactive { add_history(entry) }
-        fresh.append(entry)
-    }
-
-    /// Appends this session's entries, so two shells do not overwrite each other's history.
-    func close() {
-        guard !fresh.isEmpty else { return }
+        if !FileManager.default.fileExists(atPath: historyPath) { _ = FileManager.default.createFile(atPath: historyPath, contents: nil) }
         if interactive {
-            if !FileManager.default.fileExists(atPath: historyPath) { _ = FileManager.default.createFile(atPath: historyPath, contents: nil) }
-            append_history(Int32(fresh.count), historyPath)
-        } else if let h = FileHandle(forWritingAtPath: historyPath) ?? {
-            _ = FileManager.default.createFile(atPath: historyPath, contents: nil)
-            return FileHandle(forWritingAtPath: historyPath)
-        }() {
+            add_history(entry)
+            append_history(1, historyPath)
+        } else if let h = FileHandle(forWritingAtPath: historyPath) {
             h.seekToEndOfFile()
-            h.write(Data(fresh.map { $0 + "\n" }.joined().utf8))
+            h.write(Data((entry + "\n").utf8))
             h.closeFile()
         }
-        fresh.removeAll()
     }
 }
