@@ -40,7 +40,6 @@ public final class LuaVM {
     private var lastThrown: (value: LuaValue, error: Error)?
     private var watchdog: Watchdog?
     private var timedDepth = 0
-    private var depth = 0
     /// The process's VM for `interruptRunningCode` (the newest: bmlua makes one).
     nonisolated(unsafe) private static var interruptible: UnsafeMutablePointer<bmlua_Limits>?
     private var tempFiles: Set<String> = []
@@ -228,14 +227,13 @@ public final class LuaVM {
             if watchdog == nil { watchdog = Watchdog(limitsStorage, seconds: self.limits.time!) }
             bmlua_tick(limits)
         }
-        let outermost = depth == 0
+        // `running` is set by the outermost run only, so it also tells which run that is.
+        let outermost = limits.pointee.running == 0
         if outermost {
             if limits.pointee.tripped == Int32(BMLUA_TRIP_INTERRUPT) { bmlua_untrip(limits) }   // came between two runs
             limits.pointee.running = 1
         }
-        depth += 1
         let status = bmlua_limitedcall(L, limits, nargs, nresults)
-        depth -= 1
         if outermost { limits.pointee.running = 0 }
         let callClock = limits.pointee.clock
         if armsClock { bmlua_tick(limits) }
