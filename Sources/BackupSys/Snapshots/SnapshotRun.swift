@@ -83,7 +83,7 @@ public struct SnapshotRun {
             // Nothing to read at all is a failed run, as restic says "all source
             // files do not exist": an empty snapshot "with errors" is only noise.
             let includes = profile.include.map(FS.absolute)
-            if includes.allSatisfy({ access($0, F_OK) != 0 && errno == ENOENT }) {
+            if includes.allSatisfy({ FS.stat($0) == nil && errno == ENOENT }) {   // followed, as walk follows an include
                 throw BMError(5, "none of profile \(profile.id)'s include paths exists (\(includes.map(FS.shown).joined(separator: ", "))); is the drive mounted?")
             }
             let bd = try BackupDatabase(at: repo, options: options)
