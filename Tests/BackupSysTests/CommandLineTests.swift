@@ -366,6 +366,27 @@ import Testing
         #expect(snapshots.count == 1 && snapshots.first?["files"] as? Int == 1, "\(list.stdout)")
     }
 
+    /// Links are listed and counted as links, beside the files, in text and JSON.
+    @Test func snapshotsShowAndRestoreNameLinksApart() throws {
+        let f = try Fixture()
+        try f.file("tree/a.txt", "a")
+        #expect(symlink("a.txt", f.work + "/tree/to-a") == 0)
+        let env = ["XDG_CONFIG_HOME": f.base + "/xdg", "XDG_RUNTIME_DIR": f.base]
+        #expect(try Self.bmlua(["profile", "include", f.work + "/tree"], repo: f.root, environment: env).status == 0)
+        let snap = try Self.bmlua(["snapshot"], repo: f.root, environment: env)
+        #expect(snap.status == 0 && snap.stdout.contains("1 new") && snap.stdout.contains("1 link kept"), "\(snap.stdout)")
+        let sid = try #require(try f.bd.snapshots().first?.sid)
+        let show = try Self.bmlua(["snapshots", "show", sid], repo: f.root)
+        #expect(show.stdout == "1/1\t\(f.work)/tree/a.txt\nlink\t\(f.work)/tree/to-a -> a.txt\n", "\(show.stdout)")
+        let json = try Self.bmlua(["snapshots", "show", sid, "--json"], repo: f.root)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == 2 && rows[1]["link"] as? String == "a.txt" && rows[1]["path"] as? String == f.work + "/tree/to-a")
+        let list = try Self.bmlua(["snapshots"], repo: f.root)
+        #expect(list.stdout.contains("\t1 file, 1 link\t"), "\(list.stdout)")
+        let restore = try Self.bmlua(["snapshots", "restore", sid, "--to", f.base + "/out"], repo: f.root)
+        #expect(restore.stdout == "restored 1 file and 1 link\n", "\(restore.stdout)")
+    }
+
     /// Ctrl-C during a snapshot: it stops between files, the user-callback still
     /// gets 4 (5, …), 2 and 8 (what reason 7 mounted is unmounted), exit status 130.
     @Test func ctrlCStopsASnapshotBetweenFiles() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import BackupSys
 @testable import HookVM
@@ -338,22 +339,99 @@ final class SnapshotFixture {
     }
 
     /// An include that is a symbolic link (~/Documents -> /data/docs) is
-    /// followed; a link inside the tree is not kept or followed.
+    /// followed; a link inside the tree is kept as a link, not followed.
     @Test func anIncludedLinkIsFollowedButNotLinksInside() throws {
         let s = try SnapshotFixture()
         let link = s.f.base + "/docs"
         #expect(symlink(s.tree, link) == 0)
         #expect(symlink(s.tree + "/sub", s.tree + "/loop") == 0)
+        #expect(mkfifo(s.tree + "/pipe", 0o600) == 0)
         s.config = ProfileConfig(path: s.config.path, profiles: [Profile(id: 1, name: "Main profile", include: [link])])
         var r = SnapshotRun(config: s.config, defaultRepository: s.f.root)
         r.lockDirectory = s.f.base + "/locks"
         let said = Fixture.Sink()
         r.options.verbose = true
         r.options.diagnostics = { said.lines.append($0) }
-        let sid = try #require(try r.run().sid)
+        let summary = try r.run()
+        let sid = try #require(summary.sid)
         #expect(try s.f.bd.snapshotFiles(sid).map(\.path) == [link + "/a.txt", link + "/sub/b.txt"])
+        #expect(try s.f.bd.snapshotLinks(sid) == [SnapshotLink(path: link + "/loop", target: s.tree + "/sub")])
+        #expect(summary.links == 1 && summary.failedFiles == 0)
         // -v says what was passed over.
-        #expect(said.lines.contains("bmlua: skipped \(link)/loop: a symbolic link"), "\(said.lines)")
+        #expect(said.lines.contains("bmlua: skipped \(link)/pipe: a FIFO"), "\(said.lines)")
+    }
+
+    /// A symbolic link inside the tree is kept as what it says (as rsync -a and
+    /// restic keep it): in the record, the browse view, diff and restore. It
+    /// has no data, so it is no backup and no hook fires for it.
+    @Test func linksInsideTheTreeAreKeptAsLinks() throws {
+        let s = try SnapshotFixture()
+        #expect(symlink("sub/b.txt", s.tree + "/rel") == 0)
+        #expect(symlink("/nowhere/at all", s.tree + "/sub/dangling") == 0)
+        try s.f.hook(1, "if bhin[1]:find('rel') or bhin[1]:find('dangling') then error('a hook for a link') end")
+        let first = try s.run(at: Date(timeIntervalSinceNow: -3600))
+        let sid = try #require(first.sid)
+        #expect(first.newFiles == 2 && first.links == 2 && first.failedFiles == 0)
+        #expect(try s.f.bd.snapshotLinks(sid) == [SnapshotLink(path: s.tree + "/rel", target: "sub/b.txt"),
+                                                   SnapshotLink(path: s.tree + "/sub/dangling", target: "/nowhere/at all")])
+        #expect(try s.f.bd.snapshots().first?.links == 2)
+        #expect(try s.f.bd.describeAll().count == 2)   // no backup for a link
+        // The browse view holds the links themselves; the relative one resolves inside the view.
+        let view = s.f.root + "/snapshots/" + sid + s.tree
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: view + "/rel") == "sub/b.txt")
+        #expect(try s.f.read(view + "/rel") == "beta")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: view + "/sub/dangling") == "/nowhere/at all")
+
+        // Nothing changed, links included: no snapshot.
+        #expect(try s.run().sid == nil)
+        // A link that points elsewhere is a change on its own.
+        unlink(s.tree + "/rel")
+        #expect(symlink("a.txt", s.tree + "/rel") == 0)
+        let second = try #require(try s.run().sid)
+        #expect(try s.f.bd.diffSnapshots(sid, second).map { "\($0.change.mark) \(FS.baseName($0.path))" } == ["M rel"])
+
+        // Restored as links, with their targets verbatim.
+        let out = s.f.base + "/out"
+        let r = try s.f.bd.restoreSnapshot(sid, to: out)
+        #expect(r.failed.isEmpty && r.restored.count == 4 && r.links == 2)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: out + s.tree + "/rel") == "sub/b.txt")
+        #expect(try s.f.read(out + s.tree + "/rel") == "beta")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: out + s.tree + "/sub/dangling") == "/nowhere/at all")
+        // In place, an existing link is replaced only with --overwrite, and whole.
+        let refused = try s.f.bd.restoreSnapshot(sid, path: s.tree + "/rel")
+        #expect(refused.failed.map(\.number) == [15] && refused.restored.isEmpty)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: s.tree + "/rel") == "a.txt")
+        #expect(try s.f.bd.restoreSnapshot(sid, path: s.tree + "/rel", overwrite: true).restored == [s.tree + "/rel"])
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: s.tree + "/rel") == "sub/b.txt")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: s.tree).sorted() == ["a.txt", "rel", "sub"])
+        // A folder where the link was is never replaced.
+        try FS.makeDirectories(out + "/folder" + s.tree + "/sub/dangling")
+        let folder = try s.f.bd.restoreSnapshot(sid, path: s.tree + "/sub/dangling", to: out + "/folder", overwrite: true)
+        #expect(folder.failed.map(\.number) == [12])
+
+        // Removing the snapshot removes its links with it.
+        let linkRows = { try s.f.bd.dumpCatalog().split(separator: "\n").filter { $0.hasPrefix("snapshot_link:") } }
+        #expect(try linkRows().count == 4)
+        try s.f.bd.removeSnapshot(sid)
+        #expect(try linkRows().count == 2 && linkRows().allSatisfy { $0.contains(second) })
+    }
+
+    /// A repository made before links were kept opens, and its next snapshot keeps them.
+    @Test func aRepositoryFromBeforeLinksIsMigrated() throws {
+        let s = try SnapshotFixture()
+        let old = try #require(try s.run(at: Date(timeIntervalSinceNow: -3600)).sid)
+        s.f.bd.close()
+        let queue = try DatabaseQueue(path: s.f.root + "/catalog.sqlite")
+        try queue.write { db in
+            try db.execute(sql: "DROP TABLE snapshot_link; DELETE FROM grdb_migrations WHERE identifier = 'v3: snapshot links'")
+        }
+        try queue.close()
+        let bd = try BackupDatabase(at: s.f.root)
+        defer { bd.close() }
+        #expect(try bd.snapshots().map { "\($0.sid) \($0.files) \($0.links)" } == ["\(old) 2 0"])
+        #expect(symlink("a.txt", s.tree + "/link") == 0)
+        let sid = try #require(try s.run().sid)
+        #expect(try bd.snapshotLinks(sid) == [SnapshotLink(path: s.tree + "/link", target: "a.txt")])
     }
 
     /// Deleting a backup takes its file out of the snapshots that hold it, and

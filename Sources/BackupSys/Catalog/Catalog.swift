@@ -230,10 +230,11 @@ enum Catalog {
 
     static func snapshots(_ db: Database) throws -> [Snapshot] {
         try Row.fetchAll(db, sql: """
-            SELECT s.*, (SELECT count(*) FROM snapshot_entry e WHERE e.sid = s.sid) AS files
+            SELECT s.*, (SELECT count(*) FROM snapshot_entry e WHERE e.sid = s.sid) AS files,
+                   (SELECT count(*) FROM snapshot_link l WHERE l.sid = s.sid) AS links
             FROM snapshot s ORDER BY s.sid
             """).map { Snapshot(sid: $0["sid"], profile: $0["profile"], time: Date(timeIntervalSince1970: $0["time"]),
-                                status: $0["status"], files: $0["files"]) }
+                                status: $0["status"], files: $0["files"], links: $0["links"]) }
     }
 
     static func snapshotEntries(_ db: Database, sid: String) throws -> [(backup: Int64, version: Int64)] {
@@ -254,6 +255,11 @@ enum Catalog {
             """), arguments: [sid]).map { ($0[0], $0[1], $0[2], $0[3]) }
     }
 
+    static func snapshotLinks(_ db: Database, sid: String) throws -> [SnapshotLink] {
+        try Row.fetchAll(db, sql: "SELECT path, target FROM snapshot_link WHERE sid = ? ORDER BY path", arguments: [sid])
+            .map { SnapshotLink(path: $0[0], target: $0[1]) }
+    }
+
     /// The newest snapshot of a profile.
     static func lastSnapshot(_ db: Database, profile: Int64) throws -> String? {
         try String.fetchOne(db, sql: "SELECT sid FROM snapshot WHERE profile = ? ORDER BY sid DESC LIMIT 1", arguments: [profile])
@@ -264,11 +270,14 @@ enum Catalog {
         try String.fetchOne(db, sql: "SELECT sid FROM snapshot WHERE sid LIKE ? ORDER BY sid", arguments: [stamp + "-%"])
     }
 
-    static func insertSnapshot(_ db: Database, _ s: Snapshot, entries: [(backup: Int64, version: Int64)]) throws {
+    static func insertSnapshot(_ db: Database, _ s: Snapshot, entries: [(backup: Int64, version: Int64)],
+                               links: [SnapshotLink] = []) throws {
         try db.execute(sql: "INSERT INTO snapshot (sid, profile, time, status) VALUES (?, ?, ?, ?)",
                        arguments: [s.sid, s.profile, s.time.timeIntervalSince1970, s.status])
         let insert = try db.cachedStatement(sql: "INSERT INTO snapshot_entry (sid, backup, version) VALUES (?, ?, ?)")
         for e in entries { try insert.execute(arguments: [s.sid, e.backup, e.version]) }
+        let insertLink = try db.cachedStatement(sql: "INSERT INTO snapshot_link (sid, path, target) VALUES (?, ?, ?)")
+        for l in links { try insertLink.execute(arguments: [s.sid, l.path, l.target]) }
     }
 
     static func deleteSnapshot(_ db: Database, sid: String) throws {
@@ -282,7 +291,7 @@ enum Catalog {
     /// A text dump of the whole catalog: tests compare it before and after a failed operation.
     static func dump(_ db: Database) throws -> String {
         var out = ""
-        for table in ["backup", "version", "field", "field_value", "bhook", "routine", "setting", "snapshot", "snapshot_entry"] {
+        for table in ["backup", "version", "field", "field_value", "bhook", "routine", "setting", "snapshot", "snapshot_entry", "snapshot_link"] {
             for row in try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY 1, 2") {
                 out += "\(table): \(row)\n"
             }

@@ -105,6 +105,14 @@ public struct Snapshot: Sendable, Equatable {
     public var time: Date
     public var status: String
     public var files: Int
+    /// Symbolic links kept as links (SnapshotLink).
+    public var links = 0
+}
+
+/// A symbolic link met inside a snapshot's tree: its path and what it points to, verbatim.
+public struct SnapshotLink: Sendable, Equatable, Hashable {
+    public var path: String
+    public var target: String
 }
 
 /// Field values are Lua strings, numbers or booleans; stored with their kind.

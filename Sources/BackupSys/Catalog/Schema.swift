@@ -72,6 +72,18 @@ enum Schema {
         m.registerMigration("v2: field values by owner") { db in
             try db.execute(sql: "CREATE INDEX field_value_owner ON field_value(owner)")
         }
+        // A symbolic link in a snapshot's tree is kept as what it says, as
+        // rsync and restic keep it: it has no data, so it is no backup.
+        m.registerMigration("v3: snapshot links") { db in
+            try db.execute(sql: """
+                CREATE TABLE snapshot_link (
+                    sid TEXT NOT NULL REFERENCES snapshot(sid) ON DELETE CASCADE,
+                    path TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    PRIMARY KEY (sid, path)
+                )
+                """)
+        }
         return m
     }
 }

@@ -125,6 +125,39 @@ enum FS {
         }
     }
 
+    /// What the symbolic link at `path` says, verbatim. bmlua keeps paths as
+    /// text: a target that is not valid UTF-8 is error 22, escaped in the message.
+    static func linkTarget(_ path: String) throws -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = buffer.withUnsafeMutableBufferPointer { readlink(path, $0.baseAddress!, $0.count) }
+        guard n >= 0 else { throw failure("cannot read the link", path) }
+        let bytes = buffer[..<n].map { UInt8(bitPattern: $0) }
+        guard let target = String(validating: bytes, as: UTF8.self) else {
+            throw BMError(22, "\(shown(path)): the link's target \(escaped(bytes)) is not valid UTF-8, and bmlua keeps paths as text", path: path)
+        }
+        return target
+    }
+
+    /// Makes `path` a symbolic link to `target`: made under a temp name beside
+    /// it and renamed into place, so what was there is replaced whole or not at all.
+    static func makeLink(_ path: String, to target: String) throws {
+        let dir = directory(path)
+        for _ in 0..<100 {
+            let temp = "\(dir)/.\(baseName(path)).bmlua-\(String(UInt32.random(in: .min ... .max), radix: 36))"
+            guard symlink(target, temp) == 0 else {
+                if errno == EEXIST { continue }
+                throw failure("cannot write in", dir)
+            }
+            guard rename(temp, path) == 0 else {
+                let failed = failure("cannot replace", path)
+                unlink(temp)
+                throw failed
+            }
+            return
+        }
+        throw BMError(20, "cannot find a free temp name in \(shown(dir))", path: path)
+    }
+
     /// Bytes as text: valid UTF-8 as it is, every other byte as `\xNN`.
     static func escaped(_ bytes: [UInt8]) -> String {
         var out = "", offset = 0

@@ -32,6 +32,8 @@ public struct SnapshotRun {
         public var changedFiles = 0
         public var unchangedFiles = 0
         public var failedFiles = 0
+        /// Symbolic links kept as links.
+        public var links = 0
         public var bytesStored: Int64 = 0
         /// Source files opened to be stored (unchanged files are never opened).
         public var filesRead = 0
@@ -130,12 +132,13 @@ public struct SnapshotRun {
             bd.options.diagnostics("bmlua: " + line)
         }
         let stop = bd.options.stopRequested
-        let (files, unwalked, skipped) = walk(profile, until: stop)
+        let tree = walk(profile, until: stop)
         if stop() { throw Interrupted("while listing the files; nothing was stored") }
         if bd.options.verbose {
-            for (path, kind) in skipped { bd.options.diagnostics("bmlua: skipped \(FS.shown(path)): \(kind)") }
+            for (path, kind) in tree.skipped { bd.options.diagnostics("bmlua: skipped \(FS.shown(path)): \(kind)") }
         }
-        if !unwalked.isEmpty { try bd.write { _ in for (path, e) in unwalked { failed(path, e) } } }
+        if !tree.failures.isEmpty { try bd.write { _ in for (path, e) in tree.failures { failed(path, e) } } }
+        summary.links = tree.links.count
         // Each path is walked once, so these are only read: a backup made in this run is not met again.
         let (known, latest) = try bd.read { db in
             (Dictionary(try Catalog.backups(db).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), try Catalog.latestVersions(db))
@@ -144,6 +147,7 @@ public struct SnapshotRun {
         let comment = "snapshot \(sid)"
         var lastReport = Date()
 
+        let files = tree.files
         for batch in stride(from: 0, to: files.count, by: batchSize).map({ files[$0..<min($0 + batchSize, files.count)] }) {
             try bd.write { _ in
                 for (path, st) in batch {
@@ -184,11 +188,13 @@ public struct SnapshotRun {
 
         summary.seconds = Date().timeIntervalSince(started)
         summary.filesRead = bd.objects.sourceReads - readsBefore
-        let previous = try bd.read { db in
-            try Catalog.lastSnapshot(db, profile: profile.id).map { try Catalog.snapshotEntries(db, sid: $0) } ?? []
+        let (previous, previousLinks) = try bd.read { db in
+            try Catalog.lastSnapshot(db, profile: profile.id).map { (try Catalog.snapshotEntries(db, sid: $0), try Catalog.snapshotLinks(db, sid: $0)) } ?? ([], [])
         }
         let same = previous.count == entries.count && Set(previous.map { "\($0.backup)/\($0.version)" }) == Set(entries.map { "\($0.backup)/\($0.version)" })
-        if summary.newFiles == 0 && summary.changedFiles == 0 && (same || entries.isEmpty) && summary.failedFiles == 0 {
+            && previousLinks == tree.links   // both sorted by path
+        let empty = entries.isEmpty && tree.links.isEmpty
+        if summary.newFiles == 0 && summary.changedFiles == 0 && (same || empty) && summary.failedFiles == 0 {
             return summary   // nothing changed: no snapshot
         }
         // The data is stored either way; only the record waits for the next run.
@@ -196,10 +202,10 @@ public struct SnapshotRun {
             throw BMError(4, "snapshot \(existing) was taken this second", path: existing)
         }
         let snapshot = Snapshot(sid: sid, profile: profile.id, time: started,
-                                status: summary.failedFiles > 0 ? "with errors" : "ok", files: entries.count)
+                                status: summary.failedFiles > 0 ? "with errors" : "ok", files: entries.count, links: tree.links.count)
         do {
             try bd.write { db in
-                try Catalog.insertSnapshot(db, snapshot, entries: entries)
+                try Catalog.insertSnapshot(db, snapshot, entries: entries, links: tree.links)
                 try makeBrowseView(sid: sid, in: bd, db)
             }
         } catch {
@@ -213,7 +219,8 @@ public struct SnapshotRun {
     }
 
     /// `snapshots/<sid>/<original absolute path>`: hard links to the objects,
-    /// built under a hidden name and renamed into place.
+    /// and the tree's symbolic links as they were, built under a hidden name
+    /// and renamed into place.
     func makeBrowseView(sid: String, in bd: BackupDatabase, _ db: Database) throws {
         let root = bd.repository.root + "/snapshots"
         let partial = root + "/.\(sid).partial"
@@ -228,52 +235,71 @@ public struct SnapshotRun {
                 try? FileManager.default.copyItem(atPath: bd.objects.path(of: object), toPath: target)
             }
         }
+        for l in try Catalog.snapshotLinks(db, sid: sid) {
+            let at = partial + l.path
+            let folder = FS.directory(at)
+            if made.insert(folder).inserted { try FS.makeDirectories(folder) }
+            guard symlink(l.target, at) == 0 else { throw FS.failure("cannot create the link", at) }
+        }
         try FS.mkdir(partial)
         guard rename(partial, root + "/" + sid) == 0 else { throw FS.failure("cannot create the browse view", root + "/" + sid) }
     }
 
-    /// Regular files under the includes, minus the excludes, sorted; the paths
-    /// that could not be walked (a folder that can't be listed, a name that is
-    /// not UTF-8), each with its error; and what was passed over (links,
-    /// FIFOs, sockets, devices), each with its kind.
-    func walk(_ profile: Profile, until stop: () -> Bool = { false }) -> (files: [(String, stat)], failures: [(String, BMError)], skipped: [(String, String)]) {
+    /// What a walk of a profile's includes found, minus the excludes.
+    struct Tree {
+        /// Regular files, sorted by path.
+        var files: [(path: String, stat: stat)] = []
+        /// Symbolic links met inside the tree, sorted by path.
+        var links: [SnapshotLink] = []
+        /// What could not be walked (a folder that can't be listed, a name or
+        /// link that is not UTF-8), each with its error.
+        var failures: [(path: String, error: BMError)] = []
+        /// What was passed over (FIFOs, sockets, devices), each with its kind.
+        var skipped: [(path: String, kind: String)] = []
+    }
+
+    func walk(_ profile: Profile, until stop: () -> Bool = { false }) -> Tree {
         var files: [String: stat] = [:]
-        var failures: [(String, BMError)] = []
-        var skipped: [(String, String)] = []
+        var links: [String: String] = [:]
+        var tree = Tree()
         func excluded(_ path: String) -> Bool {
             let name = FS.baseName(path)
             return profile.exclude.contains { fnmatch($0, path, 0) == 0 || fnmatch($0, name, 0) == 0 }
         }
         func child(_ folder: String, _ name: String) -> String { folder == "/" ? "/" + name : folder + "/" + name }
         // An include that is a symbolic link is followed (the user named it);
-        // links met inside the tree are not (they may loop).
+        // links met inside the tree are kept as links, not followed (they may loop).
         func visit(_ path: String, include: Bool = false) {
             if excluded(path) { return }
             guard let st = FS.stat(path, follow: include) else {
-                failures.append((path, FS.failure("cannot read", path)))
+                tree.failures.append((path, FS.failure("cannot read", path)))
                 return
             }
             switch st.st_mode & S_IFMT {
             case S_IFREG:
                 files[path] = st
+            case S_IFLNK:
+                do { links[path] = try FS.linkTarget(path) } catch { tree.failures.append((path, BMError.wrap(error, path: path))) }
             case S_IFDIR:
                 if stop() { return }
                 let entries: (names: [String], undecodable: [String])
                 do { entries = try FS.folderEntries(path) } catch {
-                    failures.append((path, BMError.wrap(error, path: path)))
+                    tree.failures.append((path, BMError.wrap(error, path: path)))
                     return
                 }
                 for name in entries.undecodable {
                     let shown = child(path, name)
-                    failures.append((shown, BMError(22, "\(FS.shown(shown)): the name is not valid UTF-8, and bmlua keeps paths as text", path: shown)))
+                    tree.failures.append((shown, BMError(22, "\(FS.shown(shown)): the name is not valid UTF-8, and bmlua keeps paths as text", path: shown)))
                 }
                 for name in entries.names { visit(child(path, name)) }
             default:
-                skipped.append((path, FS.kind(st.st_mode)))   // a backup holds a regular file's data
+                tree.skipped.append((path, FS.kind(st.st_mode)))   // a backup holds a regular file's data
             }
         }
         for include in profile.include { visit(FS.absolute(include), include: true) }
-        return (files.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, failures, skipped)
+        tree.files = files.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        tree.links = links.sorted { $0.key < $1.key }.map { SnapshotLink(path: $0.key, target: $0.value) }
+        return tree
     }
 
     static func stamp(_ d: Date) -> String {

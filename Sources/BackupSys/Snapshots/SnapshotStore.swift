@@ -18,29 +18,49 @@ extension BackupDatabase {
         return try read { db in try Catalog.snapshotFiles(db, sid: sid).map { ($0.path, $0.backup, $0.version) } }
     }
 
+    /// The symbolic links a snapshot kept, by path.
+    public func snapshotLinks(_ sid: String) throws -> [SnapshotLink] {
+        _ = try snapshot(sid)
+        return try read { db in try Catalog.snapshotLinks(db, sid: sid) }
+    }
+
     /// Restores a snapshot's files (those at or under `path` if given) through
-    /// restbu, hooks included: to their original places, or under `to` as
-    /// `<to>/<original absolute path>`. Returns the paths written and the failures.
+    /// restbu, hooks included, then its symbolic links as they were (no hook:
+    /// a link has no data): to their original places, or under `to` as
+    /// `<to>/<original absolute path>`. Returns the paths written (files, then
+    /// links), the failures, and how many of those paths are links.
     /// The files are made durable together at the end, not one fsync each.
-    /// `progress` hears (files done, files in all) after each file.
+    /// `progress` hears (files and links done, in all) after each one.
     public func restoreSnapshot(_ sid: String, path: String? = nil, to: String? = nil, overwrite: Bool = false,
-                                progress: ((Int, Int) -> Void)? = nil) throws -> (restored: [String], failed: [BMError])
+                                progress: ((Int, Int) -> Void)? = nil) throws -> (restored: [String], failed: [BMError], links: Int)
     {
         let prefix = path.map(FS.absolute)
-        var restored: [String] = [], failed: [BMError] = [], stopped: String?
+        var restored: [String] = [], failed: [BMError] = [], stopped: String?, linksRestored = 0
         // One writer lock for the whole restore: no prune removes a version half-way.
         try holdingWriterLock {
-            let files = try snapshotFiles(sid).filter { f in prefix.map { FS.isAtOrUnder(f.path, $0) } ?? true }
-            for f in files {
-                if options.stopRequested() { stopped = "\(restored.count) of \(files.count) files restored"; break }
-                defer { progress?(restored.count + failed.count, files.count) }
-                let target = to.map { FS.absolute($0) + f.path } ?? f.path
+            let selected = { (p: String) in prefix.map { FS.isAtOrUnder(p, $0) } ?? true }
+            let files = try snapshotFiles(sid).filter { selected($0.path) }
+            let links = try snapshotLinks(sid).filter { selected($0.path) }
+            let total = files.count + links.count
+            func attempt(_ path: String, _ restore: (String) throws -> String) -> Bool {
+                if options.stopRequested() { stopped = "\(restored.count) of \(total) files restored"; return false }
+                defer { progress?(restored.count + failed.count, total) }
+                let target = to.map { FS.absolute($0) + path } ?? path
                 do {
                     try FS.makeDirectories(FS.directory(target))
-                    restored.append(try restbu(f.backup, version: f.version, overwrite: overwrite, to: target, syncEach: false))
+                    restored.append(try restore(target))
                 } catch {
                     failed.append(BMError.wrap(error, path: target))
                 }
+                return true
+            }
+            for f in files {
+                guard attempt(f.path, { try restbu(f.backup, version: f.version, overwrite: overwrite, to: $0, syncEach: false) }) else { return }
+            }
+            let filesRestored = restored.count
+            defer { linksRestored = restored.count - filesRestored }
+            for l in links {
+                guard attempt(l.path, { try restoreLink(l, at: $0, overwrite: overwrite) }) else { return }
             }
         }
         // Each new file was renamed into place unsynced: all become durable here.
@@ -49,7 +69,20 @@ extension BackupDatabase {
         if restored.isEmpty && failed.isEmpty, let path {
             throw BMError(10, "snapshot \(sid) has no file at or under \(FS.shown(path))", path: path)
         }
-        return (restored, failed)
+        return (restored, failed, linksRestored)
+    }
+
+    /// A link is put back as a link, whatever it points to; like restbu, it
+    /// replaces a file or link only when told, and a folder never.
+    private func restoreLink(_ link: SnapshotLink, at target: String, overwrite: Bool) throws -> String {
+        if let st = FS.stat(target, follow: false) {
+            guard overwrite else { throw BMError(15, "\(FS.shown(target)) exists", path: target) }
+            guard st.st_mode & S_IFMT != S_IFDIR else {
+                throw BMError(12, "\(FS.shown(target)) is \(FS.kind(st.st_mode)); not replaced", path: target)
+            }
+        }
+        try FS.makeLink(target, to: link.target)
+        return target
     }
 
     public enum Change: String, Sendable {
@@ -59,13 +92,15 @@ extension BackupDatabase {
     }
 
     /// What changed from snapshot `from` to snapshot `to`, by original path: a
-    /// file is modified when its data differs.
+    /// file is modified when its data differs, a link when its target does.
     public func diffSnapshots(_ from: String, _ to: String) throws -> [(path: String, change: Change)] {
         _ = try snapshot(from)
         _ = try snapshot(to)
         let (before, after) = try read { db in
+            // A file's object id and a link's "-> target" never collide: an id is hex.
             func data(_ sid: String) throws -> [String: String?] {
-                Dictionary(try Catalog.snapshotFiles(db, sid: sid).map { ($0.path, $0.object) }, uniquingKeysWith: { a, _ in a })
+                Dictionary(try Catalog.snapshotFiles(db, sid: sid).map { ($0.path, $0.object) }
+                    + Catalog.snapshotLinks(db, sid: sid).map { ($0.path, "-> " + $0.target) }, uniquingKeysWith: { a, _ in a })
             }
             return (try data(from), try data(to))
         }

@@ -39,9 +39,11 @@ struct SnapshotCommand: ParsableCommand {
             printJSON(.map(["sid": s.sid.map { .string($0) } ?? .nil,
                             "files": .map(["new": .integer(Int64(s.newFiles)), "changed": .integer(Int64(s.changedFiles)),
                                            "unchanged": .integer(Int64(s.unchangedFiles)), "failed": .integer(Int64(s.failedFiles))]),
+                            "links": .integer(Int64(s.links)),
                             "bytes_stored": .integer(s.bytesStored), "seconds": .number(s.seconds)]))
         } else if let sid = s.sid {
-            global.say("snapshot \(sid): \(s.newFiles) new, \(s.changedFiles) changed, \(s.unchangedFiles) unchanged, \(s.failedFiles) failed")
+            global.say("snapshot \(sid): \(s.newFiles) new, \(s.changedFiles) changed, \(s.unchangedFiles) unchanged, \(s.failedFiles) failed"
+                + (s.links > 0 ? "; \(counted(s.links, "link")) kept" : ""))
         } else {
             global.say("nothing changed: no snapshot taken (\(counted(s.unchangedFiles, "file")) unchanged)")
         }
@@ -68,26 +70,38 @@ struct SnapshotsCommand: ParsableCommand {
                 if global.json {
                     return printJSON(.list(all.map { s in
                         .map(["sid": .string(s.sid), "profile": .integer(s.profile), "time": .string(isoTime(s.time)),
-                              "status": .string(s.status), "files": .integer(Int64(s.files))])
+                              "status": .string(s.status), "files": .integer(Int64(s.files)), "links": .integer(Int64(s.links))])
                     }))
                 }
-                for s in all { print("\(s.sid)\tprofile \(s.profile)\t\(counted(s.files, "file"))\t\(s.status)") }
+                for s in all {
+                    let contents = counted(s.files, "file") + (s.links > 0 ? ", " + counted(s.links, "link") : "")
+                    print("\(s.sid)\tprofile \(s.profile)\t\(contents)\t\(s.status)")
+                }
             }
         }
     }
 
     struct ShowSnapshot: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "List a snapshot's files.")
+        static let configuration = CommandConfiguration(
+            commandName: "show", abstract: "List a snapshot's files (backup/version, path) and links (path -> target).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The snapshot id.") var sid: String
 
         func run() throws {
             try global.withDatabase { bd in
-                let files = try bd.snapshotFiles(sid)
-                if global.json {
-                    return printJSON(.list(files.map { .map(["path": .string($0.path), "backup": .integer($0.backup), "version": .integer($0.version)]) }))
-                }
-                for f in files { print("\(f.backup)/\(f.version)\t\(printable(f.path))") }
+                let files = try bd.snapshotFiles(sid), links = try bd.snapshotLinks(sid)
+                // One list by path, as the tree holds them.
+                let rows: [(path: String, json: LuaValue, text: String)] =
+                    files.map { f in
+                        (f.path, .map(["path": .string(f.path), "backup": .integer(f.backup), "version": .integer(f.version)]),
+                         "\(f.backup)/\(f.version)\t\(printable(f.path))")
+                    } + links.map { l in
+                        (l.path, .map(["path": .string(l.path), "link": .string(l.target)]),
+                         "link\t\(printable(l.path)) -> \(printable(l.target))")
+                    }
+                let sorted = rows.sorted { $0.path < $1.path }
+                if global.json { return printJSON(.list(sorted.map(\.json))) }
+                for r in sorted { print(r.text) }
             }
         }
     }
@@ -131,7 +145,8 @@ struct SnapshotsCommand: ParsableCommand {
                 line.finish()
                 let failed = r.failed.map { bd.handle($0) }
                 for e in failed { FileHandle.standardError.write(Data("bmlua: \(e.reported)\n".utf8)) }
-                global.report("restored \(counted(r.restored.count, "file"))\(failed.isEmpty ? "" : ", \(failed.count) failed")", json: .map([
+                let links = r.links > 0 ? " and \(counted(r.links, "link"))" : ""
+                global.report("restored \(counted(r.restored.count - r.links, "file"))\(links)\(failed.isEmpty ? "" : ", \(failed.count) failed")", json: .map([
                     "restored": .list(r.restored.map { .string($0) }),
                     "failed": .list(failed.map { .map(["number": .integer(Int64($0.number)), "message": .string($0.message), "path": .string($0.path)]) }),
                 ]))
