@@ -416,6 +416,52 @@ final class SnapshotFixture {
         #expect(try linkRows().count == 2 && linkRows().allSatisfy { $0.contains(second) })
     }
 
+    /// Folders are kept as rsync -a and restic keep them: an empty one comes
+    /// back, and each gets its mode and mtime again.
+    @Test func foldersComeBackWithTheirModeAndTime() throws {
+        let s = try SnapshotFixture()
+        try FS.makeDirectories(s.tree + "/empty/deeper")
+        chmod(s.tree + "/sub", 0o750)
+        let then = FS.timespecOf(1_600_000_000_123_456_789)
+        for folder in ["/sub", "/empty/deeper"] {
+            var times = [then, then]
+            #expect(utimensat(AT_FDCWD, s.tree + folder, &times, 0) == 0)
+        }
+        let sid = try #require(try s.run(at: Date(timeIntervalSinceNow: -3600)).sid)
+        #expect(FS.isDirectory(s.f.root + "/snapshots/" + sid + s.tree + "/empty/deeper"))
+
+        // A file that comes and goes moves its folder's mtime only: no change.
+        try s.write("sub/brief.txt", "gone soon")
+        unlink(s.tree + "/sub/brief.txt")
+        #expect(try s.run().sid == nil)
+        // A new empty folder is a change.
+        try FS.makeDirectories(s.tree + "/empty/new")
+        #expect(try s.run(at: Date(timeIntervalSinceNow: -1800)).sid != nil)
+        // So is a folder's new mode.
+        chmod(s.tree + "/empty", 0o700)
+        #expect(try s.run().sid != nil)
+
+        let out = s.f.base + "/out"
+        let r = try s.f.bd.restoreSnapshot(sid, to: out)
+        #expect(r.failed.isEmpty && r.restored.count == 2)
+        let deeper = try #require(FS.stat(out + s.tree + "/empty/deeper"))
+        #expect(deeper.st_mode & S_IFMT == S_IFDIR && FS.nanoseconds(deeper.st_mtim) == 1_600_000_000_123_456_789)
+        let sub = try #require(FS.stat(out + s.tree + "/sub"))
+        #expect(sub.st_mode & 0o7777 == 0o750 && FS.nanoseconds(sub.st_mtim) == 1_600_000_000_123_456_789)
+        #expect(!FS.exists(out + s.tree + "/empty/new"))
+        // In place and not told to overwrite, a folder that is there keeps its own mode.
+        _ = try s.f.bd.restoreSnapshot(sid, path: s.tree + "/empty")
+        #expect(FS.stat(s.tree + "/empty")!.st_mode & 0o7777 == 0o700)
+        _ = try s.f.bd.restoreSnapshot(sid, path: s.tree + "/empty", overwrite: true)
+        #expect(FS.stat(s.tree + "/empty")!.st_mode & 0o7777 != 0o700)
+        // An empty folder alone is something to restore, not "no file there".
+        rmdir(s.tree + "/empty/deeper")
+        _ = try s.f.bd.restoreSnapshot(sid, path: s.tree + "/empty/deeper")
+        #expect(FS.isDirectory(s.tree + "/empty/deeper"))
+        // A path the snapshot has nothing at or under is error 10.
+        expectError(10) { _ = try s.f.bd.restoreSnapshot(sid, path: s.tree + "/empty/new") }
+    }
+
     /// A repository made before links were kept opens, and its next snapshot keeps them.
     @Test func aRepositoryFromBeforeLinksIsMigrated() throws {
         let s = try SnapshotFixture()
@@ -423,7 +469,7 @@ final class SnapshotFixture {
         s.f.bd.close()
         let queue = try DatabaseQueue(path: s.f.root + "/catalog.sqlite")
         try queue.write { db in
-            try db.execute(sql: "DROP TABLE snapshot_link; DELETE FROM grdb_migrations WHERE identifier = 'v3: snapshot links'")
+            try db.execute(sql: "DROP TABLE snapshot_link; DROP TABLE snapshot_folder; DELETE FROM grdb_migrations WHERE identifier LIKE 'v3:%'")
         }
         try queue.close()
         let bd = try BackupDatabase(at: s.f.root)

@@ -260,6 +260,11 @@ enum Catalog {
             .map { SnapshotLink(path: $0[0], target: $0[1]) }
     }
 
+    static func snapshotFolders(_ db: Database, sid: String) throws -> [SnapshotFolder] {
+        try Row.fetchAll(db, sql: "SELECT path, mode, mtime_ns FROM snapshot_folder WHERE sid = ? ORDER BY path", arguments: [sid])
+            .map { SnapshotFolder(path: $0[0], mode: $0[1], mtimeNs: $0[2]) }
+    }
+
     /// The newest snapshot of a profile.
     static func lastSnapshot(_ db: Database, profile: Int64) throws -> String? {
         try String.fetchOne(db, sql: "SELECT sid FROM snapshot WHERE profile = ? ORDER BY sid DESC LIMIT 1", arguments: [profile])
@@ -271,13 +276,15 @@ enum Catalog {
     }
 
     static func insertSnapshot(_ db: Database, _ s: Snapshot, entries: [(backup: Int64, version: Int64)],
-                               links: [SnapshotLink] = []) throws {
+                               links: [SnapshotLink] = [], folders: [SnapshotFolder] = []) throws {
         try db.execute(sql: "INSERT INTO snapshot (sid, profile, time, status) VALUES (?, ?, ?, ?)",
                        arguments: [s.sid, s.profile, s.time.timeIntervalSince1970, s.status])
         let insert = try db.cachedStatement(sql: "INSERT INTO snapshot_entry (sid, backup, version) VALUES (?, ?, ?)")
         for e in entries { try insert.execute(arguments: [s.sid, e.backup, e.version]) }
         let insertLink = try db.cachedStatement(sql: "INSERT INTO snapshot_link (sid, path, target) VALUES (?, ?, ?)")
         for l in links { try insertLink.execute(arguments: [s.sid, l.path, l.target]) }
+        let insertFolder = try db.cachedStatement(sql: "INSERT INTO snapshot_folder (sid, path, mode, mtime_ns) VALUES (?, ?, ?, ?)")
+        for f in folders { try insertFolder.execute(arguments: [s.sid, f.path, f.mode, f.mtimeNs]) }
     }
 
     static func deleteSnapshot(_ db: Database, sid: String) throws {
@@ -291,7 +298,7 @@ enum Catalog {
     /// A text dump of the whole catalog: tests compare it before and after a failed operation.
     static func dump(_ db: Database) throws -> String {
         var out = ""
-        for table in ["backup", "version", "field", "field_value", "bhook", "routine", "setting", "snapshot", "snapshot_entry", "snapshot_link"] {
+        for table in ["backup", "version", "field", "field_value", "bhook", "routine", "setting", "snapshot", "snapshot_entry", "snapshot_link", "snapshot_folder"] {
             for row in try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY 1, 2") {
                 out += "\(table): \(row)\n"
             }

@@ -115,6 +115,13 @@ public struct SnapshotLink: Sendable, Equatable, Hashable {
     public var target: String
 }
 
+/// A folder of a snapshot's tree: made again, with its mode and mtime, on restore.
+public struct SnapshotFolder: Sendable, Equatable {
+    public var path: String
+    public var mode: UInt32
+    public var mtimeNs: Int64
+}
+
 /// Field values are Lua strings, numbers or booleans; stored with their kind.
 enum StoredValue {
     static func encode(_ v: LuaValue) throws -> (kind: String, value: DatabaseValue) {

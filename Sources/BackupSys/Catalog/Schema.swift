@@ -72,16 +72,24 @@ enum Schema {
         m.registerMigration("v2: field values by owner") { db in
             try db.execute(sql: "CREATE INDEX field_value_owner ON field_value(owner)")
         }
-        // A symbolic link in a snapshot's tree is kept as what it says, as
-        // rsync and restic keep it: it has no data, so it is no backup.
-        m.registerMigration("v3: snapshot links") { db in
+        // What a snapshot's tree holds besides files, as rsync -a and restic
+        // keep it: symbolic links as what they say, folders (empty ones too)
+        // with their mode and mtime. Neither has data, so neither is a backup.
+        m.registerMigration("v3: snapshot links and folders") { db in
             try db.execute(sql: """
                 CREATE TABLE snapshot_link (
                     sid TEXT NOT NULL REFERENCES snapshot(sid) ON DELETE CASCADE,
                     path TEXT NOT NULL,
                     target TEXT NOT NULL,
                     PRIMARY KEY (sid, path)
-                )
+                );
+                CREATE TABLE snapshot_folder (
+                    sid TEXT NOT NULL REFERENCES snapshot(sid) ON DELETE CASCADE,
+                    path TEXT NOT NULL,
+                    mode INTEGER NOT NULL,
+                    mtime_ns INTEGER NOT NULL,
+                    PRIMARY KEY (sid, path)
+                );
                 """)
         }
         return m

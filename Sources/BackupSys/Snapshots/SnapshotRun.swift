@@ -188,11 +188,16 @@ public struct SnapshotRun {
 
         summary.seconds = Date().timeIntervalSince(started)
         summary.filesRead = bd.objects.sourceReads - readsBefore
-        let (previous, previousLinks) = try bd.read { db in
-            try Catalog.lastSnapshot(db, profile: profile.id).map { (try Catalog.snapshotEntries(db, sid: $0), try Catalog.snapshotLinks(db, sid: $0)) } ?? ([], [])
+        let (previous, previousLinks, previousFolders) = try bd.read { db in
+            try Catalog.lastSnapshot(db, profile: profile.id).map {
+                (try Catalog.snapshotEntries(db, sid: $0), try Catalog.snapshotLinks(db, sid: $0), try Catalog.snapshotFolders(db, sid: $0))
+            } ?? ([], [], [])
         }
+        // Links and folders are sorted by path on both sides. A folder's mtime
+        // moves whenever a file in it comes and goes: only a new, gone or
+        // re-moded folder is a change of its own.
         let same = previous.count == entries.count && Set(previous.map { "\($0.backup)/\($0.version)" }) == Set(entries.map { "\($0.backup)/\($0.version)" })
-            && previousLinks == tree.links   // both sorted by path
+            && previousLinks == tree.links && previousFolders.map { [$0.path, "\($0.mode)"] } == tree.folders.map { [$0.path, "\($0.mode)"] }
         let empty = entries.isEmpty && tree.links.isEmpty
         if summary.newFiles == 0 && summary.changedFiles == 0 && (same || empty) && summary.failedFiles == 0 {
             return summary   // nothing changed: no snapshot
@@ -205,7 +210,7 @@ public struct SnapshotRun {
                                 status: summary.failedFiles > 0 ? "with errors" : "ok", files: entries.count, links: tree.links.count)
         do {
             try bd.write { db in
-                try Catalog.insertSnapshot(db, snapshot, entries: entries, links: tree.links)
+                try Catalog.insertSnapshot(db, snapshot, entries: entries, links: tree.links, folders: tree.folders)
                 try makeBrowseView(sid: sid, in: bd, db)
             }
         } catch {
@@ -218,14 +223,18 @@ public struct SnapshotRun {
         return summary
     }
 
-    /// `snapshots/<sid>/<original absolute path>`: hard links to the objects,
-    /// and the tree's symbolic links as they were, built under a hidden name
-    /// and renamed into place.
+    /// `snapshots/<sid>/<original absolute path>`: the tree's folders, hard
+    /// links to the objects, and the tree's symbolic links as they were, built
+    /// under a hidden name and renamed into place.
     func makeBrowseView(sid: String, in bd: BackupDatabase, _ db: Database) throws {
         let root = bd.repository.root + "/snapshots"
         let partial = root + "/.\(sid).partial"
         try? FileManager.default.removeItem(atPath: partial)
         var made: Set<String> = []
+        for folder in try Catalog.snapshotFolders(db, sid: sid) {   // the empty ones too
+            try FS.makeDirectories(partial + folder.path)
+            made.insert(partial + folder.path)
+        }
         for file in try Catalog.snapshotFiles(db, sid: sid) {
             guard let object = file.object else { continue }
             let target = partial + file.path
@@ -251,6 +260,8 @@ public struct SnapshotRun {
         var files: [(path: String, stat: stat)] = []
         /// Symbolic links met inside the tree, sorted by path.
         var links: [SnapshotLink] = []
+        /// The folders walked (the includes among them), sorted by path.
+        var folders: [SnapshotFolder] = []
         /// What could not be walked (a folder that can't be listed, a name or
         /// link that is not UTF-8), each with its error.
         var failures: [(path: String, error: BMError)] = []
@@ -261,6 +272,7 @@ public struct SnapshotRun {
     func walk(_ profile: Profile, until stop: () -> Bool = { false }) -> Tree {
         var files: [String: stat] = [:]
         var links: [String: String] = [:]
+        var folders: [String: SnapshotFolder] = [:]
         var tree = Tree()
         func excluded(_ path: String) -> Bool {
             let name = FS.baseName(path)
@@ -282,6 +294,7 @@ public struct SnapshotRun {
                 do { links[path] = try FS.linkTarget(path) } catch { tree.failures.append((path, BMError.wrap(error, path: path))) }
             case S_IFDIR:
                 if stop() { return }
+                folders[path] = SnapshotFolder(path: path, mode: UInt32(st.st_mode & 0o7777), mtimeNs: FS.nanoseconds(st.st_mtim))
                 let entries: (names: [String], undecodable: [String])
                 do { entries = try FS.folderEntries(path) } catch {
                     tree.failures.append((path, BMError.wrap(error, path: path)))
@@ -299,6 +312,7 @@ public struct SnapshotRun {
         for include in profile.include { visit(FS.absolute(include), include: true) }
         tree.files = files.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         tree.links = links.sorted { $0.key < $1.key }.map { SnapshotLink(path: $0.key, target: $0.value) }
+        tree.folders = folders.sorted { $0.key < $1.key }.map(\.value)
         return tree
     }
 

@@ -35,17 +35,22 @@ extension BackupDatabase {
                                 progress: ((Int, Int) -> Void)? = nil) throws -> (restored: [String], failed: [BMError], links: Int)
     {
         let prefix = path.map(FS.absolute)
-        var restored: [String] = [], failed: [BMError] = [], stopped: String?, linksRestored = 0
+        var restored: [String] = [], failed: [BMError] = [], stopped: String?, linksRestored = 0, foldersMade: [String] = []
+        var nothingThere = false
         // One writer lock for the whole restore: no prune removes a version half-way.
         try holdingWriterLock {
             let selected = { (p: String) in prefix.map { FS.isAtOrUnder(p, $0) } ?? true }
             let files = try snapshotFiles(sid).filter { selected($0.path) }
             let links = try snapshotLinks(sid).filter { selected($0.path) }
+            let folders = try read { db in try Catalog.snapshotFolders(db, sid: sid) }.filter { selected($0.path) }
             let total = files.count + links.count
+            nothingThere = total == 0 && folders.isEmpty
+            let place = { (path: String) in to.map { FS.absolute($0) + path } ?? path }
+            let existed = Set(folders.map { place($0.path) }.filter(FS.exists))   // before anything is written
             func attempt(_ path: String, _ restore: (String) throws -> String) -> Bool {
                 if options.stopRequested() { stopped = "\(restored.count) of \(total) files restored"; return false }
                 defer { progress?(restored.count + failed.count, total) }
-                let target = to.map { FS.absolute($0) + path } ?? path
+                let target = place(path)
                 do {
                     try FS.makeDirectories(FS.directory(target))
                     restored.append(try restore(target))
@@ -62,11 +67,29 @@ extension BackupDatabase {
             for l in links {
                 guard attempt(l.path, { try restoreLink(l, at: $0, overwrite: overwrite) }) else { return }
             }
+            // Folders last: the empty ones come back too, and a folder's mode
+            // and mtime are set once nothing more is written into it; only on
+            // folders this restore made, unless told to overwrite.
+            var made: [SnapshotFolder] = []
+            for folder in folders {   // by path: parents first
+                let target = place(folder.path)
+                do { try FS.makeDirectories(target) } catch {
+                    failed.append(BMError.wrap(error, path: target))
+                    continue
+                }
+                if overwrite || !existed.contains(target) { made.append(SnapshotFolder(path: target, mode: folder.mode, mtimeNs: folder.mtimeNs)) }
+            }
+            for folder in made.reversed() {   // children first: a parent's mode may close it to them
+                chmod(folder.path, mode_t(folder.mode))
+                var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), FS.timespecOf(folder.mtimeNs)]
+                utimensat(AT_FDCWD, folder.path, &times, 0)   // an include may be a link to its folder: followed, as walked
+            }
+            foldersMade = made.map(\.path)
         }
         // Each new file was renamed into place unsynced: all become durable here.
-        FS.syncFileSystems(holding: restored)
+        FS.syncFileSystems(holding: restored + foldersMade)
         if let stopped { throw Interrupted(stopped) }
-        if restored.isEmpty && failed.isEmpty, let path {
+        if nothingThere, let path {
             throw BMError(10, "snapshot \(sid) has no file at or under \(FS.shown(path))", path: path)
         }
         return (restored, failed, linksRestored)
