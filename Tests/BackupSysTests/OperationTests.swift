@@ -121,6 +121,23 @@ import Testing
         #expect(!FS.exists(f.work + "/missing"))
     }
 
+    /// As root, a restore gives the file back to its owner, as rsync -a and
+    /// restic do (a set-uid bit survives: the mode is set after the owner).
+    @Test(.enabled(if: geteuid() == 0, "only root can give a file away"))
+    func restoreAsRootGivesTheFileBackToItsOwner() throws {
+        let f = try Fixture()
+        let path = try f.file("tool", "#!/bin/sh\n", mode: 0o4755)
+        #expect(chown(path, 4321, 4322) == 0 && chmod(path, 0o4755) == 0)
+        let i = try f.bd.newbu(path)
+        #expect(chown(path, 5000, 5001) == 0 && chmod(path, 0o640) == 0)
+        let v = try f.bd.newver(i)
+        let owned = { (p: String) in FS.stat(p).map { "\($0.st_uid):\($0.st_gid) \(String($0.st_mode & 0o7777, radix: 8))" } }
+        #expect(try owned(f.bd.restbu(i, to: f.work + "/current")) == "4321:4322 4755")
+        #expect(try owned(f.bd.restbu(i, version: v, to: f.work + "/version")) == "5000:5001 640")
+        let shown = try f.bd.runScript("local b = backup(\(i)) return b.uid .. ':' .. b.gid", name: "=t")
+        #expect(shown.first?.stringValue == "4321:4322")
+    }
+
     /// Restoring the current copy to where it came from ends "stored away"; a copy elsewhere or an old version does not.
     @Test func restoringTheOriginalEndsStoredAway() throws {
         let f = try Fixture()

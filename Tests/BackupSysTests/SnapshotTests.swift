@@ -422,6 +422,7 @@ final class SnapshotFixture {
         let s = try SnapshotFixture()
         try FS.makeDirectories(s.tree + "/empty/deeper")
         chmod(s.tree + "/sub", 0o750)
+        if geteuid() == 0 { chown(s.tree + "/sub", 4321, 4322) }
         let then = FS.timespecOf(1_600_000_000_123_456_789)
         for folder in ["/sub", "/empty/deeper"] {
             var times = [then, then]
@@ -448,6 +449,7 @@ final class SnapshotFixture {
         #expect(deeper.st_mode & S_IFMT == S_IFDIR && FS.nanoseconds(deeper.st_mtim) == 1_600_000_000_123_456_789)
         let sub = try #require(FS.stat(out + s.tree + "/sub"))
         #expect(sub.st_mode & 0o7777 == 0o750 && FS.nanoseconds(sub.st_mtim) == 1_600_000_000_123_456_789)
+        if geteuid() == 0 { #expect(sub.st_uid == 4321 && sub.st_gid == 4322) }   // only root gives folders away
         #expect(!FS.exists(out + s.tree + "/empty/new"))
         // In place and not told to overwrite, a folder that is there keeps its own mode.
         _ = try s.f.bd.restoreSnapshot(sid, path: s.tree + "/empty")
@@ -462,19 +464,28 @@ final class SnapshotFixture {
         expectError(10) { _ = try s.f.bd.restoreSnapshot(sid, path: s.tree + "/empty/new") }
     }
 
-    /// A repository made before links were kept opens, and its next snapshot keeps them.
-    @Test func aRepositoryFromBeforeLinksIsMigrated() throws {
+    /// A repository made before owners, links and folders were kept opens, and its next snapshot keeps them.
+    @Test func aRepositoryFromBeforeOwnersAndLinksIsMigrated() throws {
         let s = try SnapshotFixture()
         let old = try #require(try s.run(at: Date(timeIntervalSinceNow: -3600)).sid)
         s.f.bd.close()
         let queue = try DatabaseQueue(path: s.f.root + "/catalog.sqlite")
         try queue.write { db in
-            try db.execute(sql: "DROP TABLE snapshot_link; DROP TABLE snapshot_folder; DELETE FROM grdb_migrations WHERE identifier LIKE 'v3:%'")
+            try db.execute(sql: """
+                DROP TABLE snapshot_link; DROP TABLE snapshot_folder;
+                ALTER TABLE backup DROP COLUMN uid; ALTER TABLE backup DROP COLUMN gid;
+                ALTER TABLE version DROP COLUMN uid; ALTER TABLE version DROP COLUMN gid;
+                DELETE FROM grdb_migrations WHERE identifier LIKE 'v3:%'
+                """)
         }
         try queue.close()
         let bd = try BackupDatabase(at: s.f.root)
         defer { bd.close() }
         #expect(try bd.snapshots().map { "\($0.sid) \($0.files) \($0.links)" } == ["\(old) 2 0"])
+        // What was stored before owners were recorded restores as it did: the owner is unknown.
+        let a = try bd.resolve(s.tree + "/a.txt")
+        #expect(try a.owner == nil && bd.versions(of: a.index).allSatisfy { $0.owner == nil })
+        #expect(try bd.restbu(a.index, version: 1, to: s.f.base + "/a.txt") == s.f.base + "/a.txt")
         #expect(symlink("a.txt", s.tree + "/link") == 0)
         let sid = try #require(try s.run().sid)
         #expect(try bd.snapshotLinks(sid) == [SnapshotLink(path: s.tree + "/link", target: "a.txt")])

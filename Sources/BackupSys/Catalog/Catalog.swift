@@ -50,26 +50,28 @@ enum Catalog {
         var mode: UInt32
         var mtimeNs: Int64
         var source: SourceState
+        var owner: Owner
     }
 
     static func insert(_ db: Database, _ b: NewBackup, now: Date) throws -> Int64 {
         try db.cachedStatement(sql: """
             INSERT INTO backup (path, name, grp, stored_away, object, size, mode, mtime_ns, created, updated,
-                                src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns, uid, gid)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [b.path, b.name, b.group, b.storedAway, b.object, b.size, Int64(b.mode), b.mtimeNs,
                                      now.timeIntervalSince1970, now.timeIntervalSince1970,
-                                     b.source.device, b.source.inode, b.source.size, b.source.mtimeNs, b.source.ctimeNs])
+                                     b.source.device, b.source.inode, b.source.size, b.source.mtimeNs, b.source.ctimeNs,
+                                     Int64(b.owner.uid), Int64(b.owner.gid)])
         return db.lastInsertedRowID
     }
 
     static func updateData(_ db: Database, index: Int64, object: String, size: Int64, mode: UInt32, mtimeNs: Int64,
-                           source: SourceState, now: Date) throws {
+                           owner: Owner, source: SourceState, now: Date) throws {
         try db.cachedStatement(sql: """
-            UPDATE backup SET object = ?, size = ?, mode = ?, mtime_ns = ?, updated = ?,
+            UPDATE backup SET object = ?, size = ?, mode = ?, mtime_ns = ?, uid = ?, gid = ?, updated = ?,
                 src_dev = ?, src_ino = ?, src_size = ?, src_mtime_ns = ?, src_ctime_ns = ?
             WHERE idx = ?
-            """).execute(arguments: [object, size, Int64(mode), mtimeNs, now.timeIntervalSince1970,
+            """).execute(arguments: [object, size, Int64(mode), mtimeNs, Int64(owner.uid), Int64(owner.gid), now.timeIntervalSince1970,
                                      source.device, source.inode, source.size, source.mtimeNs, source.ctimeNs, index])
     }
 
@@ -105,9 +107,11 @@ enum Catalog {
     }
 
     static func insertVersion(_ db: Database, backup: Int64, index: Int64, object: String, size: Int64, mode: UInt32,
-                              mtimeNs: Int64, comment: String, now: Date) throws {
-        try db.cachedStatement(sql: "INSERT INTO version (backup, idx, object, size, mode, mtime_ns, comment, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-            .execute(arguments: [backup, index, object, size, Int64(mode), mtimeNs, comment, now.timeIntervalSince1970])
+                              mtimeNs: Int64, owner: Owner, comment: String, now: Date) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO version (backup, idx, object, size, mode, mtime_ns, uid, gid, comment, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [backup, index, object, size, Int64(mode), mtimeNs, Int64(owner.uid), Int64(owner.gid),
+                                     comment, now.timeIntervalSince1970])
         try db.cachedStatement(sql: "UPDATE backup SET next_version = ? WHERE idx = ?").execute(arguments: [index + 1, backup])
     }
 
@@ -261,8 +265,8 @@ enum Catalog {
     }
 
     static func snapshotFolders(_ db: Database, sid: String) throws -> [SnapshotFolder] {
-        try Row.fetchAll(db, sql: "SELECT path, mode, mtime_ns FROM snapshot_folder WHERE sid = ? ORDER BY path", arguments: [sid])
-            .map { SnapshotFolder(path: $0[0], mode: $0[1], mtimeNs: $0[2]) }
+        try Row.fetchAll(db, sql: "SELECT path, mode, mtime_ns, uid, gid FROM snapshot_folder WHERE sid = ? ORDER BY path", arguments: [sid])
+            .map { SnapshotFolder(path: $0[0], mode: $0[1], mtimeNs: $0[2], owner: Owner(uid: $0[3], gid: $0[4])!) }
     }
 
     /// The newest snapshot of a profile.
@@ -283,8 +287,8 @@ enum Catalog {
         for e in entries { try insert.execute(arguments: [s.sid, e.backup, e.version]) }
         let insertLink = try db.cachedStatement(sql: "INSERT INTO snapshot_link (sid, path, target) VALUES (?, ?, ?)")
         for l in links { try insertLink.execute(arguments: [s.sid, l.path, l.target]) }
-        let insertFolder = try db.cachedStatement(sql: "INSERT INTO snapshot_folder (sid, path, mode, mtime_ns) VALUES (?, ?, ?, ?)")
-        for f in folders { try insertFolder.execute(arguments: [s.sid, f.path, f.mode, f.mtimeNs]) }
+        let insertFolder = try db.cachedStatement(sql: "INSERT INTO snapshot_folder (sid, path, mode, mtime_ns, uid, gid) VALUES (?, ?, ?, ?, ?, ?)")
+        for f in folders { try insertFolder.execute(arguments: [s.sid, f.path, f.mode, f.mtimeNs, Int64(f.owner.uid), Int64(f.owner.gid)]) }
     }
 
     static func deleteSnapshot(_ db: Database, sid: String) throws {

@@ -17,11 +17,13 @@ public struct Backup: Sendable, Equatable {
     public var updated: Date
     public var nextVersion: Int64
     public var source: SourceState?
+    /// The current copy's owner; nil if it was stored before bmlua recorded owners.
+    public var owner: Owner?
 
     /// The columns `init(row:)` reads, in its order: the queries select exactly these.
     static let columns = """
         idx, path, name, grp, stored_away, object, size, mode, mtime_ns, created, updated, next_version,
-        src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns
+        src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns, uid, gid
         """
 
     /// By position: GRDB finds a column by name by lowercasing names on every
@@ -42,7 +44,25 @@ public struct Backup: Sendable, Equatable {
         if let dev: Int64 = row[12] {
             source = SourceState(device: dev, inode: row[13], size: row[14], mtimeNs: row[15], ctimeNs: row[16])
         }
+        owner = Owner(uid: row[17], gid: row[18])
     }
+}
+
+/// Who owned a file or folder. Given back on restore when bmlua runs as root,
+/// as rsync -a and restic do; a user can't give a file away, so then it is theirs.
+public struct Owner: Sendable, Equatable {
+    public var uid: UInt32
+    public var gid: UInt32
+
+    init(_ st: stat) { (uid, gid) = (st.st_uid, st.st_gid) }
+
+    init?(uid: Int64?, gid: Int64?) {
+        guard let uid, let gid else { return nil }
+        (self.uid, self.gid) = (UInt32(truncatingIfNeeded: uid), UInt32(truncatingIfNeeded: gid))
+    }
+
+    /// Only root may give a file to someone else.
+    static let canGiveAway = geteuid() == 0
 }
 
 /// What the original file looked like when it was last read.
@@ -76,9 +96,10 @@ public struct Version: Sendable, Equatable {
     public var mtimeNs: Int64
     public var comment: String
     public var time: Date
+    public var owner: Owner?
 
     /// The columns `init(row:)` reads, in its order (see Backup.columns).
-    static let columns = "backup, idx, object, size, mode, mtime_ns, comment, time"
+    static let columns = "backup, idx, object, size, mode, mtime_ns, comment, time, uid, gid"
 
     init(row: Row) {
         backup = row[0]
@@ -89,6 +110,7 @@ public struct Version: Sendable, Equatable {
         mtimeNs = row[5]
         comment = row[6]
         time = Date(timeIntervalSince1970: row[7])
+        owner = Owner(uid: row[8], gid: row[9])
     }
 }
 
@@ -120,6 +142,10 @@ public struct SnapshotFolder: Sendable, Equatable {
     public var path: String
     public var mode: UInt32
     public var mtimeNs: Int64
+    public var owner: Owner
+
+    /// The same folder, save its mtime, which moves whenever a file in it comes and goes.
+    func sameShape(as other: SnapshotFolder) -> Bool { path == other.path && mode == other.mode && owner == other.owner }
 }
 
 /// Field values are Lua strings, numbers or booleans; stored with their kind.

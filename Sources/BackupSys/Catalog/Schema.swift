@@ -72,11 +72,17 @@ enum Schema {
         m.registerMigration("v2: field values by owner") { db in
             try db.execute(sql: "CREATE INDEX field_value_owner ON field_value(owner)")
         }
-        // What a snapshot's tree holds besides files, as rsync -a and restic
-        // keep it: symbolic links as what they say, folders (empty ones too)
-        // with their mode and mtime. Neither has data, so neither is a backup.
-        m.registerMigration("v3: snapshot links and folders") { db in
+        // What rsync -a and restic keep besides data: a file's owner (given
+        // back when restoring as root), and in a snapshot's tree symbolic links
+        // as what they say and folders (empty ones too) with their mode, mtime
+        // and owner. Links and folders have no data: neither is a backup.
+        // The owner of a file stored before this is unknown (NULL).
+        m.registerMigration("v3: owners, snapshot links and folders") { db in
             try db.execute(sql: """
+                ALTER TABLE backup ADD COLUMN uid INTEGER;
+                ALTER TABLE backup ADD COLUMN gid INTEGER;
+                ALTER TABLE version ADD COLUMN uid INTEGER;
+                ALTER TABLE version ADD COLUMN gid INTEGER;
                 CREATE TABLE snapshot_link (
                     sid TEXT NOT NULL REFERENCES snapshot(sid) ON DELETE CASCADE,
                     path TEXT NOT NULL,
@@ -88,6 +94,8 @@ enum Schema {
                     path TEXT NOT NULL,
                     mode INTEGER NOT NULL,
                     mtime_ns INTEGER NOT NULL,
+                    uid INTEGER NOT NULL,
+                    gid INTEGER NOT NULL,
                     PRIMARY KEY (sid, path)
                 );
                 """)

@@ -242,6 +242,10 @@ extension BackupDatabase {
             "sha256": .string(b.object), "mode": .integer(Int64(b.mode)), "mtime": .string(isoTime(nanoseconds: b.mtimeNs)),
             "created": .string(isoTime(b.created)), "updated": .string(isoTime(b.updated)),
         ]
+        if let owner = b.owner {   // unknown for data stored before bmlua recorded owners
+            m["uid"] = .integer(Int64(owner.uid))
+            m["gid"] = .integer(Int64(owner.gid))
+        }
         var fields: [LuaValue: LuaValue] = [:]
         for (k, v) in try Catalog.fieldValues(db, backup: b.index, group: b.group) { fields[.string(k)] = v }
         m["fields"] = .map(fields)

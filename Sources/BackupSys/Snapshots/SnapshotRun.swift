@@ -193,11 +193,12 @@ public struct SnapshotRun {
                 (try Catalog.snapshotEntries(db, sid: $0), try Catalog.snapshotLinks(db, sid: $0), try Catalog.snapshotFolders(db, sid: $0))
             } ?? ([], [], [])
         }
-        // Links and folders are sorted by path on both sides. A folder's mtime
-        // moves whenever a file in it comes and goes: only a new, gone or
-        // re-moded folder is a change of its own.
-        let same = previous.count == entries.count && Set(previous.map { "\($0.backup)/\($0.version)" }) == Set(entries.map { "\($0.backup)/\($0.version)" })
-            && previousLinks == tree.links && previousFolders.map { [$0.path, "\($0.mode)"] } == tree.folders.map { [$0.path, "\($0.mode)"] }
+        let sameFiles = previous.count == entries.count
+            && Set(previous.map { "\($0.backup)/\($0.version)" }) == Set(entries.map { "\($0.backup)/\($0.version)" })
+        // Links and folders are sorted by path on both sides.
+        let sameFolders = previousFolders.count == tree.folders.count
+            && zip(previousFolders, tree.folders).allSatisfy { $0.sameShape(as: $1) }
+        let same = sameFiles && previousLinks == tree.links && sameFolders
         let empty = entries.isEmpty && tree.links.isEmpty
         if summary.newFiles == 0 && summary.changedFiles == 0 && (same || empty) && summary.failedFiles == 0 {
             return summary   // nothing changed: no snapshot
@@ -294,7 +295,7 @@ public struct SnapshotRun {
                 do { links[path] = try FS.linkTarget(path) } catch { tree.failures.append((path, BMError.wrap(error, path: path))) }
             case S_IFDIR:
                 if stop() { return }
-                folders[path] = SnapshotFolder(path: path, mode: UInt32(st.st_mode & 0o7777), mtimeNs: FS.nanoseconds(st.st_mtim))
+                folders[path] = SnapshotFolder(path: path, mode: UInt32(st.st_mode & 0o7777), mtimeNs: FS.nanoseconds(st.st_mtim), owner: Owner(st))
                 let entries: (names: [String], undecodable: [String])
                 do { entries = try FS.folderEntries(path) } catch {
                     tree.failures.append((path, BMError.wrap(error, path: path)))

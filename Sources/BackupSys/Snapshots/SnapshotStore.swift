@@ -77,9 +77,14 @@ extension BackupDatabase {
                     failed.append(BMError.wrap(error, path: target))
                     continue
                 }
-                if overwrite || !existed.contains(target) { made.append(SnapshotFolder(path: target, mode: folder.mode, mtimeNs: folder.mtimeNs)) }
+                if overwrite || !existed.contains(target) {
+                    var here = folder
+                    here.path = target
+                    made.append(here)
+                }
             }
             for folder in made.reversed() {   // children first: a parent's mode may close it to them
+                if Owner.canGiveAway { chown(folder.path, folder.owner.uid, folder.owner.gid) }   // before the mode: chown clears set-id bits
                 chmod(folder.path, mode_t(folder.mode))
                 var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), FS.timespecOf(folder.mtimeNs)]
                 utimensat(AT_FDCWD, folder.path, &times, 0)   // an include may be a link to its folder: followed, as walked
