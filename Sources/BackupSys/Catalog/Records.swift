@@ -132,9 +132,10 @@ public struct Snapshot: Sendable, Equatable {
 }
 
 /// A symbolic link met inside a snapshot's tree: its path and what it points to, verbatim.
-public struct SnapshotLink: Sendable, Equatable, Hashable {
+public struct SnapshotLink: Sendable, Equatable {
     public var path: String
     public var target: String
+    public var owner: Owner
 }
 
 /// A folder of a snapshot's tree: made again, with its mode and mtime, on restore.

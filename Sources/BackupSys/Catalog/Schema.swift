@@ -74,8 +74,8 @@ enum Schema {
         }
         // What rsync -a and restic keep besides data: a file's owner (given
         // back when restoring as root), and in a snapshot's tree symbolic links
-        // as what they say and folders (empty ones too) with their mode, mtime
-        // and owner. Links and folders have no data: neither is a backup.
+        // as what they say, with their owner, and folders (empty ones too) with
+        // their mode, mtime and owner. Links and folders have no data: neither is a backup.
         // The owner of a file stored before this is unknown (NULL).
         m.registerMigration("v3: owners, snapshot links and folders") { db in
             try db.execute(sql: """
@@ -87,6 +87,8 @@ enum Schema {
                     sid TEXT NOT NULL REFERENCES snapshot(sid) ON DELETE CASCADE,
                     path TEXT NOT NULL,
                     target TEXT NOT NULL,
+                    uid INTEGER NOT NULL,
+                    gid INTEGER NOT NULL,
                     PRIMARY KEY (sid, path)
                 );
                 CREATE TABLE snapshot_folder (

@@ -138,9 +138,10 @@ enum FS {
         return target
     }
 
-    /// Makes `path` a symbolic link to `target`: made under a temp name beside
-    /// it and renamed into place, so what was there is replaced whole or not at all.
-    static func makeLink(_ path: String, to target: String) throws {
+    /// Makes `path` a symbolic link to `target`, given to `owner` if any: made
+    /// under a temp name beside it and renamed into place, so what was there
+    /// is replaced whole or not at all.
+    static func makeLink(_ path: String, to target: String, owner: Owner? = nil) throws {
         let dir = directory(path)
         for _ in 0..<100 {
             let temp = "\(dir)/.\(baseName(path)).bmlua-\(String(UInt32.random(in: .min ... .max), radix: 36))"
@@ -148,6 +149,7 @@ enum FS {
                 if errno == EEXIST { continue }
                 throw failure("cannot write in", dir)
             }
+            if let owner { lchown(temp, owner.uid, owner.gid) }
             guard rename(temp, path) == 0 else {
                 let failed = failure("cannot replace", path)
                 unlink(temp)

@@ -272,7 +272,7 @@ public struct SnapshotRun {
 
     func walk(_ profile: Profile, until stop: () -> Bool = { false }) -> Tree {
         var files: [String: stat] = [:]
-        var links: [String: String] = [:]
+        var links: [String: SnapshotLink] = [:]
         var folders: [String: SnapshotFolder] = [:]
         var tree = Tree()
         func excluded(_ path: String) -> Bool {
@@ -292,7 +292,9 @@ public struct SnapshotRun {
             case S_IFREG:
                 files[path] = st
             case S_IFLNK:
-                do { links[path] = try FS.linkTarget(path) } catch { tree.failures.append((path, BMError.wrap(error, path: path))) }
+                do { links[path] = SnapshotLink(path: path, target: try FS.linkTarget(path), owner: Owner(st)) } catch {
+                    tree.failures.append((path, BMError.wrap(error, path: path)))
+                }
             case S_IFDIR:
                 if stop() { return }
                 folders[path] = SnapshotFolder(path: path, mode: UInt32(st.st_mode & 0o7777), mtimeNs: FS.nanoseconds(st.st_mtim), owner: Owner(st))
@@ -312,7 +314,7 @@ public struct SnapshotRun {
         }
         for include in profile.include { visit(FS.absolute(include), include: true) }
         tree.files = files.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        tree.links = links.sorted { $0.key < $1.key }.map { SnapshotLink(path: $0.key, target: $0.value) }
+        tree.links = links.sorted { $0.key < $1.key }.map(\.value)
         tree.folders = folders.sorted { $0.key < $1.key }.map(\.value)
         return tree
     }

@@ -109,7 +109,7 @@ extension BackupDatabase {
                 throw BMError(12, "\(FS.shown(target)) is \(FS.kind(st.st_mode)); not replaced", path: target)
             }
         }
-        try FS.makeLink(target, to: link.target)
+        try FS.makeLink(target, to: link.target, owner: Owner.canGiveAway ? link.owner : nil)
         return target
     }
 
