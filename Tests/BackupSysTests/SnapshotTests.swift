@@ -440,9 +440,12 @@ final class SnapshotFixture {
         // A new empty folder is a change.
         try FS.makeDirectories(s.tree + "/empty/new")
         #expect(try s.run(at: Date(timeIntervalSinceNow: -1800)).sid != nil)
+        let second = try #require(try s.f.bd.snapshots().last?.sid)
+        #expect(try s.f.bd.diffSnapshots(sid, second).map { "\($0.change.mark) \($0.path.dropFirst(s.tree.count))" } == ["+ /empty/new/"])
         // So is a folder's new mode.
         chmod(s.tree + "/empty", 0o700)
-        #expect(try s.run().sid != nil)
+        let third = try #require(try s.run().sid)
+        #expect(try s.f.bd.diffSnapshots(second, third).map { "\($0.change.mark) \($0.path.dropFirst(s.tree.count))" } == ["M /empty/"])
 
         let out = s.f.base + "/out"
         let r = try s.f.bd.restoreSnapshot(sid, to: out)

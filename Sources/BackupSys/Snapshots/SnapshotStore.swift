@@ -120,15 +120,21 @@ extension BackupDatabase {
     }
 
     /// What changed from snapshot `from` to snapshot `to`, by original path: a
-    /// file is modified when its data differs, a link when its target does.
+    /// file is modified when its data differs, a link when its target does, a
+    /// folder (its path ends in `/`, as restic shows it) when its mode or owner does.
     public func diffSnapshots(_ from: String, _ to: String) throws -> [(path: String, change: Change)] {
         _ = try snapshot(from)
         _ = try snapshot(to)
         let (before, after) = try read { db in
-            // A file's object id and a link's "-> target" never collide: an id is hex.
+            // What each path holds, as text that differs when it changed: a
+            // file's object id, a link's "-> target", a folder's mode and owner.
             func data(_ sid: String) throws -> [String: String?] {
-                Dictionary(try Catalog.snapshotFiles(db, sid: sid).map { ($0.path, $0.object) }
-                    + Catalog.snapshotLinks(db, sid: sid).map { ($0.path, "-> " + $0.target) }, uniquingKeysWith: { a, _ in a })
+                let files = try Catalog.snapshotFiles(db, sid: sid).map { ($0.path, $0.object) }
+                let links = try Catalog.snapshotLinks(db, sid: sid).map { ($0.path, Optional("-> " + $0.target)) }
+                let folders = try Catalog.snapshotFolders(db, sid: sid).map { f in
+                    (f.path == "/" ? "/" : f.path + "/", Optional("folder \(String(f.mode, radix: 8)) \(f.owner.uid):\(f.owner.gid)"))
+                }
+                return Dictionary(files + links + folders, uniquingKeysWith: { a, _ in a })
             }
             return (try data(from), try data(to))
         }
