@@ -366,6 +366,15 @@ import Testing
         #expect(snapshots.count == 1 && snapshots.first?["files"] as? Int == 1, "\(list.stdout)")
     }
 
+    /// A duration restic would not take is a usage error that says what to write.
+    @Test func pruneKeepWithinWantsAResticDuration() throws {
+        let f = try Fixture()
+        let bad = try Self.bmlua(["prune", "--keep-within", "3w"], repo: f.root)
+        #expect(bad.status == 2 && bad.stderr.contains("--keep-within wants a duration like 14d"), "\(bad.stderr)")
+        let ok = try Self.bmlua(["prune", "--keep-within", "1y6m", "--keep-yearly", "3", "--keep-hourly", "24", "--json"], repo: f.root)
+        #expect(ok.status == 0 && ok.stdout.contains("\"removed\": []"), "\(ok.stdout) \(ok.stderr)")
+    }
+
     /// Links are listed and counted as links, beside the files, in text and JSON.
     @Test func snapshotsShowAndRestoreNameLinksApart() throws {
         let f = try Fixture()

@@ -645,3 +645,57 @@ final class Flag: @unchecked Sendable {
     var isSet: Bool { lock.withLock { value } }
     func set() { lock.withLock { value = true } }
 }
+
+/// restic's keep policy, on snapshots made up for it (UTC, so the buckets are plain).
+@Suite struct PrunePolicyTests {
+    var utc: Calendar { var c = Calendar(identifier: .iso8601); c.timeZone = TimeZone(identifier: "UTC")!; return c }
+
+    /// Snapshots named by their time, "2026-03-02 10:05".
+    func snapshots(_ times: [String]) -> [Snapshot] {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd HH:mm"
+        return times.map { Snapshot(sid: $0, profile: 1, time: f.date(from: $0)!, status: "ok", files: 1) }
+    }
+
+    func kept(_ policy: BackupDatabase.PrunePolicy, _ times: [String]) -> [String] {
+        policy.kept(snapshots(times), calendar: utc).sorted()
+    }
+
+    @Test func eachBucketKeepsItsNewestSnapshot() {
+        let times = ["2025-12-31 23:00", "2026-01-05 09:00", "2026-03-01 10:05", "2026-03-01 10:30", "2026-03-01 11:10",
+                     "2026-03-02 08:00", "2026-03-09 08:00"]
+        #expect(kept(.init(last: 2), times) == ["2026-03-02 08:00", "2026-03-09 08:00"])
+        #expect(kept(.init(hourly: 3), times) == ["2026-03-01 11:10", "2026-03-02 08:00", "2026-03-09 08:00"])
+        #expect(kept(.init(hourly: 4), times) == ["2026-03-01 10:30", "2026-03-01 11:10", "2026-03-02 08:00", "2026-03-09 08:00"])
+        #expect(kept(.init(daily: 3), times) == ["2026-03-01 11:10", "2026-03-02 08:00", "2026-03-09 08:00"])
+        // 2026-03-01 is a Sunday: ISO weeks start on Monday.
+        #expect(kept(.init(weekly: 3), times) == ["2026-03-01 11:10", "2026-03-02 08:00", "2026-03-09 08:00"])
+        #expect(kept(.init(monthly: 2), times) == ["2026-01-05 09:00", "2026-03-09 08:00"])
+        #expect(kept(.init(yearly: 5), times) == ["2025-12-31 23:00", "2026-03-09 08:00"])
+        // Rules add up; a snapshot kept twice is kept once.
+        #expect(kept(.init(last: 1, yearly: 1), times) == ["2026-03-09 08:00"])
+        #expect(kept(.init(last: 1, monthly: 2), times) == ["2026-01-05 09:00", "2026-03-09 08:00"])
+        #expect(kept(.init(), times).isEmpty)
+    }
+
+    /// As restic: within the duration of the newest snapshot, not of now.
+    @Test func withinCountsBackFromTheNewestSnapshot() {
+        let times = ["2025-03-09 08:00", "2026-03-01 10:05", "2026-03-07 09:00", "2026-03-07 08:00", "2026-03-09 08:00"]
+        let within = { (d: String) in BackupDatabase.PrunePolicy(within: BackupDatabase.PrunePolicy.duration(d)!) }
+        #expect(kept(within("2d"), times) == ["2026-03-07 09:00", "2026-03-09 08:00"])
+        #expect(kept(within("2d1h"), times) == ["2026-03-07 08:00", "2026-03-07 09:00", "2026-03-09 08:00"].sorted())
+        #expect(kept(within("1m"), times) == ["2026-03-01 10:05", "2026-03-07 08:00", "2026-03-07 09:00", "2026-03-09 08:00"])
+        #expect(kept(within("1y"), times).count == 4)
+        #expect(kept(within("1y1h"), times).count == 5)
+    }
+
+    @Test func durationsAreWrittenAsRestic() {
+        let d = BackupDatabase.PrunePolicy.duration
+        #expect(d("1y6m") == DateComponents(year: 1, month: 6))
+        #expect(d("14d12h") == DateComponents(day: 14, hour: 12))
+        #expect(d("36h") == DateComponents(hour: 36))
+        for bad in ["", "5", "d", "3w", "1.5d", "-2d", "2d3"] { #expect(d(bad) == nil, "\(bad)") }
+    }
+}

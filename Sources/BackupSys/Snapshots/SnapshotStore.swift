@@ -157,19 +157,70 @@ extension BackupDatabase {
         try? FileManager.default.removeItem(atPath: repository.root + "/snapshots/" + sid)
     }
 
+    /// restic's policy: keep the newest `last` snapshots; the newest snapshot
+    /// of each of the newest `hourly` hours, `daily` days, `weekly` (ISO)
+    /// weeks, `monthly` months and `yearly` years that have one; and every
+    /// snapshot taken `within` (years, months, days, hours) of the newest.
     public struct PrunePolicy: Sendable {
-        public var last = 0, daily = 0, weekly = 0, monthly = 0
-        public init(last: Int = 0, daily: Int = 0, weekly: Int = 0, monthly: Int = 0) {
-            (self.last, self.daily, self.weekly, self.monthly) = (last, daily, weekly, monthly)
+        public var last = 0, hourly = 0, daily = 0, weekly = 0, monthly = 0, yearly = 0
+        public var within: DateComponents?
+
+        public init(last: Int = 0, hourly: Int = 0, daily: Int = 0, weekly: Int = 0, monthly: Int = 0, yearly: Int = 0,
+                    within: DateComponents? = nil) {
+            (self.last, self.hourly, self.daily, self.weekly, self.monthly, self.yearly) = (last, hourly, daily, weekly, monthly, yearly)
+            self.within = within
         }
-        public var isEmpty: Bool { last == 0 && daily == 0 && weekly == 0 && monthly == 0 }
+
+        public var isEmpty: Bool { [last, hourly, daily, weekly, monthly, yearly].allSatisfy { $0 == 0 } && within == nil }
+
+        /// The sids of `snapshots` this policy keeps.
+        public func kept(_ snapshots: [Snapshot], calendar: Calendar = Calendar(identifier: .iso8601)) -> Set<String> {
+            let newestFirst = snapshots.sorted { ($0.time, $0.sid) > ($1.time, $1.sid) }
+            var keep = Set(newestFirst.prefix(last).map(\.sid))
+            func bucket(_ count: Int, _ units: Set<Calendar.Component>) {
+                var seen: Set<DateComponents> = []
+                for s in newestFirst where seen.count < count {
+                    if seen.insert(calendar.dateComponents(units, from: s.time)).inserted { keep.insert(s.sid) }
+                }
+            }
+            bucket(hourly, [.year, .month, .day, .hour])
+            bucket(daily, [.year, .month, .day])
+            bucket(weekly, [.yearForWeekOfYear, .weekOfYear])
+            bucket(monthly, [.year, .month])
+            bucket(yearly, [.year])
+            if let within, let newest = newestFirst.first {
+                var back = DateComponents()
+                (back.year, back.month, back.day, back.hour) = (within.year.map(-), within.month.map(-), within.day.map(-), within.hour.map(-))
+                if let cutoff = calendar.date(byAdding: back, to: newest.time) {
+                    for s in newestFirst where s.time > cutoff { keep.insert(s.sid) }
+                }
+            }
+            return keep
+        }
+
+        /// restic's `--keep-within` durations: a number and a unit, y (years),
+        /// m (months), d (days) or h (hours), repeated: `1y6m`, `14d`, `36h`.
+        public static func duration(_ text: String) -> DateComponents? {
+            var d = DateComponents(), number = ""
+            for c in text {
+                if c.isASCII && c.isNumber { number.append(c); continue }
+                guard let n = Int(number) else { return nil }
+                switch c {
+                case "y": d.year = (d.year ?? 0) + n
+                case "m": d.month = (d.month ?? 0) + n
+                case "d": d.day = (d.day ?? 0) + n
+                case "h": d.hour = (d.hour ?? 0) + n
+                default: return nil
+                }
+                number = ""
+            }
+            return number.isEmpty && d != DateComponents() ? d : nil
+        }
     }
 
-    /// restic's policy: keep the newest `last` snapshots, and the newest snapshot
-    /// of each of the newest `daily` days, `weekly` weeks and `monthly` months.
-    /// The others are removed, then the versions only they used (hook 8 fires
-    /// for each). A version still used by a kept snapshot stays. With `dryRun`,
-    /// nothing changes: the result says what would go.
+    /// Removes the snapshots `policy` does not keep, then the versions only
+    /// they used (hook 8 fires for each). A version still used by a kept
+    /// snapshot stays. With `dryRun`, nothing changes: the result says what would go.
     ///
     /// With `forgetDeleted`, the backups a snapshot made (group = its profile)
     /// of files no longer on disk go too (hook 5 fires), once no snapshot holds
@@ -178,7 +229,7 @@ extension BackupDatabase {
     public func prune(_ policy: PrunePolicy, profile: Int64? = nil, dryRun: Bool = false, forgetDeleted: Bool = false)
         throws -> (removed: [String], versions: Int, backups: Int)
     {
-        guard !policy.isEmpty else { throw BMError(22, "say what to keep, e.g. --keep-last 7 --keep-daily 14") }
+        guard !policy.isEmpty else { throw BMError(22, "say what to keep, e.g. --keep-last 7 --keep-daily 14 (or --keep-within 30d)") }
         // Decided and done under one writer lock: no snapshot appears in between. A dry run only reads.
         if dryRun { return try prune(policy, profile: profile, forgetDeleted: forgetDeleted, apply: false) }
         return try holdingWriterLock { try prune(policy, profile: profile, forgetDeleted: forgetDeleted, apply: true) }
@@ -188,17 +239,7 @@ extension BackupDatabase {
         throws -> (removed: [String], versions: Int, backups: Int)
     {
         let all = try snapshots().filter { profile == nil || $0.profile == profile }.sorted { $0.sid > $1.sid }
-        var keep = Set(all.prefix(policy.last).map(\.sid))
-        let calendar = Calendar(identifier: .iso8601)
-        func bucket(_ count: Int, _ key: (Date) -> String) {
-            var seen: Set<String> = []
-            for s in all where seen.count < count {
-                if seen.insert(key(s.time)).inserted { keep.insert(s.sid) }
-            }
-        }
-        bucket(policy.daily) { let c = calendar.dateComponents([.year, .month, .day], from: $0); return "\(c.year!)-\(c.month!)-\(c.day!)" }
-        bucket(policy.weekly) { let c = calendar.dateComponents([.yearForWeekOfYear, .weekOfYear], from: $0); return "\(c.yearForWeekOfYear!)-\(c.weekOfYear!)" }
-        bucket(policy.monthly) { let c = calendar.dateComponents([.year, .month], from: $0); return "\(c.year!)-\(c.month!)" }
+        let keep = policy.kept(all)
         let doomed = all.filter { !keep.contains($0.sid) }.map(\.sid)
 
         // The versions that only doomed snapshots use, each once.

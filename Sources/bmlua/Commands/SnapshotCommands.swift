@@ -172,9 +172,22 @@ struct Prune: ParsableCommand {
         abstract: "Remove snapshots outside a keep policy, and the versions only they used (hook 8 fires for each).")
     @OptionGroup var global: GlobalOptions
     @Option(name: .customLong("keep-last"), help: "Keep the newest N snapshots.") var last = 0
-    @Option(name: .customLong("keep-daily"), help: "Keep the newest snapshot of each of the last N days.") var daily = 0
-    @Option(name: .customLong("keep-weekly"), help: "Keep the newest snapshot of each of the last N weeks.") var weekly = 0
-    @Option(name: .customLong("keep-monthly"), help: "Keep the newest snapshot of each of the last N months.") var monthly = 0
+    @Option(name: .customLong("keep-hourly"), help: "Keep the newest snapshot of each of the last N hours that have one.") var hourly = 0
+    @Option(name: .customLong("keep-daily"), help: "Keep the newest snapshot of each of the last N days that have one.") var daily = 0
+    @Option(name: .customLong("keep-weekly"), help: "Keep the newest snapshot of each of the last N weeks that have one.") var weekly = 0
+    @Option(name: .customLong("keep-monthly"), help: "Keep the newest snapshot of each of the last N months that have one.") var monthly = 0
+    @Option(name: .customLong("keep-yearly"), help: "Keep the newest snapshot of each of the last N years that have one.") var yearly = 0
+    @Option(name: .customLong("keep-within"), help: ArgumentHelp(
+        "Keep every snapshot taken within this long of the newest one.",
+        discussion: "A duration as restic writes it: numbers with y (years), m (months), d (days), h (hours), e.g. 1y6m or 14d12h.",
+        valueName: "duration"),
+        transform: { text in
+            guard let d = BackupDatabase.PrunePolicy.duration(text) else {
+                throw ValidationError("--keep-within wants a duration like 14d, 36h or 1y6m, not '\(text)'")
+            }
+            return d
+        })
+    var within: DateComponents?
     @Option(help: "Only this profile's snapshots.") var profile: Int64?
     @Flag(name: .customLong("dry-run"), help: "Change nothing: list the snapshots that would be removed and count the versions.")
     var dryRun = false
@@ -185,7 +198,9 @@ struct Prune: ParsableCommand {
 
     func run() throws {
         try global.withDatabase { bd in
-            let r = try bd.prune(.init(last: last, daily: daily, weekly: weekly, monthly: monthly), profile: profile,
+            let policy = BackupDatabase.PrunePolicy(last: last, hourly: hourly, daily: daily, weekly: weekly, monthly: monthly,
+                                                    yearly: yearly, within: within)
+            let r = try bd.prune(policy, profile: profile,
                                  dryRun: dryRun, forgetDeleted: forgetDeleted)
             if global.json {
                 var json: [LuaValue: LuaValue] = ["removed": .list(r.removed.map { .string($0) }), "versions": .integer(Int64(r.versions)),
