@@ -469,6 +469,35 @@ final class SnapshotFixture {
         expectError(10) { _ = try s.f.bd.restoreSnapshot(sid, path: s.tree + "/empty/new") }
     }
 
+    /// Files hard-linked to each other come back linked, as rsync -H (Back In
+    /// Time), restic and borg restore them: the first is written (hook 4 fires),
+    /// the others are links of it. Equal data in unlinked files stays apart.
+    @Test func hardLinkedFilesComeBackLinked() throws {
+        let s = try SnapshotFixture()
+        try s.write("x.txt", "shared")
+        #expect(link(s.tree + "/x.txt", s.tree + "/sub/y.txt") == 0)
+        try s.write("z.txt", "shared")
+        let sid = try #require(try s.run().sid)
+        let files = try s.f.bd.snapshotFiles(sid)
+        let group = Dictionary(files.map { (FS.baseName($0.path), $0.hardlink) }, uniquingKeysWith: { a, _ in a })
+        #expect(group["x.txt"]! != nil && group["x.txt"] == group["y.txt"] && group["z.txt"]! == nil && group["a.txt"]! == nil)
+        try s.f.hook(4, "restores = (restores or 0) + 1")
+        let out = s.f.base + "/out"
+        let r = try s.f.bd.restoreSnapshot(sid, to: out)
+        #expect(r.failed.isEmpty && r.restored.count == 5)
+        let inode = { (name: String) in FS.stat(out + s.tree + "/" + name)?.st_ino }
+        #expect(inode("x.txt") != nil && inode("x.txt") == inode("sub/y.txt") && inode("z.txt") != inode("x.txt"))
+        #expect(try s.f.read(out + s.tree + "/sub/y.txt") == "shared")
+        #expect(try s.f.global("restores") == 4, "one hook 4 per file written, none per link")
+        // Only one of them asked for: it is written, there being nothing to link it to.
+        let alone = try s.f.bd.restoreSnapshot(sid, path: s.tree + "/sub", to: s.f.base + "/alone")
+        #expect(alone.failed.isEmpty && alone.restored.count == 2)
+        #expect(try s.f.read(s.f.base + "/alone" + s.tree + "/sub/y.txt") == "shared")
+        // An existing file is replaced by the link only when told.
+        let again = try s.f.bd.restoreSnapshot(sid, to: out)
+        #expect(again.failed.allSatisfy { $0.number == 15 } && again.failed.count == 5)
+    }
+
     /// A repository made before owners, links and folders were kept opens, and its next snapshot keeps them.
     @Test func aRepositoryFromBeforeOwnersAndLinksIsMigrated() throws {
         let s = try SnapshotFixture()
@@ -480,6 +509,7 @@ final class SnapshotFixture {
                 DROP TABLE snapshot_link; DROP TABLE snapshot_folder;
                 ALTER TABLE backup DROP COLUMN uid; ALTER TABLE backup DROP COLUMN gid;
                 ALTER TABLE version DROP COLUMN uid; ALTER TABLE version DROP COLUMN gid;
+                ALTER TABLE snapshot_entry DROP COLUMN hardlink;
                 DELETE FROM grdb_migrations WHERE identifier LIKE 'v3:%'
                 """)
         }

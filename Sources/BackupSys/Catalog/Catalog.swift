@@ -247,16 +247,17 @@ enum Catalog {
     }
 
     /// A snapshot's files, by original path, with the object of each one's
-    /// version (nil if that version is gone): one query, not two per file.
+    /// version (nil if that version is gone) and its hard-link group, if any:
+    /// one query, not two per file.
     static func snapshotFiles(_ db: Database, sid: String)
-        throws -> [(path: String, backup: Int64, version: Int64, object: String?)]
+        throws -> [(path: String, backup: Int64, version: Int64, object: String?, hardlink: Int64?)]
     {
         try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT b.path, e.backup, e.version, v.object FROM snapshot_entry e
+            SELECT b.path, e.backup, e.version, v.object, e.hardlink FROM snapshot_entry e
             JOIN backup b ON b.idx = e.backup
             LEFT JOIN version v ON v.backup = e.backup AND v.idx = e.version
             WHERE e.sid = ? ORDER BY b.path
-            """), arguments: [sid]).map { ($0[0], $0[1], $0[2], $0[3]) }
+            """), arguments: [sid]).map { ($0[0], $0[1], $0[2], $0[3], $0[4]) }
     }
 
     static func snapshotLinks(_ db: Database, sid: String) throws -> [SnapshotLink] {
@@ -279,12 +280,13 @@ enum Catalog {
         try String.fetchOne(db, sql: "SELECT sid FROM snapshot WHERE sid LIKE ? ORDER BY sid", arguments: [stamp + "-%"])
     }
 
+    /// `hardlinks`: backup → the number its group of hard-linked files shares.
     static func insertSnapshot(_ db: Database, _ s: Snapshot, entries: [(backup: Int64, version: Int64)],
-                               links: [SnapshotLink] = [], folders: [SnapshotFolder] = []) throws {
+                               hardlinks: [Int64: Int64] = [:], links: [SnapshotLink] = [], folders: [SnapshotFolder] = []) throws {
         try db.execute(sql: "INSERT INTO snapshot (sid, profile, time, status) VALUES (?, ?, ?, ?)",
                        arguments: [s.sid, s.profile, s.time.timeIntervalSince1970, s.status])
-        let insert = try db.cachedStatement(sql: "INSERT INTO snapshot_entry (sid, backup, version) VALUES (?, ?, ?)")
-        for e in entries { try insert.execute(arguments: [s.sid, e.backup, e.version]) }
+        let insert = try db.cachedStatement(sql: "INSERT INTO snapshot_entry (sid, backup, version, hardlink) VALUES (?, ?, ?, ?)")
+        for e in entries { try insert.execute(arguments: [s.sid, e.backup, e.version, hardlinks[e.backup]]) }
         let insertLink = try db.cachedStatement(sql: "INSERT INTO snapshot_link (sid, path, target, uid, gid) VALUES (?, ?, ?, ?, ?)")
         for l in links { try insertLink.execute(arguments: [s.sid, l.path, l.target, Int64(l.owner.uid), Int64(l.owner.gid)]) }
         let insertFolder = try db.cachedStatement(sql: "INSERT INTO snapshot_folder (sid, path, mode, mtime_ns, uid, gid) VALUES (?, ?, ?, ?, ?, ?)")

@@ -138,18 +138,31 @@ enum FS {
         return target
     }
 
-    /// Makes `path` a symbolic link to `target`, given to `owner` if any: made
-    /// under a temp name beside it and renamed into place, so what was there
-    /// is replaced whole or not at all.
+    /// Makes `path` a symbolic link to `target`, given to `owner` if any.
     static func makeLink(_ path: String, to target: String, owner: Owner? = nil) throws {
+        try replace(path) { temp in
+            guard symlink(target, temp) == 0 else { return -1 }
+            if let owner { lchown(temp, owner.uid, owner.gid) }
+            return 0
+        }
+    }
+
+    /// Makes `path` one more hard link of `existing`.
+    static func makeHardLink(_ path: String, to existing: String) throws {
+        try replace(path) { link(existing, $0) }
+    }
+
+    /// Has `make` create something at a free temp name beside `path` (0, or
+    /// -1 with errno set) and renames it into place: what was at `path` is
+    /// replaced whole or not at all.
+    static func replace(_ path: String, making make: (String) -> Int32) throws {
         let dir = directory(path)
         for _ in 0..<100 {
             let temp = "\(dir)/.\(baseName(path)).bmlua-\(String(UInt32.random(in: .min ... .max), radix: 36))"
-            guard symlink(target, temp) == 0 else {
+            guard make(temp) == 0 else {
                 if errno == EEXIST { continue }
                 throw failure("cannot write in", dir)
             }
-            if let owner { lchown(temp, owner.uid, owner.gid) }
             guard rename(temp, path) == 0 else {
                 let failed = failure("cannot replace", path)
                 unlink(temp)

@@ -144,6 +144,11 @@ public struct SnapshotRun {
             (Dictionary(try Catalog.backups(db).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), try Catalog.latestVersions(db))
         }
         var entries: [(backup: Int64, version: Int64)] = []
+        var sharing: [String: [Int64]] = [:]   // a file with other hard links → the backups of its links in the tree
+        func enter(_ backup: Int64, _ version: Int64, _ st: stat) {
+            entries.append((backup, version))
+            if st.st_nlink > 1 { sharing["\(st.st_dev):\(st.st_ino)", default: []].append(backup) }
+        }
         let comment = "snapshot \(sid)"
         var lastReport = Date()
 
@@ -158,13 +163,13 @@ public struct SnapshotRun {
                         if let b = known[path] {
                             if let v = latest[b.index], b.source == SourceState(st) {
                                 summary.unchangedFiles += 1
-                                entries.append((b.index, v))
+                                enter(b.index, v, st)
                                 continue
                             }
                             let v = try bd.newver(b.index, comment: comment)
                             summary.changedFiles += 1
                             summary.bytesStored += Int64(st.st_size)
-                            entries.append((b.index, v))
+                            enter(b.index, v, st)
                         } else {
                             // One step: a file whose version fails leaves no backup behind either.
                             let (i, v) = try bd.write { _ in
@@ -173,7 +178,7 @@ public struct SnapshotRun {
                             }
                             summary.newFiles += 1
                             summary.bytesStored += Int64(st.st_size)
-                            entries.append((i, v))
+                            enter(i, v, st)
                         }
                     } catch {
                         failed(path, error)
@@ -211,7 +216,11 @@ public struct SnapshotRun {
                                 status: summary.failedFiles > 0 ? "with errors" : "ok", files: entries.count, links: tree.links.count)
         do {
             try bd.write { db in
-                try Catalog.insertSnapshot(db, snapshot, entries: entries, links: tree.links, folders: tree.folders)
+                var hardlinks: [Int64: Int64] = [:]
+                for group in sharing.values where group.count > 1 {
+                    for backup in group { hardlinks[backup] = group.min() }
+                }
+                try Catalog.insertSnapshot(db, snapshot, entries: entries, hardlinks: hardlinks, links: tree.links, folders: tree.folders)
                 try makeBrowseView(sid: sid, in: bd, db)
             }
         } catch {

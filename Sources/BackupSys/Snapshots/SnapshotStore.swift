@@ -12,10 +12,11 @@ extension BackupDatabase {
         return s
     }
 
-    /// The files of a snapshot: original path, backup, version.
-    public func snapshotFiles(_ sid: String) throws -> [(path: String, backup: Int64, version: Int64)] {
+    /// The files of a snapshot: original path, backup, version, and the
+    /// number its group of hard-linked files shares, if it has other links there.
+    public func snapshotFiles(_ sid: String) throws -> [(path: String, backup: Int64, version: Int64, hardlink: Int64?)] {
         _ = try snapshot(sid)
-        return try read { db in try Catalog.snapshotFiles(db, sid: sid).map { ($0.path, $0.backup, $0.version) } }
+        return try read { db in try Catalog.snapshotFiles(db, sid: sid).map { ($0.path, $0.backup, $0.version, $0.hardlink) } }
     }
 
     /// The symbolic links a snapshot kept, by path.
@@ -59,8 +60,20 @@ extension BackupDatabase {
                 }
                 return true
             }
+            // The first file of a hard-linked group restored is written; the
+            // others become links of it, as they were (no hook fires for them).
+            var written: [Int64: String] = [:]
             for f in files {
-                guard attempt(f.path, { try restbu(f.backup, version: f.version, overwrite: overwrite, to: $0, syncEach: false) }) else { return }
+                guard attempt(f.path, { target in
+                    if let group = f.hardlink, let first = written[group] {
+                        try replaceable(target, overwrite: overwrite)
+                        try FS.makeHardLink(target, to: first)
+                        return target
+                    }
+                    let path = try restbu(f.backup, version: f.version, overwrite: overwrite, to: target, syncEach: false)
+                    if let group = f.hardlink { written[group] = path }
+                    return path
+                }) else { return }
             }
             let filesRestored = restored.count
             defer { linksRestored = restored.count - filesRestored }
@@ -100,17 +113,20 @@ extension BackupDatabase {
         return (restored, failed, linksRestored)
     }
 
-    /// A link is put back as a link, whatever it points to; like restbu, it
-    /// replaces a file or link only when told, and a folder never.
+    /// A link is put back as a link, whatever it points to.
     private func restoreLink(_ link: SnapshotLink, at target: String, overwrite: Bool) throws -> String {
-        if let st = FS.stat(target, follow: false) {
-            guard overwrite else { throw BMError(15, "\(FS.shown(target)) exists", path: target) }
-            guard st.st_mode & S_IFMT != S_IFDIR else {
-                throw BMError(12, "\(FS.shown(target)) is \(FS.kind(st.st_mode)); not replaced", path: target)
-            }
-        }
+        try replaceable(target, overwrite: overwrite)
         try FS.makeLink(target, to: link.target, owner: Owner.canGiveAway ? link.owner : nil)
         return target
+    }
+
+    /// Like restbu, a restore replaces a file or link only when told, and a folder never.
+    private func replaceable(_ target: String, overwrite: Bool) throws {
+        guard let st = FS.stat(target, follow: false) else { return }
+        guard overwrite else { throw BMError(15, "\(FS.shown(target)) exists", path: target) }
+        guard st.st_mode & S_IFMT != S_IFDIR else {
+            throw BMError(12, "\(FS.shown(target)) is \(FS.kind(st.st_mode)); not replaced", path: target)
+        }
     }
 
     public enum Change: String, Sendable {
