@@ -382,6 +382,10 @@ import Testing
         #expect(symlink("a.txt", f.work + "/tree/to-a") == 0)
         let env = ["XDG_CONFIG_HOME": f.base + "/xdg", "XDG_RUNTIME_DIR": f.base]
         #expect(try Self.bmlua(["profile", "include", f.work + "/tree"], repo: f.root, environment: env).status == 0)
+        let dry = try Self.bmlua(["snapshot", "--dry-run", "--json"], repo: f.root, environment: env)
+        let plan = try #require(try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any])
+        #expect(plan["new"] as? [String] == [f.work + "/tree/a.txt"] && plan["links"] as? Int == 1, "\(dry.stdout)")
+        #expect(try f.bd.snapshots().isEmpty)
         let snap = try Self.bmlua(["snapshot"], repo: f.root, environment: env)
         #expect(snap.status == 0 && snap.stdout.contains("1 new") && snap.stdout.contains("1 link kept"), "\(snap.stdout)")
         let sid = try #require(try f.bd.snapshots().first?.sid)

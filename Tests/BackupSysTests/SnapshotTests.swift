@@ -60,6 +60,15 @@ final class SnapshotFixture {
         }
     }
 
+    /// `snapshot --dry-run`, with the same settings as `run`.
+    func plan(profile: Int64 = 1) throws -> SnapshotRun.Plan {
+        var r = SnapshotRun(config: config, defaultRepository: f.root)
+        r.profileID = profile
+        r.callbackPath = callback
+        r.options.diagnostics = { _ in }
+        return try r.plan()
+    }
+
     func reasons() throws -> [String] {
         try recorded().map { c in c.argv[2] + (c.argv[2] == "4" ? "(\(c.argv[3]))" : "") }
     }
@@ -467,6 +476,29 @@ final class SnapshotFixture {
         #expect(FS.isDirectory(s.tree + "/empty/deeper"))
         // A path the snapshot has nothing at or under is error 10.
         expectError(10) { _ = try s.f.bd.restoreSnapshot(sid, path: s.tree + "/empty/new") }
+    }
+
+    /// `snapshot --dry-run` says what a run would store, and changes nothing:
+    /// no hook, no user-callback, no object, no catalog row.
+    @Test func aDryRunSaysWhatWouldBeStoredAndStoresNothing() throws {
+        let s = try SnapshotFixture()
+        try s.f.hook(1, "error('no hook in a dry run')")
+        let first = try s.plan()
+        #expect(first.new.map { FS.baseName($0) } == ["a.txt", "b.txt"] && first.changed.isEmpty && first.bytes == 9)
+        #expect(try s.f.bd.describeAll().isEmpty && s.recorded().isEmpty)
+        try s.f.hook(1, "")
+        _ = try s.run(at: Date(timeIntervalSinceNow: -60))
+        try s.write("a.txt", "alpha, edited")
+        try s.write("c.txt", "new")
+        let before = try s.f.state()
+        s.resetCalls()
+        let second = try s.plan()
+        #expect(second.new == [s.tree + "/c.txt"] && second.changed == [s.tree + "/a.txt"] && second.unchanged == 1)
+        #expect(try s.f.state() == before && s.recorded().isEmpty)
+        // What a run then does is what the plan said.
+        let taken = try s.run()
+        #expect(taken.newFiles == 1 && taken.changedFiles == 1 && taken.unchangedFiles == 1)
+        expectError(1) { _ = try s.plan(profile: 9) }
     }
 
     /// Files hard-linked to each other come back linked, as rsync -H (Back In

@@ -112,6 +112,45 @@ public struct SnapshotRun {
         return summary
     }
 
+    /// What a run would store, found as `run()` finds it (`snapshot --dry-run`).
+    public struct Plan: Sendable {
+        public var new: [String] = []
+        public var changed: [String] = []
+        public var unchanged = 0
+        public var links = 0
+        /// Bytes of the new and changed files, as they are on disk (before any hook).
+        public var bytes: Int64 = 0
+        /// What could not be walked, each with its error.
+        public var unreadable: [(path: String, error: BMError)] = []
+    }
+
+    /// `run()` without its effects: no lock, no hook, no user-callback,
+    /// nothing stored. Throws 1 or 3 as `run()` would.
+    public func plan() throws -> Plan {
+        let fallback = config.profile(profileID) ?? Profile(id: profileID, name: "")
+        let repo = fallback.repo ?? defaultRepository
+        guard let profile = config.profile(profileID), !profile.include.isEmpty else {
+            throw BMError(1, "no profile \(profileID) with anything to include (see: bmlua profile list)")
+        }
+        guard Repository.exists(at: repo) else { throw BMError(3, "no repository at \(FS.shown(repo))", path: repo) }
+        let bd = try BackupDatabase(at: repo, options: options)
+        defer { bd.close() }
+        let tree = walk(profile)
+        let (known, latest) = try bd.read { db in
+            (Dictionary(try Catalog.backups(db).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), try Catalog.latestVersions(db))
+        }
+        var plan = Plan(links: tree.links.count, unreadable: tree.failures)
+        for (path, st) in tree.files {
+            if let b = known[path], latest[b.index] != nil, b.source == SourceState(st) {
+                plan.unchanged += 1
+                continue
+            }
+            if known[path] == nil { plan.new.append(path) } else { plan.changed.append(path) }
+            plan.bytes += Int64(st.st_size)
+        }
+        return plan
+    }
+
     // MARK: The snapshot proper
 
     func take(_ profile: Profile, in bd: BackupDatabase) throws -> Summary {

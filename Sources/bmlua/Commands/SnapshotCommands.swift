@@ -13,8 +13,13 @@ struct SnapshotCommand: ParsableCommand {
     @Option(name: .customLong("user-callback"), help: ArgumentHelp("The user-callback program.", discussion: "Default: $BMLUA_USER_CALLBACK, else $XDG_CONFIG_HOME/bmlua/user-callback.", valueName: "path"))
     var userCallback: String?
     @Option(name: .customLong("callback-timeout"), help: "Seconds each user-callback call may take.") var callbackTimeout: Double = 600
+    @Flag(name: .customLong("dry-run"), help: ArgumentHelp(
+        "Store nothing: say which files a snapshot would store (with -v, each one).",
+        discussion: "No hook and no user-callback runs. Handy to try excludes."))
+    var dryRun = false
 
     func run() throws {
+        if dryRun { return try plan() }
         var run = SnapshotRun(config: config.load(), defaultRepository: global.root)
         run.profileID = profile
         run.options = global.sessionOptions
@@ -51,6 +56,30 @@ struct SnapshotCommand: ParsableCommand {
             FileHandle.standardError.write(Data("bmlua: \(BMError(6, "\(counted(s.failedFiles, "file")) could not be backed up"))\n".utf8))
             throw ExitCode(1)
         }
+    }
+}
+
+extension SnapshotCommand {
+    func plan() throws {
+        var run = SnapshotRun(config: config.load(), defaultRepository: global.root)
+        run.profileID = profile
+        run.options = global.sessionOptions
+        let p: SnapshotRun.Plan
+        do { p = try run.plan() } catch { fail(BMError.wrap(error)) }
+        for (path, e) in p.unreadable { FileHandle.standardError.write(Data("bmlua: \(printable(path)): \(e.reported)\n".utf8)) }
+        if global.json {
+            return printJSON(.map(["dry_run": .boolean(true), "new": .list(p.new.map { .string($0) }),
+                                   "changed": .list(p.changed.map { .string($0) }), "unchanged": .integer(Int64(p.unchanged)),
+                                   "links": .integer(Int64(p.links)), "bytes": .integer(p.bytes),
+                                   "unreadable": .list(p.unreadable.map { .string($0.path) })]))
+        }
+        if global.verbose {
+            for path in p.new { print("+    \(printable(path))") }
+            for path in p.changed { print("M    \(printable(path))") }
+        }
+        global.say(String(format: "would store %@ and %@ (%.1f MB); %@ unchanged", counted(p.new.count, "new file"),
+                          counted(p.changed.count, "changed file"), Double(p.bytes) / 1e6, counted(p.unchanged, "file"))
+                   + (p.unreadable.isEmpty ? "" : "; \(counted(p.unreadable.count, "path")) unreadable"))
     }
 }
 
