@@ -136,9 +136,7 @@ public struct SnapshotRun {
         let bd = try BackupDatabase(at: repo, options: options)
         defer { bd.close() }
         let tree = walk(profile)
-        let (known, latest) = try bd.read { db in
-            (Dictionary(try Catalog.backups(db).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), try Catalog.latestVersions(db))
-        }
+        let (known, latest) = try Self.knownFiles(bd)
         var plan = Plan(links: tree.links.count, unreadable: tree.failures)
         for (path, st) in tree.files {
             if let b = known[path], latest[b.index] != nil, b.source == SourceState(st) {
@@ -149,6 +147,14 @@ public struct SnapshotRun {
             plan.bytes += Int64(st.st_size)
         }
         return plan
+    }
+
+    /// The backups by original path, and each one's newest version: a file
+    /// whose backup has one and whose source state is the same is unchanged.
+    static func knownFiles(_ bd: BackupDatabase) throws -> (byPath: [String: Backup], latest: [Int64: Int64]) {
+        try bd.read { db in
+            (Dictionary(try Catalog.backups(db).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), try Catalog.latestVersions(db))
+        }
     }
 
     // MARK: The snapshot proper
@@ -179,9 +185,7 @@ public struct SnapshotRun {
         if !tree.failures.isEmpty { try bd.write { _ in for (path, e) in tree.failures { failed(path, e) } } }
         summary.links = tree.links.count
         // Each path is walked once, so these are only read: a backup made in this run is not met again.
-        let (known, latest) = try bd.read { db in
-            (Dictionary(try Catalog.backups(db).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), try Catalog.latestVersions(db))
-        }
+        let (known, latest) = try Self.knownFiles(bd)
         var entries: [(backup: Int64, version: Int64)] = []
         var sharing: [String: [Int64]] = [:]   // a file with other hard links → the backups of its links in the tree
         func enter(_ backup: Int64, _ version: Int64, _ st: stat) {
