@@ -279,6 +279,29 @@ extension WriterLockTests {
         #expect(!FS.exists(f.work + "/out"))
     }
 
+    /// `--read-data-subset n/t`: the parts split the objects, every one in
+    /// exactly one part; a flipped byte shows in its part only.
+    @Test func readDataSubsetsSplitTheObjects() throws {
+        let f = try Fixture()
+        let backups = try (0..<24).map { try f.bd.backup(try f.bd.newbu(try f.file("f\($0)", "data \($0)"))) }
+        let victim = backups[5].object
+        let path = f.bd.objects.path(of: victim)
+        chmod(path, 0o644)
+        try Data("data 6".utf8).write(to: URL(fileURLWithPath: path))   // same size, other bytes
+        var read = 0, found: [Int] = []
+        for n in 1...3 {
+            let r = try f.bd.check(readData: true, subset: .part(n, of: 3))
+            #expect(r.objectsChecked == 24)
+            read += r.objectsRead
+            if !r.ok { found.append(n) }
+        }
+        #expect(read == 24 && found.count == 1)
+        #expect(try f.bd.check(readData: true, subset: .fraction(1)).objectsRead == 24)
+        #expect(try f.bd.check(readData: false, subset: .part(1, of: 3)).objectsRead == 0)
+        #expect(BackupDatabase.DataSubset("2/7") == .part(2, of: 7) && BackupDatabase.DataSubset("10%") == .fraction(0.1))
+        for bad in ["0/3", "4/3", "1/0", "x", "0%", "101%", "1/2/3", ""] { #expect(BackupDatabase.DataSubset(bad) == nil, "\(bad)") }
+    }
+
     /// A truncated object (a disk that filled up, a bad copy) shows without --read-data.
     @Test func checkFindsATruncatedObjectWithoutReadingIt() throws {
         let f = try Fixture()

@@ -21,23 +21,35 @@ struct Check: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Flag(name: .customLong("read-data"), help: "Read every object and verify its SHA-256.")
     var readData = false
+    @Option(name: .customLong("read-data-subset"), help: ArgumentHelp(
+        "Read and verify only a subset of the objects: n/t (part n of t) or x% (a random x percent).",
+        discussion: "As restic's: checking 1/7 to 7/7 on seven days reads every object once.", valueName: "n/t|x%"),
+        transform: { text in
+            guard let subset = BackupDatabase.DataSubset(text) else {
+                throw ValidationError("--read-data-subset wants n/t (e.g. 2/7) or a percentage (e.g. 10%), not '\(text)'")
+            }
+            return subset
+        })
+    var subset: BackupDatabase.DataSubset?
 
     func run() throws {
         try global.withDatabase { bd in
             let line = ProgressLine(global)
-            let report = try bd.check(readData: readData) { done, total in
+            let report = try bd.check(readData: readData || subset != nil, subset: subset ?? .all) { done, total in
                 line.update("checking: \(done) of \(counted(total, "object"))")
             }
             line.finish()
             if global.json {
                 printJSON(.map(["ok": .boolean(report.ok), "objects": .integer(Int64(report.objectsChecked)),
+                                "objects_read": .integer(Int64(report.objectsRead)),
                                 "problems": .list(report.problems.map { .string($0) })]))
             }
             for p in report.problems { FileHandle.standardError.write(Data("bmlua: \(p)\n".utf8)) }
             guard report.ok else {
                 throw BMError(21, "\(counted(report.problems.count, "problem")) in \(counted(report.objectsChecked, "object")); restore what you can, then run bmlua gc")
             }
-            global.say("no problems found in \(counted(report.objectsChecked, "object"))\(readData ? " (data read and verified)" : "")")
+            let read = report.objectsRead == report.objectsChecked ? "data read and verified" : "data of \(report.objectsRead) read and verified"
+            global.say("no problems found in \(counted(report.objectsChecked, "object"))\(readData || subset != nil ? " (\(read))" : "")")
         }
     }
 }
