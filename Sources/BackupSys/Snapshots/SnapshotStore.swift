@@ -26,10 +26,11 @@ extension BackupDatabase {
     }
 
     /// Restores a snapshot's files (those at or under `path` if given) through
-    /// restbu, hooks included, then its symbolic links as they were (no hook:
-    /// a link has no data): to their original places, or under `to` as
-    /// `<to>/<original absolute path>`. Returns the paths written (files, then
-    /// links), the failures, and how many of those paths are links.
+    /// restbu, hooks included (hard-linked ones as links again), then its
+    /// symbolic links and folders as they were (no hook: they have no data):
+    /// to their original places, or under `to` as `<to>/<original absolute
+    /// path>`. Returns the paths written (files, then links), the failures, and
+    /// how many of those paths are symbolic links.
     /// The files are made durable together at the end, not one fsync each.
     /// `progress` hears (files and links done, in all) after each one.
     public func restoreSnapshot(_ sid: String, path: String? = nil, to: String? = nil, overwrite: Bool = false,
@@ -80,29 +81,7 @@ extension BackupDatabase {
             for l in links {
                 guard attempt(l.path, { try restoreLink(l, at: $0, overwrite: overwrite) }) else { return }
             }
-            // Folders last: the empty ones come back too, and a folder's mode
-            // and mtime are set once nothing more is written into it; only on
-            // folders this restore made, unless told to overwrite.
-            var made: [SnapshotFolder] = []
-            for folder in folders {   // by path: parents first
-                let target = place(folder.path)
-                do { try FS.makeDirectories(target) } catch {
-                    failed.append(BMError.wrap(error, path: target))
-                    continue
-                }
-                if overwrite || !existed.contains(target) {
-                    var here = folder
-                    here.path = target
-                    made.append(here)
-                }
-            }
-            for folder in made.reversed() {   // children first: a parent's mode may close it to them
-                if Owner.canGiveAway { chown(folder.path, folder.owner.uid, folder.owner.gid) }   // before the mode: chown clears set-id bits
-                chmod(folder.path, mode_t(folder.mode))
-                var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), FS.timespecOf(folder.mtimeNs)]
-                utimensat(AT_FDCWD, folder.path, &times, 0)   // an include may be a link to its folder: followed, as walked
-            }
-            foldersMade = made.map(\.path)
+            foldersMade = restoreFolders(folders, at: place, unless: overwrite ? [] : existed, failed: &failed)
         }
         // Each new file was renamed into place unsynced: all become durable here.
         FS.syncFileSystems(holding: restored + foldersMade)
@@ -111,6 +90,31 @@ extension BackupDatabase {
             throw BMError(10, "snapshot \(sid) has no file at or under \(FS.shown(path))", path: path)
         }
         return (restored, failed, linksRestored)
+    }
+
+    /// Folders come last: the empty ones come back too, and a folder's mode,
+    /// mtime and owner are set once nothing more is written into it, except on
+    /// those in `unless` (there before, and not to be overwritten). Returns the
+    /// folders so set.
+    private func restoreFolders(_ folders: [SnapshotFolder], at place: (String) -> String, unless kept: Set<String>,
+                                failed: inout [BMError]) -> [String] {
+        var made: [SnapshotFolder] = []
+        for folder in folders {   // by path: parents first
+            var here = folder
+            here.path = place(folder.path)
+            do { try FS.makeDirectories(here.path) } catch {
+                failed.append(BMError.wrap(error, path: here.path))
+                continue
+            }
+            if !kept.contains(here.path) { made.append(here) }
+        }
+        for folder in made.reversed() {   // children first: a parent's mode may close it to them
+            if Owner.canGiveAway { chown(folder.path, folder.owner.uid, folder.owner.gid) }   // before the mode: chown clears set-id bits
+            chmod(folder.path, mode_t(folder.mode))
+            var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), FS.timespecOf(folder.mtimeNs)]
+            utimensat(AT_FDCWD, folder.path, &times, 0)   // an include may be a link to its folder: followed, as walked
+        }
+        return made.map(\.path)
     }
 
     /// A link is put back as a link, whatever it points to.
