@@ -138,6 +138,35 @@ import Testing
         #expect(shown.first?.stringValue == "4321:4322")
     }
 
+    /// Extended attributes (here user.*, binary values too) come back with the
+    /// data they were read with, as restic and borg restore them.
+    @Test func extendedAttributesComeBackWithTheirVersion() throws {
+        let f = try Fixture()
+        let path = try f.file("tagged.txt", "data")
+        func tag(_ pairs: [(String, [UInt8])]) throws {
+            var x = ExtendedAttributes()
+            x.entries = pairs.map { (Array($0.0.utf8), $0.1) }
+            let fd = open(path, O_RDONLY)
+            defer { close(fd) }
+            x.apply(to: fd)
+            #expect(ExtendedAttributes.read(path) == x, "this file system keeps user.* attributes")
+        }
+        try tag([("user.colour", Array("blue".utf8)), ("user.bytes", [0, 255, 0])])
+        let i = try f.bd.newbu(path)
+        unlink(path)   // a new file: its own attributes only
+        try f.file("tagged.txt", "data, edited")
+        try tag([("user.colour", Array("green".utf8))])
+        let v = try f.bd.newver(i)
+        let plain = try f.bd.newbu(try f.file("plain.txt", "no tags"))
+
+        let attributes = { (p: String) in ExtendedAttributes.read(p)?.entries.map { "\(String(decoding: $0.name, as: UTF8.self))=\($0.value)" }.sorted() }
+        #expect(try attributes(f.bd.restbu(i, to: f.work + "/current")) == ["user.bytes=[0, 255, 0]", "user.colour=[98, 108, 117, 101]"])
+        #expect(try attributes(f.bd.restbu(i, version: v, to: f.work + "/version")) == ["user.colour=[103, 114, 101, 101, 110]"])
+        #expect(try attributes(f.bd.restbu(plain, to: f.work + "/plain")) == nil)
+        let x = try #require(ExtendedAttributes.read(f.work + "/current"))
+        #expect(ExtendedAttributes(encoded: x.encoded) == x)
+    }
+
     /// Restoring the current copy to where it came from ends "stored away"; a copy elsewhere or an old version does not.
     @Test func restoringTheOriginalEndsStoredAway() throws {
         let f = try Fixture()

@@ -542,6 +542,7 @@ final class SnapshotFixture {
                 ALTER TABLE backup DROP COLUMN uid; ALTER TABLE backup DROP COLUMN gid;
                 ALTER TABLE version DROP COLUMN uid; ALTER TABLE version DROP COLUMN gid;
                 ALTER TABLE snapshot_entry DROP COLUMN hardlink;
+                ALTER TABLE backup DROP COLUMN xattrs; ALTER TABLE version DROP COLUMN xattrs;
                 DELETE FROM grdb_migrations WHERE identifier LIKE 'v3:%'
                 """)
         }

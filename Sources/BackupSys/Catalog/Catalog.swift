@@ -51,27 +51,28 @@ enum Catalog {
         var mtimeNs: Int64
         var source: SourceState
         var owner: Owner
+        var xattrs: ExtendedAttributes?
     }
 
     static func insert(_ db: Database, _ b: NewBackup, now: Date) throws -> Int64 {
         try db.cachedStatement(sql: """
             INSERT INTO backup (path, name, grp, stored_away, object, size, mode, mtime_ns, created, updated,
-                                src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns, uid, gid)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns, uid, gid, xattrs)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [b.path, b.name, b.group, b.storedAway, b.object, b.size, Int64(b.mode), b.mtimeNs,
                                      now.timeIntervalSince1970, now.timeIntervalSince1970,
                                      b.source.device, b.source.inode, b.source.size, b.source.mtimeNs, b.source.ctimeNs,
-                                     Int64(b.owner.uid), Int64(b.owner.gid)])
+                                     Int64(b.owner.uid), Int64(b.owner.gid), b.xattrs?.encoded])
         return db.lastInsertedRowID
     }
 
     static func updateData(_ db: Database, index: Int64, object: String, size: Int64, mode: UInt32, mtimeNs: Int64,
-                           owner: Owner, source: SourceState, now: Date) throws {
+                           owner: Owner, xattrs: ExtendedAttributes?, source: SourceState, now: Date) throws {
         try db.cachedStatement(sql: """
-            UPDATE backup SET object = ?, size = ?, mode = ?, mtime_ns = ?, uid = ?, gid = ?, updated = ?,
+            UPDATE backup SET object = ?, size = ?, mode = ?, mtime_ns = ?, uid = ?, gid = ?, xattrs = ?, updated = ?,
                 src_dev = ?, src_ino = ?, src_size = ?, src_mtime_ns = ?, src_ctime_ns = ?
             WHERE idx = ?
-            """).execute(arguments: [object, size, Int64(mode), mtimeNs, Int64(owner.uid), Int64(owner.gid), now.timeIntervalSince1970,
+            """).execute(arguments: [object, size, Int64(mode), mtimeNs, Int64(owner.uid), Int64(owner.gid), xattrs?.encoded, now.timeIntervalSince1970,
                                      source.device, source.inode, source.size, source.mtimeNs, source.ctimeNs, index])
     }
 
@@ -107,11 +108,11 @@ enum Catalog {
     }
 
     static func insertVersion(_ db: Database, backup: Int64, index: Int64, object: String, size: Int64, mode: UInt32,
-                              mtimeNs: Int64, owner: Owner, comment: String, now: Date) throws {
+                              mtimeNs: Int64, owner: Owner, xattrs: ExtendedAttributes?, comment: String, now: Date) throws {
         try db.cachedStatement(sql: """
-            INSERT INTO version (backup, idx, object, size, mode, mtime_ns, uid, gid, comment, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO version (backup, idx, object, size, mode, mtime_ns, uid, gid, xattrs, comment, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [backup, index, object, size, Int64(mode), mtimeNs, Int64(owner.uid), Int64(owner.gid),
-                                     comment, now.timeIntervalSince1970])
+                                     xattrs?.encoded, comment, now.timeIntervalSince1970])
         try db.cachedStatement(sql: "UPDATE backup SET next_version = ? WHERE idx = ?").execute(arguments: [index + 1, backup])
     }
 

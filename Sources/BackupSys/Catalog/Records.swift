@@ -19,11 +19,12 @@ public struct Backup: Sendable, Equatable {
     public var source: SourceState?
     /// The current copy's owner; nil if it was stored before bmlua recorded owners.
     public var owner: Owner?
+    var xattrs: ExtendedAttributes?
 
     /// The columns `init(row:)` reads, in its order: the queries select exactly these.
     static let columns = """
         idx, path, name, grp, stored_away, object, size, mode, mtime_ns, created, updated, next_version,
-        src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns, uid, gid
+        src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns, uid, gid, xattrs
         """
 
     /// By position: GRDB finds a column by name by lowercasing names on every
@@ -45,6 +46,7 @@ public struct Backup: Sendable, Equatable {
             source = SourceState(device: dev, inode: row[13], size: row[14], mtimeNs: row[15], ctimeNs: row[16])
         }
         owner = Owner(uid: row[17], gid: row[18])
+        xattrs = ExtendedAttributes(encoded: row[19])
     }
 }
 
@@ -97,9 +99,10 @@ public struct Version: Sendable, Equatable {
     public var comment: String
     public var time: Date
     public var owner: Owner?
+    var xattrs: ExtendedAttributes?
 
     /// The columns `init(row:)` reads, in its order (see Backup.columns).
-    static let columns = "backup, idx, object, size, mode, mtime_ns, comment, time, uid, gid"
+    static let columns = "backup, idx, object, size, mode, mtime_ns, comment, time, uid, gid, xattrs"
 
     init(row: Row) {
         backup = row[0]
@@ -111,6 +114,7 @@ public struct Version: Sendable, Equatable {
         comment = row[6]
         time = Date(timeIntervalSince1970: row[7])
         owner = Owner(uid: row[8], gid: row[9])
+        xattrs = ExtendedAttributes(encoded: row[10])
     }
 }
 

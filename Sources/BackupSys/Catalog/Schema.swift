@@ -73,7 +73,7 @@ enum Schema {
             try db.execute(sql: "CREATE INDEX field_value_owner ON field_value(owner)")
         }
         // What rsync -a and restic keep besides data: a file's owner (given
-        // back when restoring as root), and in a snapshot's tree which files
+        // back when restoring as root) and extended attributes, and in a snapshot's tree which files
         // are hard links of each other, symbolic links as what they say, with
         // their owner, and folders (empty ones too) with their mode, mtime and
         // owner. Links and folders have no data: neither is a backup. The owner
@@ -84,6 +84,8 @@ enum Schema {
                 ALTER TABLE backup ADD COLUMN gid INTEGER;
                 ALTER TABLE version ADD COLUMN uid INTEGER;
                 ALTER TABLE version ADD COLUMN gid INTEGER;
+                ALTER TABLE backup ADD COLUMN xattrs BLOB;    -- ExtendedAttributes.encoded; NULL: none
+                ALTER TABLE version ADD COLUMN xattrs BLOB;
                 -- files of one snapshot hard-linked to each other share a number
                 -- (one of their backup indices); NULL for a file with no other link in the tree
                 ALTER TABLE snapshot_entry ADD COLUMN hardlink INTEGER;

@@ -54,7 +54,8 @@ extension BackupDatabase {
             let index = try Catalog.insert(db, .init(
                 path: original, name: name, group: options.group, storedAway: options.storeAway,
                 object: stored.id, size: stored.size, mode: UInt32(st.st_mode & 0o7777),
-                mtimeNs: FS.nanoseconds(st.st_mtim), source: SourceState(st), owner: Owner(st)), now: Date())
+                mtimeNs: FS.nanoseconds(st.st_mtim), source: SourceState(st), owner: Owner(st),
+                xattrs: ExtendedAttributes.read(original)), now: Date())
             _ = try runHook(2, [.string(original), .string(actual), .string(name), .integer(index), .boolean(options.storeAway)])
             return index
         }
@@ -91,7 +92,8 @@ extension BackupDatabase {
             }
             let stored = try objects.put(file: actual)
             try Catalog.updateData(db, index: b.index, object: stored.id, size: stored.size, mode: UInt32(st.st_mode & 0o7777),
-                                   mtimeNs: FS.nanoseconds(st.st_mtim), owner: Owner(st), source: SourceState(st), now: Date())
+                                   mtimeNs: FS.nanoseconds(st.st_mtim), owner: Owner(st),
+                                   xattrs: ExtendedAttributes.read(b.path), source: SourceState(st), now: Date())
         }
     }
 
@@ -108,8 +110,8 @@ extension BackupDatabase {
 
     /// Restores the current copy (`version` 0) or a version to the original
     /// path or `to`. Never half-overwrites: a temp file beside the target is
-    /// renamed over it. Mode and mtime are restored, and the owner when
-    /// running as root. Returns the path written.
+    /// renamed over it. Mode, mtime and extended attributes are restored, and
+    /// the owner when running as root. Returns the path written.
     @discardableResult
     public func restbu(_ index: Int64, version: Int64 = 0, overwrite: Bool = false, to: String? = nil) throws -> String {
         try restbu(index, version: version, overwrite: overwrite, to: to, syncEach: true)
@@ -121,12 +123,12 @@ extension BackupDatabase {
     func restbu(_ index: Int64, version: Int64, overwrite: Bool, to: String?, syncEach: Bool) throws -> String {
         try write { db in
             guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
-            var object = b.object, mode = b.mode, mtime = b.mtimeNs, owner = b.owner
+            var object = b.object, mode = b.mode, mtime = b.mtimeNs, owner = b.owner, xattrs = b.xattrs
             if version != 0 {
                 guard let v = try Catalog.version(db, backup: index, index: version) else {
                     throw BMError(14, "backup \(index) (\(b.name)) has no version \(version)", path: b.path)
                 }
-                (object, mode, mtime, owner) = (v.object, v.mode, v.mtimeNs, v.owner)
+                (object, mode, mtime, owner, xattrs) = (v.object, v.mode, v.mtimeNs, v.owner, v.xattrs)
             }
             let intoFolder = to?.hasSuffix("/") ?? false   // `--to DIR/`: a folder, made if missing
             var target = to.map(FS.absolute) ?? b.path
@@ -157,7 +159,7 @@ extension BackupDatabase {
             // A file that replaces another is synced before its rename whatever the caller says:
             // a user's file is never half-overwritten.
             let durable = syncEach || endsStoredAway
-            try writeAtomically(to: target, mode: mode, mtimeNs: mtime, owner: owner,
+            try writeAtomically(to: target, mode: mode, mtimeNs: mtime, owner: owner, xattrs: xattrs,
                                 syncFile: durable || existing != nil, syncFolder: durable) { fd in
                 if let source {
                     let input = open(source, O_RDONLY | O_CLOEXEC)
@@ -175,7 +177,8 @@ extension BackupDatabase {
     /// Writes a temp file beside `target` and renames it over `target`. With
     /// `syncFile`, the data is durable before the rename; with `syncFolder`,
     /// the rename is durable too. What is not synced here the caller syncs.
-    func writeAtomically(to target: String, mode: UInt32, mtimeNs: Int64, owner: Owner? = nil, syncFile: Bool, syncFolder: Bool,
+    func writeAtomically(to target: String, mode: UInt32, mtimeNs: Int64, owner: Owner? = nil, xattrs: ExtendedAttributes? = nil,
+                         syncFile: Bool, syncFolder: Bool,
                          _ fill: (Int32) throws -> Void) throws {
         let dir = FS.directory(target)
         guard FS.isDirectory(dir) else { throw BMError(10, "folder \(FS.shown(dir)) does not exist", path: target) }
@@ -186,7 +189,9 @@ extension BackupDatabase {
             if !done { unlink(temp) }
         }
         try fill(fd)
-        if let owner, Owner.canGiveAway { fchown(fd, owner.uid, owner.gid) }   // before the mode: chown clears set-id bits
+        // The owner first: chown clears set-id bits and file capabilities (an attribute).
+        if let owner, Owner.canGiveAway { fchown(fd, owner.uid, owner.gid) }
+        xattrs?.apply(to: fd)
         fchmod(fd, mode_t(mode & 0o7777))
         var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), FS.timespecOf(mtimeNs)]
         futimens(fd, &times)

@@ -25,7 +25,7 @@ extension BackupDatabase {
             let stored = try objects.put(file: actual)
             try Catalog.insertVersion(db, backup: index, index: v, object: stored.id, size: stored.size,
                                       mode: UInt32(st.st_mode & 0o7777), mtimeNs: FS.nanoseconds(st.st_mtim), owner: Owner(st),
-                                      comment: comment, now: Date())
+                                      xattrs: ExtendedAttributes.read(b.path), comment: comment, now: Date())
             try Catalog.setSource(db, index: index, SourceState(st))
             return v
         }
