@@ -378,6 +378,8 @@ final class SnapshotFixture {
         #expect(symlink("sub/b.txt", s.tree + "/rel") == 0)
         #expect(symlink("/nowhere/at all", s.tree + "/sub/dangling") == 0)
         if geteuid() == 0 { lchown(s.tree + "/rel", 4321, 4322) }
+        var linkTime = [FS.timespecOf(1_500_000_000_000_000_001), FS.timespecOf(1_500_000_000_000_000_001)]
+        #expect(utimensat(AT_FDCWD, s.tree + "/rel", &linkTime, AT_SYMLINK_NOFOLLOW) == 0)
         try s.f.hook(1, "if bhin[1]:find('rel') or bhin[1]:find('dangling') then error('a hook for a link') end")
         let first = try s.run(at: Date(timeIntervalSinceNow: -3600))
         let sid = try #require(first.sid)
@@ -406,6 +408,7 @@ final class SnapshotFixture {
         #expect(r.failed.isEmpty && r.restored.count == 4 && r.links == 2)
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: out + s.tree + "/rel") == "sub/b.txt")
         if geteuid() == 0 { #expect(FS.stat(out + s.tree + "/rel", follow: false)?.st_uid == 4321) }   // only root gives links away
+        #expect(FS.stat(out + s.tree + "/rel", follow: false).map { FS.nanoseconds($0.st_mtim) } == 1_500_000_000_000_000_001)
         #expect(try s.f.read(out + s.tree + "/rel") == "beta")
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: out + s.tree + "/sub/dangling") == "/nowhere/at all")
         // In place, an existing link is replaced only with --overwrite, and whole.

@@ -262,8 +262,8 @@ enum Catalog {
     }
 
     static func snapshotLinks(_ db: Database, sid: String) throws -> [SnapshotLink] {
-        try Row.fetchAll(db, sql: "SELECT path, target, uid, gid FROM snapshot_link WHERE sid = ? ORDER BY path", arguments: [sid])
-            .map { SnapshotLink(path: $0[0], target: $0[1], owner: Owner(uid: $0[2], gid: $0[3])!) }
+        try Row.fetchAll(db, sql: "SELECT path, target, mtime_ns, uid, gid FROM snapshot_link WHERE sid = ? ORDER BY path", arguments: [sid])
+            .map { SnapshotLink(path: $0[0], target: $0[1], mtimeNs: $0[2], owner: Owner(uid: $0[3], gid: $0[4])!) }
     }
 
     static func snapshotFolders(_ db: Database, sid: String) throws -> [SnapshotFolder] {
@@ -288,8 +288,8 @@ enum Catalog {
                        arguments: [s.sid, s.profile, s.time.timeIntervalSince1970, s.status])
         let insert = try db.cachedStatement(sql: "INSERT INTO snapshot_entry (sid, backup, version, hardlink) VALUES (?, ?, ?, ?)")
         for e in entries { try insert.execute(arguments: [s.sid, e.backup, e.version, hardlinks[e.backup]]) }
-        let insertLink = try db.cachedStatement(sql: "INSERT INTO snapshot_link (sid, path, target, uid, gid) VALUES (?, ?, ?, ?, ?)")
-        for l in links { try insertLink.execute(arguments: [s.sid, l.path, l.target, Int64(l.owner.uid), Int64(l.owner.gid)]) }
+        let insertLink = try db.cachedStatement(sql: "INSERT INTO snapshot_link (sid, path, target, mtime_ns, uid, gid) VALUES (?, ?, ?, ?, ?, ?)")
+        for l in links { try insertLink.execute(arguments: [s.sid, l.path, l.target, l.mtimeNs, Int64(l.owner.uid), Int64(l.owner.gid)]) }
         let insertFolder = try db.cachedStatement(sql: "INSERT INTO snapshot_folder (sid, path, mode, mtime_ns, uid, gid) VALUES (?, ?, ?, ?, ?, ?)")
         for f in folders { try insertFolder.execute(arguments: [s.sid, f.path, f.mode, f.mtimeNs, Int64(f.owner.uid), Int64(f.owner.gid)]) }
     }

@@ -139,7 +139,11 @@ public struct Snapshot: Sendable, Equatable {
 public struct SnapshotLink: Sendable, Equatable {
     public var path: String
     public var target: String
+    public var mtimeNs: Int64
     public var owner: Owner
+
+    /// The same link, save its mtime, which says when it was made, not what it says.
+    func sameShape(as other: SnapshotLink) -> Bool { path == other.path && target == other.target && owner == other.owner }
 }
 
 /// A folder of a snapshot's tree: made again, with its mode and mtime, on restore.

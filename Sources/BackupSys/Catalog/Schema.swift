@@ -73,11 +73,11 @@ enum Schema {
             try db.execute(sql: "CREATE INDEX field_value_owner ON field_value(owner)")
         }
         // What rsync -a and restic keep besides data: a file's owner (given
-        // back when restoring as root) and extended attributes, and in a snapshot's tree which files
-        // are hard links of each other, symbolic links as what they say, with
-        // their owner, and folders (empty ones too) with their mode, mtime and
-        // owner. Links and folders have no data: neither is a backup. The owner
-        // of a file stored before this is unknown (NULL).
+        // back when restoring as root) and extended attributes; and in a
+        // snapshot's tree, which files are hard links of each other, symbolic
+        // links as what they say, and folders, empty ones too, each with its
+        // mtime and owner (and a folder its mode). Links and folders have no
+        // data: neither is a backup. What was stored before has no owner (NULL).
         m.registerMigration("v3: owners, snapshot links and folders") { db in
             try db.execute(sql: """
                 ALTER TABLE backup ADD COLUMN uid INTEGER;
@@ -93,6 +93,7 @@ enum Schema {
                     sid TEXT NOT NULL REFERENCES snapshot(sid) ON DELETE CASCADE,
                     path TEXT NOT NULL,
                     target TEXT NOT NULL,
+                    mtime_ns INTEGER NOT NULL,
                     uid INTEGER NOT NULL,
                     gid INTEGER NOT NULL,
                     PRIMARY KEY (sid, path)

@@ -138,11 +138,13 @@ enum FS {
         return target
     }
 
-    /// Makes `path` a symbolic link to `target`, given to `owner` if any.
-    static func makeLink(_ path: String, to target: String, owner: Owner? = nil) throws {
+    /// Makes `path` a symbolic link to `target` with mtime `mtimeNs`, given to `owner` if any.
+    static func makeLink(_ path: String, to target: String, mtimeNs: Int64, owner: Owner? = nil) throws {
         try replace(path) { temp in
             guard symlink(target, temp) == 0 else { return -1 }
             if let owner { lchown(temp, owner.uid, owner.gid) }
+            var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), timespecOf(mtimeNs)]
+            utimensat(AT_FDCWD, temp, &times, AT_SYMLINK_NOFOLLOW)
             return 0
         }
     }

@@ -244,9 +244,10 @@ public struct SnapshotRun {
         let sameFiles = previous.count == entries.count
             && Set(previous.map { "\($0.backup)/\($0.version)" }) == Set(entries.map { "\($0.backup)/\($0.version)" })
         // Links and folders are sorted by path on both sides.
+        let sameLinks = previousLinks.count == tree.links.count && zip(previousLinks, tree.links).allSatisfy { $0.sameShape(as: $1) }
         let sameFolders = previousFolders.count == tree.folders.count
             && zip(previousFolders, tree.folders).allSatisfy { $0.sameShape(as: $1) }
-        let same = sameFiles && previousLinks == tree.links && sameFolders
+        let same = sameFiles && sameLinks && sameFolders
         let empty = entries.isEmpty && tree.links.isEmpty
         if summary.newFiles == 0 && summary.changedFiles == 0 && (same || empty) && summary.failedFiles == 0 {
             return summary   // nothing changed: no snapshot
@@ -344,7 +345,7 @@ public struct SnapshotRun {
             case S_IFREG:
                 files[path] = st
             case S_IFLNK:
-                do { links[path] = SnapshotLink(path: path, target: try FS.linkTarget(path), owner: Owner(st)) } catch {
+                do { links[path] = SnapshotLink(path: path, target: try FS.linkTarget(path), mtimeNs: FS.nanoseconds(st.st_mtim), owner: Owner(st)) } catch {
                     tree.failures.append((path, BMError.wrap(error, path: path)))
                 }
             case S_IFDIR:

@@ -120,7 +120,7 @@ extension BackupDatabase {
     /// A link is put back as a link, whatever it points to.
     private func restoreLink(_ link: SnapshotLink, at target: String, overwrite: Bool) throws -> String {
         try replaceable(target, overwrite: overwrite)
-        try FS.makeLink(target, to: link.target, owner: Owner.canGiveAway ? link.owner : nil)
+        try FS.makeLink(target, to: link.target, mtimeNs: link.mtimeNs, owner: Owner.canGiveAway ? link.owner : nil)
         return target
     }
 
