@@ -375,6 +375,22 @@ import Testing
         #expect(ok.status == 0 && ok.stdout.contains("\"removed\": []"), "\(ok.stdout) \(ok.stderr)")
     }
 
+    /// `snapshots show --json` tells which files are hard links of each other.
+    @Test func snapshotsShowNamesHardLinkGroups() throws {
+        let f = try Fixture()
+        try f.file("tree/a.txt", "a")
+        try f.file("tree/c.txt", "c")
+        #expect(link(f.work + "/tree/a.txt", f.work + "/tree/b.txt") == 0)
+        let env = ["XDG_CONFIG_HOME": f.base + "/xdg", "XDG_RUNTIME_DIR": f.base]
+        #expect(try Self.bmlua(["profile", "include", f.work + "/tree"], repo: f.root, environment: env).status == 0)
+        #expect(try Self.bmlua(["snapshot"], repo: f.root, environment: env).status == 0)
+        let sid = try #require(try f.bd.snapshots().first?.sid)
+        let json = try Self.bmlua(["snapshots", "show", sid, "--json"], repo: f.root)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        let groups = rows.map { $0["hardlink"] as? Int }
+        #expect(groups.count == 3 && groups[0] != nil && groups[0] == groups[1] && groups[2] == nil, "\(json.stdout)")
+    }
+
     /// Links are listed and counted as links, beside the files, in text and JSON.
     @Test func snapshotsShowAndRestoreNameLinksApart() throws {
         let f = try Fixture()

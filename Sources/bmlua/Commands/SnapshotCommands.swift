@@ -122,8 +122,9 @@ struct SnapshotsCommand: ParsableCommand {
                 // One list by path, as the tree holds them.
                 let rows: [(path: String, json: LuaValue, text: String)] =
                     files.map { f in
-                        (f.path, .map(["path": .string(f.path), "backup": .integer(f.backup), "version": .integer(f.version)]),
-                         "\(f.backup)/\(f.version)\t\(printable(f.path))")
+                        var json: [LuaValue: LuaValue] = ["path": .string(f.path), "backup": .integer(f.backup), "version": .integer(f.version)]
+                        if let group = f.hardlink { json["hardlink"] = .integer(group) }   // shared by the files hard-linked together
+                        return (f.path, .map(json), "\(f.backup)/\(f.version)\t\(printable(f.path))")
                     } + links.map { l in
                         (l.path, .map(["path": .string(l.path), "link": .string(l.target)]),
                          "link\t\(printable(l.path)) -> \(printable(l.target))")
