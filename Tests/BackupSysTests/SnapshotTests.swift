@@ -437,6 +437,11 @@ final class SnapshotFixture {
         try FS.makeDirectories(s.tree + "/empty/deeper")
         chmod(s.tree + "/sub", 0o750)
         if geteuid() == 0 { chown(s.tree + "/sub", 4321, 4322) }
+        var tag = ExtendedAttributes()
+        tag.entries = [(Array("user.colour".utf8), Array("red".utf8))]
+        let folder = open(s.tree + "/sub", O_RDONLY | O_DIRECTORY)
+        tag.apply(to: folder)
+        close(folder)
         let then = FS.timespecOf(1_600_000_000_123_456_789)
         for folder in ["/sub", "/empty/deeper"] {
             var times = [then, then]
@@ -467,6 +472,7 @@ final class SnapshotFixture {
         let sub = try #require(FS.stat(out + s.tree + "/sub"))
         #expect(sub.st_mode & 0o7777 == 0o750 && FS.nanoseconds(sub.st_mtim) == 1_600_000_000_123_456_789)
         if geteuid() == 0 { #expect(sub.st_uid == 4321 && sub.st_gid == 4322) }   // only root gives folders away
+        #expect(ExtendedAttributes.read(out + s.tree + "/sub") == tag)
         #expect(!FS.exists(out + s.tree + "/empty/new"))
         // In place and not told to overwrite, a folder that is there keeps its own mode.
         _ = try s.f.bd.restoreSnapshot(sid, path: s.tree + "/empty")

@@ -267,8 +267,9 @@ enum Catalog {
     }
 
     static func snapshotFolders(_ db: Database, sid: String) throws -> [SnapshotFolder] {
-        try Row.fetchAll(db, sql: "SELECT path, mode, mtime_ns, uid, gid FROM snapshot_folder WHERE sid = ? ORDER BY path", arguments: [sid])
-            .map { SnapshotFolder(path: $0[0], mode: $0[1], mtimeNs: $0[2], owner: Owner(uid: $0[3], gid: $0[4])!) }
+        try Row.fetchAll(db, sql: "SELECT path, mode, mtime_ns, uid, gid, xattrs FROM snapshot_folder WHERE sid = ? ORDER BY path", arguments: [sid])
+            .map { SnapshotFolder(path: $0[0], mode: $0[1], mtimeNs: $0[2], owner: Owner(uid: $0[3], gid: $0[4])!,
+                                  xattrs: ExtendedAttributes(encoded: $0[5])) }
     }
 
     /// The newest snapshot of a profile.
@@ -290,8 +291,12 @@ enum Catalog {
         for e in entries { try insert.execute(arguments: [s.sid, e.backup, e.version, hardlinks[e.backup]]) }
         let insertLink = try db.cachedStatement(sql: "INSERT INTO snapshot_link (sid, path, target, mtime_ns, uid, gid) VALUES (?, ?, ?, ?, ?, ?)")
         for l in links { try insertLink.execute(arguments: [s.sid, l.path, l.target, l.mtimeNs, Int64(l.owner.uid), Int64(l.owner.gid)]) }
-        let insertFolder = try db.cachedStatement(sql: "INSERT INTO snapshot_folder (sid, path, mode, mtime_ns, uid, gid) VALUES (?, ?, ?, ?, ?, ?)")
-        for f in folders { try insertFolder.execute(arguments: [s.sid, f.path, f.mode, f.mtimeNs, Int64(f.owner.uid), Int64(f.owner.gid)]) }
+        let insertFolder = try db.cachedStatement(sql: """
+            INSERT INTO snapshot_folder (sid, path, mode, mtime_ns, uid, gid, xattrs) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        for f in folders {
+            try insertFolder.execute(arguments: [s.sid, f.path, f.mode, f.mtimeNs, Int64(f.owner.uid), Int64(f.owner.gid), f.xattrs?.encoded])
+        }
     }
 
     static func deleteSnapshot(_ db: Database, sid: String) throws {

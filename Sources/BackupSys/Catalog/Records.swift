@@ -152,9 +152,12 @@ public struct SnapshotFolder: Sendable, Equatable {
     public var mode: UInt32
     public var mtimeNs: Int64
     public var owner: Owner
+    var xattrs: ExtendedAttributes?
 
     /// The same folder, save its mtime, which moves whenever a file in it comes and goes.
-    func sameShape(as other: SnapshotFolder) -> Bool { path == other.path && mode == other.mode && owner == other.owner }
+    func sameShape(as other: SnapshotFolder) -> Bool {
+        path == other.path && mode == other.mode && owner == other.owner && xattrs == other.xattrs
+    }
 }
 
 /// Field values are Lua strings, numbers or booleans; stored with their kind.

@@ -76,7 +76,7 @@ enum Schema {
         // back when restoring as root) and extended attributes; and in a
         // snapshot's tree, which files are hard links of each other, symbolic
         // links as what they say, and folders, empty ones too, each with its
-        // mtime and owner (and a folder its mode). Links and folders have no
+        // mtime and owner (and a folder its mode and extended attributes). Links and folders have no
         // data: neither is a backup. What was stored before has no owner (NULL).
         m.registerMigration("v3: owners, snapshot links and folders") { db in
             try db.execute(sql: """
@@ -105,6 +105,7 @@ enum Schema {
                     mtime_ns INTEGER NOT NULL,
                     uid INTEGER NOT NULL,
                     gid INTEGER NOT NULL,
+                    xattrs BLOB,
                     PRIMARY KEY (sid, path)
                 );
                 """)

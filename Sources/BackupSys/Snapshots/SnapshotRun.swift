@@ -350,7 +350,8 @@ public struct SnapshotRun {
                 }
             case S_IFDIR:
                 if stop() { return }
-                folders[path] = SnapshotFolder(path: path, mode: UInt32(st.st_mode & 0o7777), mtimeNs: FS.nanoseconds(st.st_mtim), owner: Owner(st))
+                folders[path] = SnapshotFolder(path: path, mode: UInt32(st.st_mode & 0o7777), mtimeNs: FS.nanoseconds(st.st_mtim),
+                                               owner: Owner(st), xattrs: ExtendedAttributes.read(path))
                 let entries: (names: [String], undecodable: [String])
                 do { entries = try FS.folderEntries(path) } catch {
                     tree.failures.append((path, BMError.wrap(error, path: path)))

@@ -93,7 +93,7 @@ extension BackupDatabase {
     }
 
     /// Folders come last: the empty ones come back too, and a folder's mode,
-    /// mtime and owner are set once nothing more is written into it, except on
+    /// mtime, owner and extended attributes are set once nothing more is written into it, except on
     /// those in `unless` (there before, and not to be overwritten). Returns the
     /// folders so set.
     private func restoreFolders(_ folders: [SnapshotFolder], at place: (String) -> String, unless kept: Set<String>,
@@ -110,6 +110,10 @@ extension BackupDatabase {
         }
         for folder in made.reversed() {   // children first: a parent's mode may close it to them
             if Owner.canGiveAway { chown(folder.path, folder.owner.uid, folder.owner.gid) }   // before the mode: chown clears set-id bits
+            if let xattrs = folder.xattrs {
+                let fd = open(folder.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                if fd >= 0 { xattrs.apply(to: fd); Glibc.close(fd) }
+            }
             chmod(folder.path, mode_t(folder.mode))
             var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), FS.timespecOf(folder.mtimeNs)]
             utimensat(AT_FDCWD, folder.path, &times, 0)   // an include may be a link to its folder: followed, as walked
