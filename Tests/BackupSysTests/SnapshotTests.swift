@@ -463,6 +463,14 @@ final class SnapshotFixture {
         chmod(s.tree + "/empty", 0o700)
         let third = try #require(try s.run().sid)
         #expect(try s.f.bd.diffSnapshots(second, third).map { "\($0.change.mark) \($0.path.dropFirst(s.tree.count))" } == ["M /empty/"])
+        // And new extended attributes: what makes a snapshot is what diff shows.
+        var colour = ExtendedAttributes()
+        colour.entries = [(Array("user.colour".utf8), Array("blue".utf8))]
+        let empty = open(s.tree + "/empty", O_RDONLY | O_DIRECTORY)
+        colour.apply(to: empty)
+        close(empty)
+        let fourth = try #require(try s.run(at: Date(timeIntervalSinceNow: 60)).sid)
+        #expect(try s.f.bd.diffSnapshots(third, fourth).map { "\($0.change.mark) \($0.path.dropFirst(s.tree.count))" } == ["M /empty/"])
 
         let out = s.f.base + "/out"
         let r = try s.f.bd.restoreSnapshot(sid, to: out)

@@ -142,8 +142,14 @@ public struct SnapshotLink: Sendable, Equatable {
     public var mtimeNs: Int64
     public var owner: Owner
 
-    /// The same link, save its mtime, which says when it was made, not what it says.
-    func sameShape(as other: SnapshotLink) -> Bool { path == other.path && target == other.target && owner == other.owner }
+    /// What a change of the link is made of: all but its path and its mtime,
+    /// which says when it was made, not what it says. "Nothing changed" and
+    /// `snapshots diff` both compare this.
+    struct Shape: Equatable {
+        var target: String
+        var owner: Owner
+    }
+    var shape: Shape { Shape(target: target, owner: owner) }
 }
 
 /// A folder of a snapshot's tree: made again, with its mode and mtime, on restore.
@@ -154,10 +160,15 @@ public struct SnapshotFolder: Sendable, Equatable {
     public var owner: Owner
     var xattrs: ExtendedAttributes?
 
-    /// The same folder, save its mtime, which moves whenever a file in it comes and goes.
-    func sameShape(as other: SnapshotFolder) -> Bool {
-        path == other.path && mode == other.mode && owner == other.owner && xattrs == other.xattrs
+    /// What a change of the folder is made of: all but its path and its mtime,
+    /// which moves whenever a file in it comes and goes. "Nothing changed" and
+    /// `snapshots diff` both compare this.
+    struct Shape: Equatable {
+        var mode: UInt32
+        var owner: Owner
+        var xattrs: ExtendedAttributes?
     }
+    var shape: Shape { Shape(mode: mode, owner: owner, xattrs: xattrs) }
 }
 
 /// Field values are Lua strings, numbers or booleans; stored with their kind.

@@ -244,9 +244,8 @@ public struct SnapshotRun {
         let sameFiles = previous.count == entries.count
             && Set(previous.map { "\($0.backup)/\($0.version)" }) == Set(entries.map { "\($0.backup)/\($0.version)" })
         // Links and folders are sorted by path on both sides.
-        let sameLinks = previousLinks.count == tree.links.count && zip(previousLinks, tree.links).allSatisfy { $0.sameShape(as: $1) }
-        let sameFolders = previousFolders.count == tree.folders.count
-            && zip(previousFolders, tree.folders).allSatisfy { $0.sameShape(as: $1) }
+        let sameLinks = previousLinks.map(\.path) == tree.links.map(\.path) && previousLinks.map(\.shape) == tree.links.map(\.shape)
+        let sameFolders = previousFolders.map(\.path) == tree.folders.map(\.path) && previousFolders.map(\.shape) == tree.folders.map(\.shape)
         let same = sameFiles && sameLinks && sameFolders
         let empty = entries.isEmpty && tree.links.isEmpty
         if summary.newFiles == 0 && summary.changedFiles == 0 && (same || empty) && summary.failedFiles == 0 {

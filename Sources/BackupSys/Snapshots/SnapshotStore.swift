@@ -137,6 +137,13 @@ extension BackupDatabase {
         }
     }
 
+    /// What a snapshot holds at a path, as `diffSnapshots` compares it.
+    private enum Held: Equatable {
+        case file(object: String?)
+        case link(SnapshotLink.Shape)
+        case folder(SnapshotFolder.Shape)
+    }
+
     public enum Change: String, Sendable {
         case added, removed, modified
         /// restic's marks: `+`, `-`, `M`.
@@ -144,28 +151,25 @@ extension BackupDatabase {
     }
 
     /// What changed from snapshot `from` to snapshot `to`, by original path: a
-    /// file is modified when its data differs, a link when its target does, a
-    /// folder (its path ends in `/`, as restic shows it) when its mode or owner does.
+    /// file is modified when its data differs, a link or a folder (its path
+    /// ends in `/`, as restic shows it) when its shape does: what makes a
+    /// snapshot run see a change.
     public func diffSnapshots(_ from: String, _ to: String) throws -> [(path: String, change: Change)] {
         _ = try snapshot(from)
         _ = try snapshot(to)
         let (before, after) = try read { db in
-            // What each path holds, as text that differs when it changed: a
-            // file's object id, a link's "-> target", a folder's mode and owner.
-            func data(_ sid: String) throws -> [String: String?] {
-                let files = try Catalog.snapshotFiles(db, sid: sid).map { ($0.path, $0.object) }
-                let links = try Catalog.snapshotLinks(db, sid: sid).map { ($0.path, Optional("-> " + $0.target)) }
-                let folders = try Catalog.snapshotFolders(db, sid: sid).map { f in
-                    (f.path == "/" ? "/" : f.path + "/", Optional("folder \(String(f.mode, radix: 8)) \(f.owner.uid):\(f.owner.gid)"))
-                }
+            func data(_ sid: String) throws -> [String: Held] {
+                let files = try Catalog.snapshotFiles(db, sid: sid).map { ($0.path, Held.file(object: $0.object)) }
+                let links = try Catalog.snapshotLinks(db, sid: sid).map { ($0.path, Held.link($0.shape)) }
+                let folders = try Catalog.snapshotFolders(db, sid: sid).map { ($0.path == "/" ? "/" : $0.path + "/", Held.folder($0.shape)) }
                 return Dictionary(files + links + folders, uniquingKeysWith: { a, _ in a })
             }
             return (try data(from), try data(to))
         }
         var changes: [(path: String, change: Change)] = []
-        for (path, object) in after {
+        for (path, held) in after {
             if let old = before[path] {
-                if old != object { changes.append((path, .modified)) }
+                if old != held { changes.append((path, .modified)) }
             } else {
                 changes.append((path, .added))
             }
