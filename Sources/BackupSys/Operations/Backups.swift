@@ -133,13 +133,7 @@ extension BackupDatabase {
             let intoFolder = to?.hasSuffix("/") ?? false   // `--to DIR/`: a folder, made if missing
             var target = to.map(FS.absolute) ?? b.path
             if intoFolder || FS.isDirectory(target) { target += "/" + FS.baseName(b.path) }
-            let existing = FS.stat(target, follow: false)
-            if let st = existing {
-                guard overwrite else { throw BMError(15, "\(FS.shown(target)) exists", path: target) }
-                guard st.st_mode & S_IFMT == S_IFREG || st.st_mode & S_IFMT == S_IFLNK else {
-                    throw BMError(12, "\(FS.shown(target)) is \(FS.kind(st.st_mode)); not replaced", path: target)
-                }
-            }
+            let existing = try replaceable(target, overwrite: overwrite)
             let objectPath = objects.path(of: object)
             var source: String?
             if let out = try runHook(4, [.string(b.path), .string(objectPath), .string(b.name), .integer(index),
@@ -172,6 +166,17 @@ extension BackupDatabase {
             }
             return target
         }
+    }
+
+    /// What a restore may write over: nothing unless told (error 15), and then
+    /// only a file or a link (12). Returns what is there now, if anything.
+    func replaceable(_ target: String, overwrite: Bool) throws -> stat? {
+        guard let st = FS.stat(target, follow: false) else { return nil }
+        guard overwrite else { throw BMError(15, "\(FS.shown(target)) exists", path: target) }
+        guard st.st_mode & S_IFMT == S_IFREG || st.st_mode & S_IFMT == S_IFLNK else {
+            throw BMError(12, "\(FS.shown(target)) is \(FS.kind(st.st_mode)); not replaced", path: target)
+        }
+        return st
     }
 
     /// Writes a temp file beside `target` and renames it over `target`. With

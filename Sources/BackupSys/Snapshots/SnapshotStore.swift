@@ -67,7 +67,7 @@ extension BackupDatabase {
             for f in files {
                 guard attempt(f.path, { target in
                     if let group = f.hardlink, let first = written[group] {
-                        try replaceable(target, overwrite: overwrite)
+                        _ = try replaceable(target, overwrite: overwrite)
                         try FS.makeHardLink(target, to: first)
                         return target
                     }
@@ -123,18 +123,9 @@ extension BackupDatabase {
 
     /// A link is put back as a link, whatever it points to.
     private func restoreLink(_ link: SnapshotLink, at target: String, overwrite: Bool) throws -> String {
-        try replaceable(target, overwrite: overwrite)
+        _ = try replaceable(target, overwrite: overwrite)
         try FS.makeLink(target, to: link.target, mtimeNs: link.mtimeNs, owner: Owner.canGiveAway ? link.owner : nil)
         return target
-    }
-
-    /// Like restbu, a restore replaces a file or link only when told, and a folder never.
-    private func replaceable(_ target: String, overwrite: Bool) throws {
-        guard let st = FS.stat(target, follow: false) else { return }
-        guard overwrite else { throw BMError(15, "\(FS.shown(target)) exists", path: target) }
-        guard st.st_mode & S_IFMT != S_IFDIR else {
-            throw BMError(12, "\(FS.shown(target)) is \(FS.kind(st.st_mode)); not replaced", path: target)
-        }
     }
 
     /// What a snapshot holds at a path, as `diffSnapshots` compares it.
