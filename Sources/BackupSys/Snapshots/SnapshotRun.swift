@@ -48,16 +48,14 @@ public struct SnapshotRun {
         let log = options.diagnostics
         let verbose = options.verbose
         let info: (String) -> Void = { if verbose { log("bmlua: \($0)") } }
-        let fallback = config.profile(profileID) ?? Profile(id: profileID, name: "")
-        let repo = fallback.repo ?? defaultRepository
+        let repo = repository
         let callback = UserCallback(path: callbackPath, repository: repo, timeLimit: callbackTimeLimit,
                                     log: info, errorLog: { log("bmlua: \($0)") })
 
-        guard let profile = config.profile(profileID), !profile.include.isEmpty else {
-            callback.call(fallback, .error, ["1"])
-            throw BMError(1, config.profile(profileID) == nil
-                ? "no profile \(profileID) in \(config.path) (see: bmlua profile list)"
-                : "profile \(profileID) includes nothing (add paths with: bmlua profile include PATH --profile \(profileID))")
+        let profile: Profile
+        do { profile = try configuredProfile() } catch {
+            callback.call(config.profile(profileID) ?? Profile(id: profileID, name: ""), .error, ["1"])
+            throw error
         }
         let lock: ProfileLock
         do {
@@ -79,9 +77,7 @@ public struct SnapshotRun {
         var failure: Error?
         var summary = Summary()
         do {
-            guard Repository.exists(at: repo) else {
-                throw BMError(3, "no repository at \(FS.shown(repo)) (is the drive mounted? create one with: bmlua init --repo \(FS.shown(repo)))", path: repo)
-            }
+            try requireRepository(repo)
             // Nothing to read at all is a failed run, as restic says "all source
             // files do not exist": an empty snapshot "with errors" is only noise.
             let includes = profile.include.map(FS.absolute)
@@ -124,15 +120,31 @@ public struct SnapshotRun {
         public var unreadable: [(path: String, error: BMError)] = []
     }
 
+    /// The repository the profile snapshots into: its own, else the default.
+    var repository: String { config.profile(profileID)?.repo ?? defaultRepository }
+
+    /// The profile, if it exists and includes something; error 1 if not.
+    func configuredProfile() throws -> Profile {
+        guard let profile = config.profile(profileID) else {
+            throw BMError(1, "no profile \(profileID) in \(config.path) (see: bmlua profile list)")
+        }
+        guard !profile.include.isEmpty else {
+            throw BMError(1, "profile \(profileID) includes nothing (add paths with: bmlua profile include PATH --profile \(profileID))")
+        }
+        return profile
+    }
+
+    /// Error 3 if the profile's repository is not there (a drive not mounted).
+    func requireRepository(_ repo: String) throws {
+        guard !Repository.exists(at: repo) else { return }
+        throw BMError(3, "no repository at \(FS.shown(repo)) (is the drive mounted? create one with: bmlua init --repo \(FS.shown(repo)))", path: repo)
+    }
+
     /// `run()` without its effects: no lock, no hook, no user-callback,
     /// nothing stored. Throws 1 or 3 as `run()` would.
     public func plan() throws -> Plan {
-        let fallback = config.profile(profileID) ?? Profile(id: profileID, name: "")
-        let repo = fallback.repo ?? defaultRepository
-        guard let profile = config.profile(profileID), !profile.include.isEmpty else {
-            throw BMError(1, "no profile \(profileID) with anything to include (see: bmlua profile list)")
-        }
-        guard Repository.exists(at: repo) else { throw BMError(3, "no repository at \(FS.shown(repo))", path: repo) }
+        let profile = try configuredProfile(), repo = repository
+        try requireRepository(repo)
         let bd = try BackupDatabase(at: repo, options: options)
         defer { bd.close() }
         let tree = walk(profile)
