@@ -148,24 +148,36 @@ public struct SnapshotRun {
         let bd = try BackupDatabase(at: repo, options: options)
         defer { bd.close() }
         let tree = walk(profile)
-        let (known, latest) = try Self.knownFiles(bd)
+        let known = try KnownFiles(bd)
         var plan = Plan(links: tree.links.count, unreadable: tree.failures)
         for (path, st) in tree.files {
-            if let b = known[path], latest[b.index] != nil, b.source == SourceState(st) {
+            if let b = known.byPath[path], known.unchangedVersion(of: b, st) != nil {
                 plan.unchanged += 1
                 continue
             }
-            if known[path] == nil { plan.new.append(path) } else { plan.changed.append(path) }
+            if known.byPath[path] == nil { plan.new.append(path) } else { plan.changed.append(path) }
             plan.bytes += Int64(st.st_size)
         }
         return plan
     }
 
-    /// The backups by original path, and each one's newest version: a file
-    /// whose backup has one and whose source state is the same is unchanged.
-    static func knownFiles(_ bd: BackupDatabase) throws -> (byPath: [String: Backup], latest: [Int64: Int64]) {
-        try bd.read { db in
-            (Dictionary(try Catalog.backups(db).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), try Catalog.latestVersions(db))
+    /// The backups by original path, and each one's newest version. Read once
+    /// per run: each path is walked once, so a backup made in this run is not met again.
+    struct KnownFiles {
+        var byPath: [String: Backup]
+        var latest: [Int64: Int64]
+
+        init(_ bd: BackupDatabase) throws {
+            (byPath, latest) = try bd.read { db in
+                (Dictionary(try Catalog.backups(db).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), try Catalog.latestVersions(db))
+            }
+        }
+
+        /// The version that already holds `b` as it is now (same size, mtime,
+        /// ctime and inode: not even read), or nil if it must be stored.
+        func unchangedVersion(of b: Backup, _ st: stat) -> Int64? {
+            guard let v = latest[b.index], b.source == SourceState(st) else { return nil }
+            return v
         }
     }
 
@@ -196,8 +208,7 @@ public struct SnapshotRun {
         }
         if !tree.failures.isEmpty { try bd.write { _ in for (path, e) in tree.failures { failed(path, e) } } }
         summary.links = tree.links.count
-        // Each path is walked once, so these are only read: a backup made in this run is not met again.
-        let (known, latest) = try Self.knownFiles(bd)
+        let known = try KnownFiles(bd)
         var entries: [(backup: Int64, version: Int64)] = []
         var sharing: [String: [Int64]] = [:]   // a file with other hard links → the backups of its links in the tree
         func enter(_ backup: Int64, _ version: Int64, _ st: stat) {
@@ -215,8 +226,8 @@ public struct SnapshotRun {
                     // stored is in the catalog, and the next run does not copy it again.
                     if stop() { throw Interrupted("no snapshot recorded (the next run does not copy again what earlier batches stored)") }
                     do {
-                        if let b = known[path] {
-                            if let v = latest[b.index], b.source == SourceState(st) {
+                        if let b = known.byPath[path] {
+                            if let v = known.unchangedVersion(of: b, st) {
                                 summary.unchangedFiles += 1
                                 enter(b.index, v, st)
                                 continue
