@@ -48,7 +48,8 @@ extension BackupDatabase {
             let total = files.count + links.count
             nothingThere = total == 0 && folders.isEmpty
             let place = { (path: String) in to.map { FS.absolute($0) + path } ?? path }
-            let existed = Set(folders.map { place($0.path) }.filter(FS.exists))   // before anything is written
+            // Folders there before anything is written keep their metadata, unless overwritten.
+            let kept = overwrite ? [] : Set(folders.map { place($0.path) }.filter(FS.exists))
             func attempt(_ path: String, _ restore: (String) throws -> String) -> Bool {
                 if options.stopRequested() { stopped = "\(restored.count) of \(total) files restored"; return false }
                 defer { progress?(restored.count + failed.count, total) }
@@ -81,7 +82,7 @@ extension BackupDatabase {
             for l in links {
                 guard attempt(l.path, { try restoreLink(l, at: $0, overwrite: overwrite) }) else { return }
             }
-            foldersMade = restoreFolders(folders, at: place, unless: overwrite ? [] : existed, failed: &failed)
+            foldersMade = restoreFolders(folders, at: place, unless: kept, failed: &failed)
         }
         // Each new file was renamed into place unsynced: all become durable here.
         FS.syncFileSystems(holding: restored + foldersMade)

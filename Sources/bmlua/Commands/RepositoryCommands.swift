@@ -35,7 +35,8 @@ struct Check: ParsableCommand {
     func run() throws {
         try global.withDatabase { bd in
             let line = ProgressLine(global)
-            let report = try bd.check(readData: readData || subset != nil, subset: subset ?? .all) { done, total in
+            let reading = readData || subset != nil
+            let report = try bd.check(readData: reading, subset: subset ?? .all) { done, total in
                 line.update("checking: \(done) of \(counted(total, "object"))")
             }
             line.finish()
@@ -49,7 +50,7 @@ struct Check: ParsableCommand {
                 throw BMError(21, "\(counted(report.problems.count, "problem")) in \(counted(report.objectsChecked, "object")); restore what you can, then run bmlua gc")
             }
             let read = report.objectsRead == report.objectsChecked ? "data read and verified" : "data of \(report.objectsRead) read and verified"
-            global.say("no problems found in \(counted(report.objectsChecked, "object"))\(readData || subset != nil ? " (\(read))" : "")")
+            global.say("no problems found in \(counted(report.objectsChecked, "object"))\(reading ? " (\(read))" : "")")
         }
     }
 }
