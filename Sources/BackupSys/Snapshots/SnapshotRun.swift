@@ -307,23 +307,23 @@ public struct SnapshotRun {
         let partial = root + "/.\(sid).partial"
         try? FileManager.default.removeItem(atPath: partial)
         var made: Set<String> = []
-        for folder in try Catalog.snapshotFolders(db, sid: sid) {   // the empty ones too
-            try FS.makeDirectories(partial + folder.path)
-            made.insert(partial + folder.path)
+        func folder(_ path: String) throws {
+            if made.insert(path).inserted { try FS.makeDirectories(path) }
         }
+        // The walked folders, the empty ones too; a file's folder may be one
+        // that was not walked (an include that is a file).
+        for f in try Catalog.snapshotFolders(db, sid: sid) { try folder(partial + f.path) }
         for file in try Catalog.snapshotFiles(db, sid: sid) {
             guard let object = file.object else { continue }
             let target = partial + file.path
-            let folder = FS.directory(target)
-            if made.insert(folder).inserted { try FS.makeDirectories(folder) }
+            try folder(FS.directory(target))
             if link(bd.objects.path(of: object), target) != 0 {
                 try? FileManager.default.copyItem(atPath: bd.objects.path(of: object), toPath: target)
             }
         }
         for l in try Catalog.snapshotLinks(db, sid: sid) {
             let at = partial + l.path
-            let folder = FS.directory(at)
-            if made.insert(folder).inserted { try FS.makeDirectories(folder) }
+            try folder(FS.directory(at))
             guard symlink(l.target, at) == 0 else { throw FS.failure("cannot create the link", at) }
         }
         try FS.mkdir(partial)
