@@ -29,7 +29,13 @@ extension LuaVM {
             deleteIfHostTemp(value(at: base + 2, on: L))
         }
         for i in bhin.indices {   // by index: each value is read in place, not copied out
-            push(bhin[i], on: L)
+            if i > 0 && bhin[i].isString(equalTo: bhin[i - 1]) {
+                // orig path and act path are most often the same: the Lua
+                // string made for one serves the other, unhashed again.
+                lua_rawgeti(L, -1, lua_Integer(i))
+            } else {
+                push(bhin[i], on: L)
+            }
             lua_rawseti(L, -2, lua_Integer(i + 1))
         }
         do {

@@ -35,11 +35,14 @@ public final class LuaVM {
     var current: OpaquePointer
     private var boxes: [FunctionBox] = []
     private var chunks: [ChunkKey: Int32] = [:]
+    // The two properties every hook call reads skip the run-time exclusivity
+    // check (a call into the Swift runtime each): one thread owns a VM, and
+    // no access to them spans a call out.
     /// The last code run by each hook number: the hot path of `callHook`.
-    private var hookChunks: [(code: String, ref: Int32)?] = []
+    @exclusivity(unchecked) private var hookChunks: [(code: String, ref: Int32)?] = []
     private var lastThrown: (value: LuaValue, error: Error)?
     private var watchdog: Watchdog?
-    private var timedDepth = 0
+    @exclusivity(unchecked) private var timedDepth = 0
     /// The process's VM for `interruptRunningCode` (the newest: bmlua makes one).
     nonisolated(unsafe) private static var interruptible: UnsafeMutablePointer<bmlua_Limits>?
     private var tempFiles: Set<String> = []

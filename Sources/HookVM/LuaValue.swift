@@ -26,6 +26,13 @@ public enum LuaValue: Hashable, @unchecked Sendable {
         return nil
     }
 
+    /// Whether both are strings of the same bytes (a table is never "the same").
+    @inline(__always)
+    func isString(equalTo other: LuaValue) -> Bool {
+        if case .string(let a) = self, case .string(let b) = other { return a == b }
+        return false
+    }
+
     public var bytesValue: [UInt8]? {
         if case .string(let b) = self { return b }
         return nil

@@ -14,6 +14,26 @@ let errorHook = HookSignature(bhout: .number, bhout2: .string)
         #expect(out.bhout2 == "note!")
     }
 
+    /// DESIGN §4's fresh sequence: a hook that keeps `bhin` finds it as it was.
+    @Test func bhinIsAFreshTableOnEveryCall() throws {
+        let vm = LuaVM()
+        _ = try vm.callHook(1, code: "kept = bhin", bhin: ["/first", "/first", "first", 0, false], returns: fileHook)
+        let out = try vm.callHook(1, code: "bhout = tostring(kept ~= bhin) .. ' ' .. kept[1] .. ' ' .. #kept",
+                                  bhin: ["/second", "/second", "second", 0], returns: fileHook)
+        #expect(out.bhout == "true /first 5")
+    }
+
+    /// A string repeated from the value before is passed once; a repeated
+    /// table is still a table of its own.
+    @Test func repeatedValuesInBhinArriveIntact() throws {
+        let vm = LuaVM()
+        let out = try vm.callHook(6, code: """
+            assert(#bhin == 8 and not rawequal(bhin[7], bhin[8]))
+            bhout = table.concat({bhin[1], bhin[2], bhin[3], bhin[4], bhin[5], bhin[6], bhin[7][1], bhin[8][1]}, ',')
+            """, bhin: ["/a/b", "/a/b", "", "", .string([0, 1]), .string([0, 1]), ["x"], ["x"]], returns: fileHook)
+        #expect(out.bhout == .string(Array("/a/b,/a/b,,,".utf8) + [0, 1, UInt8(ascii: ","), 0, 1] + Array(",x,x".utf8)))
+    }
+
     @Test func outputsStartNilOnEveryCall() throws {
         let vm = LuaVM()
         _ = try vm.callHook(1, code: "bhout = 'x'", bhin: [], returns: fileHook)
