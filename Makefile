@@ -1,7 +1,8 @@
 # bmlua — the two commands of the README, plus the benchmark.
 #   make demo   install what is missing, build, run the demo on a throw-away repository
 #   make test   install what is missing, build, run the tests
-#   make bench  the hook-call and snapshot benchmarks (release build)
+#   make bench  the hook-call and snapshot benchmarks (release build); with valgrind,
+#               also the hook call's instructions, which do not drift with the machine
 
 SWIFT      ?= swift
 JOBS       ?= 2
@@ -29,6 +30,7 @@ bench: deps
 	$(SWIFT) build -c release -j $(JOBS) --product bmlua-bench
 	$(SWIFT) build -c release -j $(JOBS) --product bmlua
 	"$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua-bench"
+	@if command -v valgrind >/dev/null; then bash scripts/bench-instructions.sh "$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua-bench"; fi
 	bash scripts/bench-snapshot.sh "$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua" 20000
 
 clean:

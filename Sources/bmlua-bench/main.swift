@@ -60,11 +60,17 @@ func cValues(_ values: [LuaValue]) -> UnsafeBufferPointer<CValue> {
 let cBhin = cValues(bhin)
 let cIntegers = cValues(integers)
 
-/// Fills the table on top with `values`.
+/// Fills the table on top with `values`; a string that repeats the one
+/// before is taken from the table, unhashed, as callHook does.
 func fill(_ values: UnsafeBufferPointer<CValue>) {
     for (i, v) in values.enumerated() {
         switch v {
-        case .bytes(let p, let n): _ = lua_pushlstring(L, p, n)
+        case .bytes(let p, let n):
+            if i > 0, case .bytes(let q, let m) = values[i - 1], m == n, memcmp(p, q, n) == 0 {
+                lua_rawgeti(L, -1, lua_Integer(i))
+            } else {
+                _ = lua_pushlstring(L, p, n)
+            }
         case .integer(let n): lua_pushinteger(L, n)
         }
         lua_rawseti(L, -2, lua_Integer(i + 1))
@@ -120,6 +126,15 @@ let subjects: [(label: String, body: () -> Void)] = [
     ("(c\") C: every step, bhin of 6 integers", pureCIntegers),
     ("(b\") hook call, bhin of 6 integers", hookIntegers),
 ]
+// BMLUA_BENCH_ONLY=b (a label's letters) runs that subject alone,
+// BMLUA_BENCH_CALLS times (100,000), and prints nothing: for instruction
+// counts under callgrind (scripts/bench-instructions.sh).
+if let only = ProcessInfo.processInfo.environment["BMLUA_BENCH_ONLY"],
+   let s = subjects.first(where: { $0.label.hasPrefix("(\(only))") }) {
+    let calls = Int(ProcessInfo.processInfo.environment["BMLUA_BENCH_CALLS"] ?? "") ?? 100_000
+    for _ in 0..<calls { s.body() }
+    exit(0)
+}
 for s in subjects { for _ in 0..<20 { s.body() } }   // warm up
 var samples = Array(repeating: [Double](), count: subjects.count)
 for _ in 0..<rounds {
