@@ -80,6 +80,10 @@ enum { BMLUA_TRIP_NONE = 0, BMLUA_TRIP_TIME = 1, BMLUA_TRIP_MEMORY = 2, BMLUA_TR
    ones is kept for reuse. */
 enum { BMLUA_CLASSES = 16, BMLUA_POOL_BYTES = 1 << 20 };
 
+/* Coroutines resumed one inside another: more than Lua's C-call limit
+   (LUAI_MAXCCALLS, 200) lets a chain reach. */
+enum { BMLUA_NESTED = 256 };
+
 typedef struct bmlua_Limits {
     lua_State *L;
     size_t used;             /* bytes held by the state */
@@ -104,6 +108,11 @@ typedef struct bmlua_Limits {
        collection and asks again; only a refused retry is out of memory. */
     void *refusedptr;
     size_t refusedsize;
+    /* The coroutines being resumed, outermost first, and the lock that keeps
+       their list whole for a trip from another thread (see bmlua_trip). */
+    lua_State *resumed[BMLUA_NESTED];
+    int nresumed;
+    volatile char resumedlock;
     /* Freed small blocks kept for reuse, by size class (see bmlua_alloc). */
     void *pool[BMLUA_CLASSES + 1];
     size_t pooled;           /* bytes held in `pool` */
@@ -116,19 +125,28 @@ static inline void bmlua_tick(bmlua_Limits *lim) {
     __atomic_store_n(&lim->clock, lim->clock + 1, __ATOMIC_RELEASE);
 }
 
-/* Runs at every instruction once armed; re-raises until the call has
-   unwound, so a pcall inside the hook cannot swallow the limit. */
+static inline void bmlua_untrip(bmlua_Limits *lim) {
+    lua_sethook(lim->L, NULL, 0, 0);
+    lim->tripped = BMLUA_TRIP_NONE;
+}
+
+/* Runs at every instruction, call and return of a thread once armed;
+   re-raises until the call has unwound, so a pcall inside the hook cannot
+   swallow the limit. */
 static inline void bmlua_counthook(lua_State *L, lua_Debug *ar) {
     void *ud;
     (void)ar;
     lua_getallocf(L, &ud);
     bmlua_Limits *lim = (bmlua_Limits *)ud;
-    if (lim->tripped == BMLUA_TRIP_NONE) return;
+    if (lim->tripped == BMLUA_TRIP_NONE) {
+        lua_sethook(L, NULL, 0, 0);   /* a coroutine armed for a trip since reset */
+        return;
+    }
     if (lim->tripped == BMLUA_TRIP_TIME &&
         __atomic_load_n(&lim->tripclock, __ATOMIC_ACQUIRE) != lim->clock) {
         /* The watchdog was late: the call it meant has ended. */
         lua_sethook(L, NULL, 0, 0);
-        lim->tripped = BMLUA_TRIP_NONE;
+        bmlua_untrip(lim);
         return;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, lim->tripped == BMLUA_TRIP_TIME ? lim->timeref
@@ -138,9 +156,23 @@ static inline void bmlua_counthook(lua_State *L, lua_Debug *ar) {
 
 /* Lua documents lua_sethook as safe to call asynchronously (lua.c calls it
    from a signal handler): the watchdog thread uses it to stop a hook. */
+static inline void bmlua_arm(lua_State *L) {
+    lua_sethook(L, bmlua_counthook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* Hooks belong to one thread, and while a coroutine runs the main thread
+   runs no instruction: so a trip arms the main thread and every coroutine
+   being resumed (lim->resumed, kept by bmlua_auxresume).  It only tries the
+   lock that guards that list, since it may interrupt its holder (a signal
+   handler, or the allocator): the holder looks at `tripped` once it lets go
+   and arms the thread it runs next itself. */
 static inline void bmlua_trip(bmlua_Limits *lim, int why) {
-    lim->tripped = why;
-    lua_sethook(lim->L, bmlua_counthook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    __atomic_store_n(&lim->tripped, why, __ATOMIC_SEQ_CST);
+    bmlua_arm(lim->L);
+    if (!__atomic_test_and_set(&lim->resumedlock, __ATOMIC_SEQ_CST)) {
+        for (int i = 0; i < lim->nresumed && i < BMLUA_NESTED; i++) bmlua_arm(lim->resumed[i]);
+        __atomic_clear(&lim->resumedlock, __ATOMIC_SEQ_CST);
+    }
 }
 
 /* Ctrl-C's side (a signal handler, or another thread): stops the code that
@@ -155,9 +187,101 @@ static inline void bmlua_timetrip(bmlua_Limits *lim, unsigned long seen) {
     if (bmlua_clock(lim) == seen) bmlua_trip(lim, BMLUA_TRIP_TIME);
 }
 
-static inline void bmlua_untrip(bmlua_Limits *lim) {
-    lua_sethook(lim->L, NULL, 0, 0);
-    lim->tripped = BMLUA_TRIP_NONE;
+/* ---------------------------------------------------------------------
+ * Coroutines the limits can stop: lcorolib.c's resume and wrap (Lua 5.4),
+ * keeping lim->resumed.  A thread on that list is alive: its resumer holds it.
+ * ------------------------------------------------------------------- */
+
+/* `co` is about to run (`entering`), or its resumer `L` runs again. */
+static inline void bmlua_resumed(bmlua_Limits *lim, lua_State *L, lua_State *co, int entering) {
+    while (__atomic_test_and_set(&lim->resumedlock, __ATOMIC_SEQ_CST)) { /* a trip holds it a moment */ }
+    if (entering) {
+        if (lim->nresumed < BMLUA_NESTED) lim->resumed[lim->nresumed] = co;
+        lim->nresumed++;
+    } else {
+        lim->nresumed--;
+    }
+    __atomic_clear(&lim->resumedlock, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&lim->tripped, __ATOMIC_SEQ_CST) != BMLUA_TRIP_NONE) bmlua_arm(entering ? co : L);
+}
+
+static inline int bmlua_auxresume(lua_State *L, lua_State *co, int narg) {
+    void *ud;
+    int status, nres;
+    lua_getallocf(L, &ud);
+    if (!lua_checkstack(co, narg)) {
+        lua_pushliteral(L, "too many arguments to resume");
+        return -1;
+    }
+    lua_xmove(L, co, narg);
+    bmlua_resumed((bmlua_Limits *)ud, L, co, 1);
+    status = lua_resume(co, L, narg, &nres);   /* raises nothing: errors come back as a status */
+    bmlua_resumed((bmlua_Limits *)ud, L, co, 0);
+    if (status == LUA_OK || status == LUA_YIELD) {
+        if (!lua_checkstack(L, nres + 1)) {
+            lua_pop(co, nres);
+            lua_pushliteral(L, "too many results to resume");
+            return -1;
+        }
+        lua_xmove(co, L, nres);
+        return nres;
+    }
+    lua_xmove(co, L, 1);   /* the error */
+    return -1;
+}
+
+static inline int bmlua_coresume(lua_State *L) {
+    lua_State *co = lua_tothread(L, 1);
+    luaL_argexpected(L, co, 1, "coroutine");
+    int r = bmlua_auxresume(L, co, lua_gettop(L) - 1);
+    if (r < 0) {
+        lua_pushboolean(L, 0);
+        lua_insert(L, -2);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    lua_insert(L, -(r + 1));
+    return r + 1;
+}
+
+static inline int bmlua_auxwrap(lua_State *L) {
+    lua_State *co = lua_tothread(L, lua_upvalueindex(1));
+    int r = bmlua_auxresume(L, co, lua_gettop(L));
+    if (r < 0) {
+        int stat = lua_status(co);
+        if (stat != LUA_OK && stat != LUA_YIELD) {   /* an error in the coroutine: close its tbc variables */
+            stat = lua_resetthread(co);
+            lua_xmove(co, L, 1);
+        }
+        if (stat != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
+            luaL_where(L, 1);
+            lua_insert(L, -2);
+            lua_concat(L, 2);
+        }
+        return lua_error(L);
+    }
+    return r;
+}
+
+static inline int bmlua_cowrap(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_State *co = lua_newthread(L);
+    lua_pushvalue(L, 1);
+    lua_xmove(L, co, 1);
+    lua_pushcclosure(L, bmlua_auxwrap, 1);
+    return 1;
+}
+
+/* Puts them in the coroutine library's table (require("coroutine")'s too). */
+static inline void bmlua_guardcoroutines(lua_State *L) {
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    if (lua_getfield(L, -1, LUA_COLIBNAME) == LUA_TTABLE) {
+        lua_pushcfunction(L, bmlua_coresume);
+        lua_setfield(L, -2, "resume");
+        lua_pushcfunction(L, bmlua_cowrap);
+        lua_setfield(L, -2, "wrap");
+    }
+    lua_pop(L, 2);
 }
 
 /* Every hook call allocates a fresh bhin table and frees the last one, and

@@ -23,6 +23,24 @@ import Testing
         #expect(try vm.callHook(1, code: "bhout = 'ok'", bhin: [], returns: fileHook).bhout == "ok")
     }
 
+    /// Lua's hooks are per thread: code in a coroutine is stopped too, be the
+    /// coroutine made before the limit was reached or after. Each loop ends
+    /// by itself after 2 to 3 s, so a limit that misses it fails instead of hanging.
+    @Test(arguments: [
+        "coroutine.wrap(function() local t = os.time() while os.time() - t < 3 do end end)()",
+        "local co = coroutine.create(function() local t = os.time() while os.time() - t < 3 do pcall(function() end) end end) repeat until not coroutine.resume(co) or coroutine.status(co) == 'dead'",
+        "local co = coroutine.wrap(function() while true do coroutine.yield() end end) local t = os.time() while os.time() - t < 3 do pcall(co) end",
+        "coroutine.wrap(function() coroutine.wrap(function() local t = os.time() while os.time() - t < 3 do end end)() end)()",
+    ])
+    func codeInACoroutineStopsWithError32(code: String) throws {
+        let vm = LuaVM(limits: .init(time: 0.5))
+        var error: LuaError?
+        let t = elapsed { error = #expect(throws: LuaError.self) { try vm.callHook(1, code: code, bhin: [], returns: fileHook) } }
+        #expect(error?.code == 32, "\(String(describing: error))")
+        #expect(t < 0.5 + 0.5, "stopped after \(t) s")
+        #expect(try vm.callHook(1, code: "bhout = coroutine.wrap(function() return 'ok' end)()", bhin: [], returns: fileHook).bhout == "ok")
+    }
+
     @Test func hugeTableStopsWithError33AndTheStateStaysUsable() throws {
         let vm = LuaVM(limits: .init(memory: 32 << 20))
         for code in ["local t = {} for i = 1, 1e9 do t[i] = {i} end",
@@ -46,29 +64,39 @@ import Testing
         vm.register("inner") { _ in _ = try vm.callHook(2, code: "while true do end", bhin: [], returns: HookSignature()); return [] }
         let e = #expect(throws: LuaError.self) { try vm.callHook(1, code: "pcall(inner) while true do end", bhin: [], returns: fileHook) }
         #expect(e?.code == 32)
+        // The same from inside a coroutine, whose thread the inner hook then runs on.
+        let inCoroutine = "coroutine.wrap(function() pcall(inner) local t = os.time() while os.time() - t < 3 do end end)()"
+        var e2: LuaError?
+        let t = elapsed { e2 = #expect(throws: LuaError.self) { try vm.callHook(1, code: inCoroutine, bhin: [], returns: fileHook) } }
+        #expect(e2?.code == 32)
+        #expect(t < 0.3 * 2 + 0.5, "stopped after \(t) s")
     }
 
     /// Ctrl-C in `bmlua shell`, `run`, `eval`: the running code stops with
-    /// "interrupted!", a pcall inside (or a Swift function between) cannot
-    /// swallow it, and the state runs the next code normally. An interrupt
+    /// "interrupted!", a pcall inside (or a Swift function between, or a
+    /// coroutine) cannot swallow it, and the state runs the next code normally. An interrupt
     /// while nothing runs is lost, not kept for the next code.
     @Test func interruptStopsTheRunningCodeOnly() throws {
         // Timed only so that a broken interrupt fails (error 32) instead of hanging.
         let vm = LuaVM(limits: .init(time: 5))
         vm.register("inner") { _ in try vm.run("while true do end", chunkName: "=inner") }
         nonisolated(unsafe) let target = vm
-        for code in ["while true do pcall(function() while true do end end) end", "while true do pcall(inner) end"] {
+        // The coroutine's loop ends by itself, so a missed interrupt fails rather than hangs.
+        for (n, code) in ["while true do pcall(function() while true do end end) end", "while true do pcall(inner) end",
+                          "coroutine.wrap(function() local t = os.time() while os.time() - t < 3 do end end)()"].enumerated() {
             let done = Atomic<Bool>(false), gone = Atomic<Bool>(false)
             let poker = Thread {
                 while !done.load(ordering: .relaxed) { target.interrupt(); usleep(20_000) }
                 gone.store(true, ordering: .relaxed)
             }
             poker.start()
-            let e = #expect(throws: LuaError.self) { _ = try vm.callHook(1, code: code, bhin: [], returns: fileHook) }
+            var e: LuaError?
+            let t = elapsed { e = #expect(throws: LuaError.self) { _ = try vm.callHook(1, code: code, bhin: [], returns: fileHook) } }
             done.store(true, ordering: .relaxed)
+            #expect(t < 1.5, "stopped after \(t) s")
             while !gone.load(ordering: .relaxed) { usleep(1000) }
             #expect(e?.interrupted == true && e?.message == "hook1: interrupted!", "\(String(describing: e))")
-            #expect(try vm.run("x = (x or 0) + 1 return x", chunkName: "=stdin") == [.integer(code.contains("inner") ? 2 : 1)])
+            #expect(try vm.run("x = (x or 0) + 1 return x", chunkName: "=stdin") == [.integer(Int64(n + 1))])
         }
         vm.interrupt()
         #expect(try vm.run("local n = 0 for i = 1, 1e6 do n = n + 1 end return n", chunkName: "=stdin") == [.integer(1_000_000)])
