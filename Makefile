@@ -17,7 +17,17 @@ deps:
 		$(SUDO) apt-get update && $(SUDO) apt-get install -y liblua5.4-dev libreadline-dev pkg-config; \
 	fi
 
-build: deps
+# SwiftPM does not rebuild Swift code when a system library's header changes,
+# and code built against an old bmlua_Limits corrupts memory: so a newer
+# shim.h drops the objects of the modules that import it (their build
+# folders stay: SwiftPM expects the files it planned there).
+.build/shim.stamp: Sources/CLua/shim.h
+	@mkdir -p .build
+	@find .build -mindepth 4 -maxdepth 4 -path '*/*/*.build/*' \( -name '*.o' -o -name '*.swiftdeps' -o -name '*.priors' \) \
+		\( -path '*/HookVM*' -o -path '*/BackupSys*' -o -path '*/bmlua*' \) -delete
+	@touch $@
+
+build: deps .build/shim.stamp
 	$(SWIFT) build -j $(JOBS)
 
 test: build
@@ -26,7 +36,7 @@ test: build
 demo: build
 	@bash scripts/demo.sh "$$($(SWIFT) build -j $(JOBS) --show-bin-path)/bmlua"
 
-bench: deps
+bench: deps .build/shim.stamp
 	$(SWIFT) build -c release -j $(JOBS) --product bmlua-bench
 	$(SWIFT) build -c release -j $(JOBS) --product bmlua
 	"$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua-bench"
