@@ -24,6 +24,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <signal.h>
+#include <errno.h>
+#include <dirent.h>
+#include <spawn.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+extern char **environ;
 
 /* ---------------------------------------------------------------------
  * Macro wrappers
@@ -113,6 +120,10 @@ typedef struct bmlua_Limits {
     lua_State *resumed[BMLUA_NESTED];
     int nresumed;
     volatile char resumedlock;
+    /* The program os.execute waits for (0: none), and the lock that keeps a
+       time trip from killing its pid once reaped (see bmlua_killchild). */
+    pid_t child;
+    volatile char childlock;
     /* Freed small blocks kept for reuse, by size class (see bmlua_alloc). */
     void *pool[BMLUA_CLASSES + 1];
     size_t pooled;           /* bytes held in `pool` */
@@ -160,6 +171,11 @@ static inline void bmlua_arm(lua_State *L) {
     lua_sethook(L, bmlua_counthook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
+/* Spin locks for what the watchdog thread reads: held for a few stores. */
+static inline int bmlua_trylock(volatile char *lock) { return !__atomic_test_and_set(lock, __ATOMIC_SEQ_CST); }
+static inline void bmlua_lock(volatile char *lock) { while (!bmlua_trylock(lock)) { } }
+static inline void bmlua_unlock(volatile char *lock) { __atomic_clear(lock, __ATOMIC_SEQ_CST); }
+
 /* Hooks belong to one thread, and while a coroutine runs the main thread
    runs no instruction: so a trip arms the main thread and every coroutine
    being resumed (lim->resumed, kept by bmlua_auxresume).  It only tries the
@@ -169,9 +185,9 @@ static inline void bmlua_arm(lua_State *L) {
 static inline void bmlua_trip(bmlua_Limits *lim, int why) {
     __atomic_store_n(&lim->tripped, why, __ATOMIC_SEQ_CST);
     bmlua_arm(lim->L);
-    if (!__atomic_test_and_set(&lim->resumedlock, __ATOMIC_SEQ_CST)) {
+    if (bmlua_trylock(&lim->resumedlock)) {
         for (int i = 0; i < lim->nresumed && i < BMLUA_NESTED; i++) bmlua_arm(lim->resumed[i]);
-        __atomic_clear(&lim->resumedlock, __ATOMIC_SEQ_CST);
+        bmlua_unlock(&lim->resumedlock);
     }
 }
 
@@ -181,10 +197,13 @@ static inline void bmlua_interrupt(bmlua_Limits *lim) {
     if (lim->running) bmlua_trip(lim, BMLUA_TRIP_INTERRUPT);
 }
 
-/* The watchdog's side: `seen` is the running call's clock; trips it if still running. */
-static inline void bmlua_timetrip(bmlua_Limits *lim, unsigned long seen) {
+/* The watchdog's side: `seen` is the running call's clock; trips it if
+   still running, and says whether it did. */
+static inline int bmlua_timetrip(bmlua_Limits *lim, unsigned long seen) {
     __atomic_store_n(&lim->tripclock, seen, __ATOMIC_RELEASE);
-    if (bmlua_clock(lim) == seen) bmlua_trip(lim, BMLUA_TRIP_TIME);
+    if (bmlua_clock(lim) != seen) return 0;
+    bmlua_trip(lim, BMLUA_TRIP_TIME);
+    return 1;
 }
 
 /* ---------------------------------------------------------------------
@@ -194,14 +213,14 @@ static inline void bmlua_timetrip(bmlua_Limits *lim, unsigned long seen) {
 
 /* `co` is about to run (`entering`), or its resumer `L` runs again. */
 static inline void bmlua_resumed(bmlua_Limits *lim, lua_State *L, lua_State *co, int entering) {
-    while (__atomic_test_and_set(&lim->resumedlock, __ATOMIC_SEQ_CST)) { /* a trip holds it a moment */ }
+    bmlua_lock(&lim->resumedlock);
     if (entering) {
         if (lim->nresumed < BMLUA_NESTED) lim->resumed[lim->nresumed] = co;
         lim->nresumed++;
     } else {
         lim->nresumed--;
     }
-    __atomic_clear(&lim->resumedlock, __ATOMIC_SEQ_CST);
+    bmlua_unlock(&lim->resumedlock);
     if (__atomic_load_n(&lim->tripped, __ATOMIC_SEQ_CST) != BMLUA_TRIP_NONE) bmlua_arm(entering ? co : L);
 }
 
@@ -272,14 +291,126 @@ static inline int bmlua_cowrap(lua_State *L) {
     return 1;
 }
 
-/* Puts them in the coroutine library's table (require("coroutine")'s too). */
-static inline void bmlua_guardcoroutines(lua_State *L) {
+/* ---------------------------------------------------------------------
+ * Programs the limits can stop: os.execute as loslib.c's (system(3)), but
+ * with the program's pid in lim->child while it runs, so that a time trip
+ * kills it and all it started (a hook's gzip that hangs on a dead mount).
+ * ------------------------------------------------------------------- */
+
+static inline int bmlua_osexecute(lua_State *L) {
+    const char *cmd = luaL_optstring(L, 1, NULL);
+    if (cmd == NULL) {   /* is there a shell? */
+        lua_pushboolean(L, access("/bin/sh", X_OK) == 0);
+        return 1;
+    }
+    void *ud;
+    lua_getallocf(L, &ud);
+    bmlua_Limits *lim = (bmlua_Limits *)ud;
+    /* As system(3): the child gets back Ctrl-C's and Ctrl-\'s defaults unless
+       they were ignored.  Unlike it, bmlua's own handler keeps running, so
+       Ctrl-C stops the hook as well as its program. */
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    struct sigaction old;
+    if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaddset(&defaults, SIGINT);
+    if (sigaction(SIGQUIT, NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaddset(&defaults, SIGQUIT);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+    char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, "/bin/sh", NULL, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+        errno = rc;
+        return luaL_execresult(L, -1);
+    }
+    bmlua_lock(&lim->childlock);
+    lim->child = pid;
+    bmlua_unlock(&lim->childlock);
+    siginfo_t info;   /* waits without reaping: the pid cannot be reused before child = 0 */
+    while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) { }
+    bmlua_lock(&lim->childlock);
+    lim->child = 0;
+    bmlua_unlock(&lim->childlock);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) { }
+    errno = 0;   /* luaL_execresult reads a nonzero errno as a failure to run */
+    return luaL_execresult(L, status);
+}
+
+/* The parent of process `pid`, from /proc/PID/stat ("pid (comm) state ppid …",
+   comm may hold spaces and parentheses); 0 if unknown. */
+static inline pid_t bmlua_parentof(const char *pid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%s/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *end = strrchr(buf, ')');
+    int ppid = 0;
+    if (end == NULL || sscanf(end + 1, " %*c %d", &ppid) != 1) return 0;
+    return (pid_t)ppid;
+}
+
+/* The watchdog's side of a time trip: kills the program os.execute waits
+   for and its descendants, found by their parents in /proc (a pipeline's
+   processes and a script's children are not its process group's alone). */
+static inline void bmlua_killchild(bmlua_Limits *lim) {
+    if (__atomic_load_n(&lim->child, __ATOMIC_SEQ_CST) == 0) return;
+    bmlua_lock(&lim->childlock);
+    pid_t root = lim->child;
+    if (root > 0) {
+        struct { pid_t pid, parent; int doomed; } *procs = NULL;
+        size_t n = 0, cap = 0;
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) {
+            if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+            if (n == cap) {
+                void *grown = realloc(procs, (cap = cap ? 2 * cap : 512) * sizeof *procs);
+                if (grown == NULL) break;
+                procs = grown;
+            }
+            procs[n].pid = (pid_t)atoi(e->d_name);
+            procs[n].parent = bmlua_parentof(e->d_name);
+            procs[n].doomed = procs[n].pid == root;
+            n++;
+        }
+        if (d) closedir(d);
+        /* A process whose parent is doomed is doomed, to the last generation. */
+        for (int changed = 1; changed; ) {
+            changed = 0;
+            for (size_t i = 0; i < n; i++) {
+                for (size_t j = 0; !procs[i].doomed && j < n; j++) {
+                    if (procs[j].doomed && procs[j].pid == procs[i].parent) procs[i].doomed = changed = 1;
+                }
+            }
+        }
+        kill(root, SIGKILL);
+        for (size_t i = 0; i < n; i++) if (procs[i].doomed) kill(procs[i].pid, SIGKILL);
+        free(procs);
+    }
+    bmlua_unlock(&lim->childlock);
+}
+
+/* Puts resume, wrap and execute in their libraries' tables (those
+   require("coroutine") and require("os") give too). */
+static inline void bmlua_guardlibs(lua_State *L) {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     if (lua_getfield(L, -1, LUA_COLIBNAME) == LUA_TTABLE) {
         lua_pushcfunction(L, bmlua_coresume);
         lua_setfield(L, -2, "resume");
         lua_pushcfunction(L, bmlua_cowrap);
         lua_setfield(L, -2, "wrap");
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, -1, LUA_OSLIBNAME) == LUA_TTABLE) {
+        lua_pushcfunction(L, bmlua_osexecute);
+        lua_setfield(L, -2, "execute");
     }
     lua_pop(L, 2);
 }

@@ -64,7 +64,7 @@ public final class LuaVM {
         lua_pushnil(L)
         bmlua_rawsetfield(L, -2, "exit")
         bmlua_pop(L, 1)
-        bmlua_guardcoroutines(L)
+        bmlua_guardlibs(L)
         register("tempfile", in: "bm") { [unowned self] _ in [.string(try self.makeTempFile())] }
         LuaVM.interruptible = limitsPtr
     }

@@ -41,6 +41,41 @@ import Testing
         #expect(try vm.callHook(1, code: "bhout = coroutine.wrap(function() return 'ok' end)()", bhin: [], returns: fileHook).bhout == "ok")
     }
 
+    /// Processes whose command line holds `marker`.
+    func processes(_ marker: String) -> [String] {
+        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return pids.filter { $0.first!.isNumber }.filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(marker)
+        }
+    }
+
+    /// A program a hook waits for is under the hook's time limit: it and all
+    /// it started are killed (a simple command, a pipeline, a script's child).
+    @Test(arguments: [("sleep 3.1", ["sleep 3.1"]), ("sleep 3.2 | sleep 3.3", ["sleep 3.2", "sleep 3.3"]),
+                      ("sh -c 'sleep 3.4; true'; true", ["sleep 3.4"])])
+    func aProgramAHookWaitsForIsKilledAtTheLimit(command: String, leftovers: [String]) throws {
+        let vm = LuaVM(limits: .init(time: 0.5))
+        var error: LuaError?
+        let t = elapsed { error = #expect(throws: LuaError.self) {
+            try vm.callHook(1, code: "os.execute([[\(command)]]) bhout = 'waited it out'", bhin: [], returns: fileHook)
+        } }
+        #expect(error?.code == 32, "\(String(describing: error))")
+        #expect(t < 0.5 + 0.5, "stopped after \(t) s")
+        usleep(100_000)
+        for marker in leftovers { #expect(processes(marker).isEmpty, "still running: \(marker)") }
+    }
+
+    /// os.execute answers as Lua's own does.
+    @Test func osExecuteKeepsItsResults() throws {
+        let vm = LuaVM()
+        let code = """
+            local function all(...) local t = table.pack(...) for i = 1, t.n do t[i] = tostring(t[i]) end return table.concat(t, ' ') end
+            return all(os.execute()), all(os.execute('true')), all(os.execute('exit 3')), all(os.execute('kill -9 $$'))
+            """
+        #expect(try vm.run(code, chunkName: "=t") == ["true", "true exit 0", "nil exit 3", "nil signal 9"])
+    }
+
     @Test func hugeTableStopsWithError33AndTheStateStaysUsable() throws {
         let vm = LuaVM(limits: .init(memory: 32 << 20))
         for code in ["local t = {} for i = 1, 1e9 do t[i] = {i} end",
