@@ -25,6 +25,7 @@
 #include <string.h>
 #include <signal.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <dirent.h>
 #include <spawn.h>
 #include <unistd.h>
@@ -91,6 +92,9 @@ enum { BMLUA_CLASSES = 16, BMLUA_POOL_BYTES = 1 << 20 };
    (LUAI_MAXCCALLS, 200) lets a chain reach. */
 enum { BMLUA_NESTED = 256 };
 
+/* Programs started by Lua code and not yet waited for, that a time trip can kill. */
+enum { BMLUA_CHILDREN = 64 };
+
 typedef struct bmlua_Limits {
     lua_State *L;
     size_t used;             /* bytes held by the state */
@@ -120,9 +124,11 @@ typedef struct bmlua_Limits {
     lua_State *resumed[BMLUA_NESTED];
     int nresumed;
     volatile char resumedlock;
-    /* The program os.execute waits for (0: none), and the lock that keeps a
-       time trip from killing its pid once reaped (see bmlua_killchild). */
-    pid_t child;
+    /* The programs os.execute and io.popen run, each with the clock of the
+       call that started it, and the lock that keeps a time trip from killing
+       a pid once reaped (see bmlua_killchildren). */
+    struct { pid_t pid; unsigned long clock; } children[BMLUA_CHILDREN];
+    int nchildren;
     volatile char childlock;
     /* Freed small blocks kept for reuse, by size class (see bmlua_alloc). */
     void *pool[BMLUA_CLASSES + 1];
@@ -292,10 +298,49 @@ static inline int bmlua_cowrap(lua_State *L) {
 }
 
 /* ---------------------------------------------------------------------
- * Programs the limits can stop: os.execute as loslib.c's (system(3)), but
- * with the program's pid in lim->child while it runs, so that a time trip
- * kills it and all it started (a hook's gzip that hangs on a dead mount).
+ * Programs the limits can stop: os.execute and io.popen as loslib.c's and
+ * liolib.c's (system(3), popen(3)), but with each program's pid kept while
+ * it runs, so that a time trip kills it and all it started (a hook's gzip
+ * that hangs on a dead mount).  A pid leaves the list before it is reaped
+ * (waitid WNOWAIT first), so no other process's pid is ever killed.
  * ------------------------------------------------------------------- */
+
+static inline bmlua_Limits *bmlua_limits(lua_State *L) {
+    void *ud;
+    lua_getallocf(L, &ud);
+    return (bmlua_Limits *)ud;
+}
+
+static inline void bmlua_addchild(bmlua_Limits *lim, pid_t pid) {
+    bmlua_lock(&lim->childlock);
+    if (lim->nchildren < BMLUA_CHILDREN) {
+        lim->children[lim->nchildren].pid = pid;
+        lim->children[lim->nchildren].clock = lim->clock;
+        lim->nchildren++;
+    }
+    bmlua_unlock(&lim->childlock);
+}
+
+/* Waits for `pid` to end, takes it off the list, reaps it: its wait status. */
+static inline int bmlua_waitchild(bmlua_Limits *lim, pid_t pid) {
+    siginfo_t info;
+    while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) { }
+    bmlua_lock(&lim->childlock);
+    for (int i = 0; i < lim->nchildren; i++) {
+        if (lim->children[i].pid == pid) { lim->children[i] = lim->children[--lim->nchildren]; break; }
+    }
+    bmlua_unlock(&lim->childlock);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) { }
+    return status;
+}
+
+/* sh -c cmd, with `actions` for its file descriptors; 0 or an errno. */
+static inline int bmlua_spawnshell(pid_t *pid, const char *cmd, posix_spawn_file_actions_t *actions,
+                                   posix_spawnattr_t *attr) {
+    char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+    return posix_spawn(pid, "/bin/sh", actions, attr, argv, environ);
+}
 
 static inline int bmlua_osexecute(lua_State *L) {
     const char *cmd = luaL_optstring(L, 1, NULL);
@@ -303,9 +348,7 @@ static inline int bmlua_osexecute(lua_State *L) {
         lua_pushboolean(L, access("/bin/sh", X_OK) == 0);
         return 1;
     }
-    void *ud;
-    lua_getallocf(L, &ud);
-    bmlua_Limits *lim = (bmlua_Limits *)ud;
+    bmlua_Limits *lim = bmlua_limits(L);
     /* As system(3): the child gets back Ctrl-C's and Ctrl-\'s defaults unless
        they were ignored.  Unlike it, bmlua's own handler keeps running, so
        Ctrl-C stops the hook as well as its program. */
@@ -318,26 +361,61 @@ static inline int bmlua_osexecute(lua_State *L) {
     posix_spawnattr_init(&attr);
     posix_spawnattr_setsigdefault(&attr, &defaults);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-    char *argv[] = {"sh", "-c", (char *)cmd, NULL};
     pid_t pid;
-    int rc = posix_spawn(&pid, "/bin/sh", NULL, &attr, argv, environ);
+    int rc = bmlua_spawnshell(&pid, cmd, NULL, &attr);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) {
         errno = rc;
         return luaL_execresult(L, -1);
     }
-    bmlua_lock(&lim->childlock);
-    lim->child = pid;
-    bmlua_unlock(&lim->childlock);
-    siginfo_t info;   /* waits without reaping: the pid cannot be reused before child = 0 */
-    while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) { }
-    bmlua_lock(&lim->childlock);
-    lim->child = 0;
-    bmlua_unlock(&lim->childlock);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) { }
+    bmlua_addchild(lim, pid);
+    int status = bmlua_waitchild(lim, pid);
     errno = 0;   /* luaL_execresult reads a nonzero errno as a failure to run */
     return luaL_execresult(L, status);
+}
+
+/* A popen stream: the io library sees the luaL_Stream at its start. */
+typedef struct bmlua_Pipe {
+    luaL_Stream stream;
+    pid_t pid;
+} bmlua_Pipe;
+
+static inline int bmlua_pclose(lua_State *L) {
+    bmlua_Pipe *p = (bmlua_Pipe *)luaL_checkudata(L, 1, LUA_FILEHANDLE);
+    fclose(p->stream.f);
+    int status = bmlua_waitchild(bmlua_limits(L), p->pid);
+    errno = 0;
+    return luaL_execresult(L, status);
+}
+
+static inline int bmlua_iopopen(lua_State *L) {
+    const char *cmd = luaL_checkstring(L, 1);
+    const char *mode = luaL_optstring(L, 2, "r");
+    luaL_argcheck(L, (mode[0] == 'r' || mode[0] == 'w') && mode[1] == '\0', 2, "invalid mode");
+    bmlua_Pipe *p = (bmlua_Pipe *)lua_newuserdatauv(L, sizeof(bmlua_Pipe), 0);
+    p->stream.f = NULL;
+    p->stream.closef = NULL;   /* closed, until it is open */
+    luaL_setmetatable(L, LUA_FILEHANDLE);
+    int fds[2], rc;
+    int theirs = mode[0] == 'r' ? 1 : 0;   /* the child's end: its stdout, or its stdin */
+    if (pipe2(fds, O_CLOEXEC) != 0) return luaL_fileresult(L, 0, cmd);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[theirs], theirs);
+    rc = bmlua_spawnshell(&p->pid, cmd, &actions, NULL);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[theirs]);
+    if (rc == 0) p->stream.f = fdopen(fds[1 - theirs], mode);
+    if (p->stream.f == NULL) {
+        int e = rc ? rc : errno;
+        close(fds[1 - theirs]);
+        if (rc == 0) { kill(p->pid, SIGKILL); waitpid(p->pid, NULL, 0); }
+        errno = e;
+        return luaL_fileresult(L, 0, cmd);
+    }
+    bmlua_addchild(bmlua_limits(L), p->pid);
+    p->stream.closef = bmlua_pclose;
+    return 1;
 }
 
 /* The parent of process `pid`, from /proc/PID/stat ("pid (comm) state ppid …",
@@ -356,63 +434,68 @@ static inline pid_t bmlua_parentof(const char *pid) {
     return (pid_t)ppid;
 }
 
-/* The watchdog's side of a time trip: kills the program os.execute waits
-   for and its descendants, found by their parents in /proc (a pipeline's
-   processes and a script's children are not its process group's alone). */
-static inline void bmlua_killchild(bmlua_Limits *lim) {
-    if (__atomic_load_n(&lim->child, __ATOMIC_SEQ_CST) == 0) return;
+/* Kills `root` and its descendants, found by their parents in /proc (a
+   pipeline's processes and a script's children are not one process group). */
+static inline void bmlua_killtree(pid_t root) {
+    struct { pid_t pid, parent; int doomed; } *procs = NULL;
+    size_t n = 0, cap = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        if (n == cap) {
+            void *grown = realloc(procs, (cap = cap ? 2 * cap : 512) * sizeof *procs);
+            if (grown == NULL) break;
+            procs = grown;
+        }
+        procs[n].pid = (pid_t)atoi(e->d_name);
+        procs[n].parent = bmlua_parentof(e->d_name);
+        procs[n].doomed = procs[n].pid == root;
+        n++;
+    }
+    if (d) closedir(d);
+    /* A process whose parent is doomed is doomed, to the last generation. */
+    for (int changed = 1; changed; ) {
+        changed = 0;
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; !procs[i].doomed && j < n; j++) {
+                if (procs[j].doomed && procs[j].pid == procs[i].parent) procs[i].doomed = changed = 1;
+            }
+        }
+    }
+    kill(root, SIGKILL);
+    for (size_t i = 0; i < n; i++) if (procs[i].doomed) kill(procs[i].pid, SIGKILL);
+    free(procs);
+}
+
+/* The watchdog's side of a time trip of the call with clock `seen`: kills the
+   programs that call started and has not waited for yet. */
+static inline void bmlua_killchildren(bmlua_Limits *lim, unsigned long seen) {
+    if (__atomic_load_n(&lim->nchildren, __ATOMIC_SEQ_CST) == 0) return;
     bmlua_lock(&lim->childlock);
-    pid_t root = lim->child;
-    if (root > 0) {
-        struct { pid_t pid, parent; int doomed; } *procs = NULL;
-        size_t n = 0, cap = 0;
-        DIR *d = opendir("/proc");
-        struct dirent *e;
-        while (d && (e = readdir(d)) != NULL) {
-            if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-            if (n == cap) {
-                void *grown = realloc(procs, (cap = cap ? 2 * cap : 512) * sizeof *procs);
-                if (grown == NULL) break;
-                procs = grown;
-            }
-            procs[n].pid = (pid_t)atoi(e->d_name);
-            procs[n].parent = bmlua_parentof(e->d_name);
-            procs[n].doomed = procs[n].pid == root;
-            n++;
-        }
-        if (d) closedir(d);
-        /* A process whose parent is doomed is doomed, to the last generation. */
-        for (int changed = 1; changed; ) {
-            changed = 0;
-            for (size_t i = 0; i < n; i++) {
-                for (size_t j = 0; !procs[i].doomed && j < n; j++) {
-                    if (procs[j].doomed && procs[j].pid == procs[i].parent) procs[i].doomed = changed = 1;
-                }
-            }
-        }
-        kill(root, SIGKILL);
-        for (size_t i = 0; i < n; i++) if (procs[i].doomed) kill(procs[i].pid, SIGKILL);
-        free(procs);
+    for (int i = 0; i < lim->nchildren; i++) {
+        if (lim->children[i].clock == seen) bmlua_killtree(lim->children[i].pid);
     }
     bmlua_unlock(&lim->childlock);
 }
 
-/* Puts resume, wrap and execute in their libraries' tables (those
-   require("coroutine") and require("os") give too). */
-static inline void bmlua_guardlibs(lua_State *L) {
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    if (lua_getfield(L, -1, LUA_COLIBNAME) == LUA_TTABLE) {
-        lua_pushcfunction(L, bmlua_coresume);
-        lua_setfield(L, -2, "resume");
-        lua_pushcfunction(L, bmlua_cowrap);
-        lua_setfield(L, -2, "wrap");
+/* library[name] = fn, in the table require(library) gives; on the loaded table's top. */
+static inline void bmlua_replace(lua_State *L, const char *library, const char *name, lua_CFunction fn) {
+    if (lua_getfield(L, -1, library) == LUA_TTABLE) {
+        lua_pushcfunction(L, fn);
+        lua_setfield(L, -2, name);
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, -1, LUA_OSLIBNAME) == LUA_TTABLE) {
-        lua_pushcfunction(L, bmlua_osexecute);
-        lua_setfield(L, -2, "execute");
-    }
-    lua_pop(L, 2);
+}
+
+/* The library functions the limits must reach into. */
+static inline void bmlua_guardlibs(lua_State *L) {
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    bmlua_replace(L, LUA_COLIBNAME, "resume", bmlua_coresume);
+    bmlua_replace(L, LUA_COLIBNAME, "wrap", bmlua_cowrap);
+    bmlua_replace(L, LUA_OSLIBNAME, "execute", bmlua_osexecute);
+    bmlua_replace(L, LUA_IOLIBNAME, "popen", bmlua_iopopen);
+    lua_pop(L, 1);
 }
 
 /* Every hook call allocates a fresh bhin table and frees the last one, and

@@ -49,7 +49,7 @@ final class Watchdog: @unchecked Sendable {
                 watched = clock
                 since = now()
             } else if now() - since >= limit.load(ordering: .relaxed) {
-                if bmlua_timetrip(limits, clock) != 0 { bmlua_killchild(limits) }
+                if bmlua_timetrip(limits, clock) != 0 { bmlua_killchildren(limits, clock) }
             }
             var ts = timespec(tv_sec: 0, tv_nsec: Int(Self.poll))
             nanosleep(&ts, nil)

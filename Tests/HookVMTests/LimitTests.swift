@@ -51,14 +51,18 @@ import Testing
     }
 
     /// A program a hook waits for is under the hook's time limit: it and all
-    /// it started are killed (a simple command, a pipeline, a script's child).
-    @Test(arguments: [("sleep 3.1", ["sleep 3.1"]), ("sleep 3.2 | sleep 3.3", ["sleep 3.2", "sleep 3.3"]),
-                      ("sh -c 'sleep 3.4; true'; true", ["sleep 3.4"])])
-    func aProgramAHookWaitsForIsKilledAtTheLimit(command: String, leftovers: [String]) throws {
+    /// it started are killed (a simple command, a pipeline, a script's child;
+    /// run by os.execute, or read or written through io.popen).
+    @Test(arguments: [("os.execute('sleep 3.1')", ["sleep 3.1"]),
+                      ("os.execute('sleep 3.2 | sleep 3.3')", ["sleep 3.2", "sleep 3.3"]),
+                      ("os.execute([[sh -c 'sleep 3.4; true'; true]])", ["sleep 3.4"]),
+                      ("bhout = io.popen('sleep 3.5; echo late'):read('a')", ["sleep 3.5"]),
+                      ("local f = io.popen('sleep 3.6', 'w') f:write('x') f:close()", ["sleep 3.6"])])
+    func aProgramAHookWaitsForIsKilledAtTheLimit(code: String, leftovers: [String]) throws {
         let vm = LuaVM(limits: .init(time: 0.5))
         var error: LuaError?
         let t = elapsed { error = #expect(throws: LuaError.self) {
-            try vm.callHook(1, code: "os.execute([[\(command)]]) bhout = 'waited it out'", bhin: [], returns: fileHook)
+            try vm.callHook(1, code: code + " bhout = 'waited it out'", bhin: [], returns: fileHook)
         } }
         #expect(error?.code == 32, "\(String(describing: error))")
         #expect(t < 0.5 + 0.5, "stopped after \(t) s")
@@ -66,14 +70,28 @@ import Testing
         for marker in leftovers { #expect(processes(marker).isEmpty, "still running: \(marker)") }
     }
 
-    /// os.execute answers as Lua's own does.
+    /// A program a hook left running, not waited for, is the hook's own
+    /// business: a later call's limit does not kill it.
+    @Test func aProgramLeftRunningOutlivesALaterTrip() throws {
+        let vm = LuaVM(limits: .init(time: 0.3))
+        _ = try vm.callHook(1, code: "kept = io.popen('sleep 2.9; echo done')", bhin: [], returns: fileHook)
+        _ = #expect(throws: LuaError.self) { try vm.callHook(1, code: "while true do end", bhin: [], returns: fileHook) }
+        #expect(try vm.run("return kept:read('a')", chunkName: "=t") == ["done\n"])
+    }
+
+    /// os.execute and io.popen answer as Lua's own do.
     @Test func osExecuteKeepsItsResults() throws {
         let vm = LuaVM()
         let code = """
             local function all(...) local t = table.pack(...) for i = 1, t.n do t[i] = tostring(t[i]) end return table.concat(t, ' ') end
-            return all(os.execute()), all(os.execute('true')), all(os.execute('exit 3')), all(os.execute('kill -9 $$'))
+            local function closed(f, ...) return all(f:close()) end
+            return all(os.execute()), all(os.execute('true')), all(os.execute('exit 3')), all(os.execute('kill -9 $$')),
+                   io.popen('echo hi'):read('a'), closed(io.popen('exit 4')), closed(io.popen('cat >/dev/null', 'w')),
+                   select(2, pcall(io.popen, 'true', 'rw'))
             """
-        #expect(try vm.run(code, chunkName: "=t") == ["true", "true exit 0", "nil exit 3", "nil signal 9"])
+        #expect(try vm.run(code, chunkName: "=t") == ["true", "true exit 0", "nil exit 3", "nil signal 9",
+                                                      "hi\n", "nil exit 4", "true exit 0",
+                                                      "bad argument #2 to 'io.popen' (invalid mode)"])
     }
 
     @Test func hugeTableStopsWithError33AndTheStateStaysUsable() throws {
