@@ -19,9 +19,9 @@ deps:
 
 # SwiftPM does not rebuild Swift code when a system library's header changes,
 # and code built against an old bmlua_Limits corrupts memory: so a newer
-# shim.h drops the objects of the modules that import it (their build
-# folders stay: SwiftPM expects the files it planned there).
-.build/shim.stamp: Sources/CLua/shim.h
+# header in Sources/CLua drops the objects of the modules that import it
+# (their build folders stay: SwiftPM expects the files it planned there).
+.build/shim.stamp: $(wildcard Sources/CLua/*.h)
 	@mkdir -p .build
 	@find .build -mindepth 4 -maxdepth 4 -path '*/*/*.build/*' \( -name '*.o' -o -name '*.swiftdeps' -o -name '*.priors' \) \
 		\( -path '*/HookVM*' -o -path '*/BackupSys*' -o -path '*/bmlua*' \) -delete

@@ -2,7 +2,7 @@ import CLua
 import Testing
 @testable import HookVM
 
-/// The allocator keeps freed small blocks for reuse (shim.h, bmlua_alloc):
+/// The allocator keeps freed small blocks for reuse (bm_allocator.h, bmlua_alloc):
 /// data must survive every move between its size classes and malloc's.
 @Suite struct AllocatorTests {
     @Test func dataSurvivesGrowingAndShrinkingAcrossEverySizeClass() throws {

@@ -1,0 +1,138 @@
+/*
+ * bm_limits.h — the limits of user code: the count hook, trips and their locks; a part of shim.h.
+ */
+#ifndef BMLUA_LIMITS_H
+#define BMLUA_LIMITS_H
+
+/* TIME: the watchdog; MEMORY: the allocator; INTERRUPT: Ctrl-C (a signal handler). */
+enum { BMLUA_TRIP_NONE = 0, BMLUA_TRIP_TIME = 1, BMLUA_TRIP_MEMORY = 2, BMLUA_TRIP_INTERRUPT = 3 };
+
+/* Small blocks come in classes of 16 bytes up to 256; at most 1 MiB of freed
+   ones is kept for reuse. */
+enum { BMLUA_CLASSES = 16, BMLUA_POOL_BYTES = 1 << 20 };
+
+/* Coroutines resumed one inside another: more than Lua's C-call limit
+   (LUAI_MAXCCALLS, 200) lets a chain reach. */
+enum { BMLUA_NESTED = 256 };
+
+/* Programs started by Lua code and not yet waited for, that a time trip can kill. */
+enum { BMLUA_CHILDREN = 64 };
+
+typedef struct bmlua_Limits {
+    lua_State *L;
+    size_t used;             /* bytes held by the state */
+    size_t cap;              /* 0: no cap */
+    int capped;              /* cap enforced: only while user Lua code runs */
+    volatile sig_atomic_t tripped;   /* BMLUA_TRIP_* */
+    volatile sig_atomic_t running;   /* user code runs: an interrupt may trip it */
+    /* Registry refs of the error values the count hook raises: made up front
+       so raising them never allocates (memory may be exhausted by then). */
+    int timeref, memoryref, interruptref;
+    /* The time limit without locks or clock reads on the hot path: the host
+       bumps `clock` when an outermost timed call begins and again when it
+       ends (odd: a call runs).  The watchdog thread, seeing one odd value
+       for longer than the limit, records it in `tripclock` and arms the
+       count hook; the hook raises only if that call is still the one running. */
+    unsigned long clock;
+    unsigned long tripclock;
+    /* Registry refs of the strings "bhin", "bhout", "bhout2", "bhtemp": pushing
+       a name by C string costs a cache lookup and a strcmp on every call. */
+    int key_bhin, key_bhout, key_bhout2, key_bhtemp;
+    /* The last request refused: Lua answers a refusal with an emergency
+       collection and asks again; only a refused retry is out of memory. */
+    void *refusedptr;
+    size_t refusedsize;
+    /* The coroutines being resumed, outermost first, and the lock that keeps
+       their list whole for a trip from another thread (see bmlua_trip). */
+    lua_State *resumed[BMLUA_NESTED];
+    int nresumed;
+    volatile char resumedlock;
+    /* The programs os.execute and io.popen run, each with the clock of the
+       call that started it, and the lock that keeps a time trip from killing
+       a pid once reaped (see bmlua_killchildren). */
+    struct { pid_t pid; unsigned long clock; } children[BMLUA_CHILDREN];
+    int nchildren;
+    volatile char childlock;
+    /* Freed small blocks kept for reuse, by size class (see bmlua_alloc). */
+    void *pool[BMLUA_CLASSES + 1];
+    size_t pooled;           /* bytes held in `pool` */
+} bmlua_Limits;
+
+static inline unsigned long bmlua_clock(bmlua_Limits *lim) {
+    return __atomic_load_n(&lim->clock, __ATOMIC_ACQUIRE);
+}
+static inline void bmlua_tick(bmlua_Limits *lim) {
+    __atomic_store_n(&lim->clock, lim->clock + 1, __ATOMIC_RELEASE);
+}
+
+static inline void bmlua_untrip(bmlua_Limits *lim) {
+    lua_sethook(lim->L, NULL, 0, 0);
+    lim->tripped = BMLUA_TRIP_NONE;
+}
+
+/* Runs at every instruction, call and return of a thread once armed;
+   re-raises until the call has unwound, so a pcall inside the hook cannot
+   swallow the limit. */
+static inline void bmlua_counthook(lua_State *L, lua_Debug *ar) {
+    void *ud;
+    (void)ar;
+    lua_getallocf(L, &ud);
+    bmlua_Limits *lim = (bmlua_Limits *)ud;
+    if (lim->tripped == BMLUA_TRIP_NONE) {
+        lua_sethook(L, NULL, 0, 0);   /* a coroutine armed for a trip since reset */
+        return;
+    }
+    if (lim->tripped == BMLUA_TRIP_TIME &&
+        __atomic_load_n(&lim->tripclock, __ATOMIC_ACQUIRE) != lim->clock) {
+        /* The watchdog was late: the call it meant has ended. */
+        lua_sethook(L, NULL, 0, 0);
+        bmlua_untrip(lim);
+        return;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lim->tripped == BMLUA_TRIP_TIME ? lim->timeref
+                                    : lim->tripped == BMLUA_TRIP_MEMORY ? lim->memoryref : lim->interruptref);
+    lua_error(L);
+}
+
+/* Lua documents lua_sethook as safe to call asynchronously (lua.c calls it
+   from a signal handler): the watchdog thread uses it to stop a hook. */
+static inline void bmlua_arm(lua_State *L) {
+    lua_sethook(L, bmlua_counthook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* Spin locks for what the watchdog thread reads: held for a few stores. */
+static inline int bmlua_trylock(volatile char *lock) { return !__atomic_test_and_set(lock, __ATOMIC_SEQ_CST); }
+static inline void bmlua_lock(volatile char *lock) { while (!bmlua_trylock(lock)) { } }
+static inline void bmlua_unlock(volatile char *lock) { __atomic_clear(lock, __ATOMIC_SEQ_CST); }
+
+/* Hooks belong to one thread, and while a coroutine runs the main thread
+   runs no instruction: so a trip arms the main thread and every coroutine
+   being resumed (lim->resumed, kept by bmlua_auxresume).  It only tries the
+   lock that guards that list, since it may interrupt its holder (a signal
+   handler, or the allocator): the holder looks at `tripped` once it lets go
+   and arms the thread it runs next itself. */
+static inline void bmlua_trip(bmlua_Limits *lim, int why) {
+    __atomic_store_n(&lim->tripped, why, __ATOMIC_SEQ_CST);
+    bmlua_arm(lim->L);
+    if (bmlua_trylock(&lim->resumedlock)) {
+        for (int i = 0; i < lim->nresumed && i < BMLUA_NESTED; i++) bmlua_arm(lim->resumed[i]);
+        bmlua_unlock(&lim->resumedlock);
+    }
+}
+
+/* Ctrl-C's side (a signal handler, or another thread): stops the code that
+   runs now, if any. */
+static inline void bmlua_interrupt(bmlua_Limits *lim) {
+    if (lim->running) bmlua_trip(lim, BMLUA_TRIP_INTERRUPT);
+}
+
+/* The watchdog's side: `seen` is the running call's clock; trips it if
+   still running, and says whether it did. */
+static inline int bmlua_timetrip(bmlua_Limits *lim, unsigned long seen) {
+    __atomic_store_n(&lim->tripclock, seen, __ATOMIC_RELEASE);
+    if (bmlua_clock(lim) != seen) return 0;
+    bmlua_trip(lim, BMLUA_TRIP_TIME);
+    return 1;
+}
+
+#endif
