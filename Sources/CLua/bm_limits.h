@@ -100,7 +100,8 @@ static inline void bmlua_arm(lua_State *L) {
     lua_sethook(L, bmlua_counthook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
-/* Spin locks for what the watchdog thread reads: held for a few stores. */
+/* Spin locks for what the watchdog thread reads: held for a few stores (the
+   watchdog holds the children's for a scan of /proc, see bmlua_killchildren). */
 static inline int bmlua_trylock(volatile char *lock) { return !__atomic_test_and_set(lock, __ATOMIC_SEQ_CST); }
 static inline void bmlua_lock(volatile char *lock) { while (!bmlua_trylock(lock)) { } }
 static inline void bmlua_unlock(volatile char *lock) { __atomic_clear(lock, __ATOMIC_SEQ_CST); }

@@ -28,7 +28,8 @@ static inline void bmlua_addchild(bmlua_Limits *lim, pid_t pid) {
     bmlua_unlock(&lim->childlock);
 }
 
-/* Waits for `pid` to end, takes it off the list, reaps it: its wait status. */
+/* Waits for `pid` to end, takes it off the list, reaps it: its wait status,
+   or -1 with errno set (another part of the process reaped it). */
 static inline int bmlua_waitchild(bmlua_Limits *lim, pid_t pid) {
     siginfo_t info;
     while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) { }
@@ -37,9 +38,16 @@ static inline int bmlua_waitchild(bmlua_Limits *lim, pid_t pid) {
         if (lim->children[i].pid == pid) { lim->children[i] = lim->children[--lim->nchildren]; break; }
     }
     bmlua_unlock(&lim->childlock);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) { }
-    return status;
+    int status;
+    pid_t reaped;
+    while ((reaped = waitpid(pid, &status, 0)) < 0 && errno == EINTR) { }
+    return reaped < 0 ? -1 : status;
+}
+
+/* os.execute's and pclose's answer for a wait status from bmlua_waitchild. */
+static inline int bmlua_execresult(lua_State *L, int status) {
+    if (status != -1) errno = 0;   /* luaL_execresult reads a nonzero errno as a failure to run */
+    return luaL_execresult(L, status);
 }
 
 /* sh -c cmd, with `actions` for its file descriptors; 0 or an errno. */
@@ -76,9 +84,7 @@ static inline int bmlua_osexecute(lua_State *L) {
         return luaL_execresult(L, -1);
     }
     bmlua_addchild(lim, pid);
-    int status = bmlua_waitchild(lim, pid);
-    errno = 0;   /* luaL_execresult reads a nonzero errno as a failure to run */
-    return luaL_execresult(L, status);
+    return bmlua_execresult(L, bmlua_waitchild(lim, pid));
 }
 
 /* A popen stream: the io library sees the luaL_Stream at its start. */
@@ -90,9 +96,7 @@ typedef struct bmlua_Pipe {
 static inline int bmlua_pclose(lua_State *L) {
     bmlua_Pipe *p = (bmlua_Pipe *)luaL_checkudata(L, 1, LUA_FILEHANDLE);
     fclose(p->stream.f);
-    int status = bmlua_waitchild(bmlua_limits(L), p->pid);
-    errno = 0;
-    return luaL_execresult(L, status);
+    return bmlua_execresult(L, bmlua_waitchild(bmlua_limits(L), p->pid));
 }
 
 static inline int bmlua_iopopen(lua_State *L) {
