@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bmlua's main job on a throw-away repository: the ported Backup Manager 3
 # examples installed, files backed up, updated, versioned and restored,
-# extended data shown, the custom error displayed.
+# extended data shown, the custom error displayed, a hung hook stopped.
 set -euo pipefail
 bmlua=${1:?usage: demo.sh PATH-TO-bmlua}
 examples="$(cd "$(dirname "$0")/../hooks/examples" && pwd)"
@@ -67,6 +67,13 @@ chmod +x "$demo/user-callback"
 bm profile include "$demo/work"
 bm snapshot --user-callback "$demo/user-callback" -v
 bm snapshots
+
+step "A hook whose program hangs is stopped at its time limit, and the operation is undone"
+bm hooks limits --time 1
+bm hooks set 5 'os.execute("sleep 60")'
+bm delete notes-2.txt || true
+bm list
+bm hooks clear 5
 
 step "Errors have numbers; a failed operation changes nothing"
 bm restore notes.txt || true
