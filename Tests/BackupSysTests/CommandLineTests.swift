@@ -246,11 +246,15 @@ import Testing
             let plain = try Self.bmlua(c, repo: f.root, environment: env)
             #expect(plain.status == 0 && !plain.stderr.contains(clear), "\(c): \(plain.stderr)")
         }
-        // --json: what was restored, and what failed with its number.
+        // --json: what was restored, what was already there, and what failed with its number.
+        let again = f.base + "/again" + f.work + "/tree"
+        try Data("edited".utf8).write(to: URL(fileURLWithPath: again + "/b.txt"))
         let json = try Self.bmlua(["--json", "snapshots", "restore", sid, "--to", f.base + "/again"], repo: f.root, environment: env)
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         #expect((object?["restored"] as? [String])?.isEmpty == true)
-        #expect((object?["failed"] as? [[String: Any]])?.map { $0["number"] as? Int } == [15, 15], "\(json.stdout)")
+        #expect((object?["unchanged"] as? [String]) == [again + "/a.txt"], "\(json.stdout)")
+        #expect((object?["failed"] as? [[String: Any]])?.map { $0["number"] as? Int } == [15], "\(json.stdout)")
+        #expect((object?["failed"] as? [[String: Any]])?.first?["path"] as? String == again + "/b.txt")
     }
 
     /// Including a path that is not there is allowed (a drive reason 7 mounts)

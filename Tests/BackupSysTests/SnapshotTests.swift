@@ -547,6 +547,35 @@ final class SnapshotFixture {
         #expect(again.failed.allSatisfy { $0.number == 15 } && again.failed.count == 5)
     }
 
+    /// Restoring in place without --overwrite: a file already there as the
+    /// snapshot has it is left alone (as rsync and restic's --overwrite
+    /// if-changed), so bringing back one lost file is no error; a file that
+    /// differs in its bytes or its mode is still error 15, and kept.
+    @Test func aFileAlreadyThereAsTheSnapshotHasItIsLeftAlone() throws {
+        let s = try SnapshotFixture()
+        try s.write("c.txt", "gamma")
+        try s.write("d.txt", "delta")
+        #expect(link(s.tree + "/a.txt", s.tree + "/sub/a-link.txt") == 0)
+        let sid = try #require(try s.run().sid)
+        unlink(s.tree + "/sub/b.txt")            // lost
+        unlink(s.tree + "/sub/a-link.txt")       // lost, its twin still there
+        try s.write("c.txt", "gamma, edited")    // changed since
+        chmod(s.tree + "/d.txt", 0o600)          // the same bytes, another mode
+        let r = try s.f.bd.restoreSnapshot(sid)
+        #expect(Set(r.restored) == [s.tree + "/sub/b.txt", s.tree + "/sub/a-link.txt"])
+        #expect(r.unchanged == [s.tree + "/a.txt"])
+        #expect(Set(r.failed.map(\.path)) == [s.tree + "/c.txt", s.tree + "/d.txt"] && r.failed.allSatisfy { $0.number == 15 })
+        #expect(try s.f.read(s.tree + "/c.txt") == "gamma, edited")
+        #expect(FS.stat(s.tree + "/sub/a-link.txt")?.st_ino == FS.stat(s.tree + "/a.txt")?.st_ino, "linked to its twin again")
+        // Done again, the restored files are already there too.
+        #expect(try s.f.bd.restoreSnapshot(sid).unchanged.count == 3)
+        // Hook 4 may make other bytes of the stored data: then nothing is taken as already there.
+        try s.f.hook(4, "restores = (restores or 0) + 1")
+        let hooked = try s.f.bd.restoreSnapshot(sid)
+        #expect(hooked.unchanged.isEmpty && hooked.failed.count == 5 && hooked.failed.allSatisfy { $0.number == 15 })
+        #expect(try s.f.global("restores").isNil, "refused before hook 4")
+    }
+
     /// A repository made before owners, links and folders were kept opens, and its next snapshot keeps them.
     @Test func aRepositoryFromBeforeOwnersAndLinksIsMigrated() throws {
         let s = try SnapshotFixture()

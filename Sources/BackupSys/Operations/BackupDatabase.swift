@@ -185,13 +185,18 @@ public final class BackupDatabase {
     /// Runs hook `n` if one is set: nil when there is none (or hooks are off).
     /// A hook that fails throws its error (30–34) as a BMError.
     func runHook(_ n: Int, _ bhin: [LuaValue]) throws -> HookOutputs? {
-        guard options.hooks, let list = try bhooks(), n >= 1, n <= list.count else { return nil }
-        let code = list[n - 1]
-        guard code.contains(where: { !$0.isWhitespace }) else { return nil }
+        guard let code = try hookCode(n) else { return nil }
         guard repository.isTrusted || options.trust else {
             throw BMError(36, "\(repository.untrustedReason); run with --trust to run its hooks, or --no-hooks to run without them")
         }
         return try callHook(n, code: code, bhin: bhin)
+    }
+
+    /// The code hook `n` runs: nil when none is set (or hooks are off).
+    func hookCode(_ n: Int) throws -> String? {
+        guard options.hooks, let list = try bhooks(), n >= 1, n <= list.count else { return nil }
+        let code = list[n - 1]
+        return code.contains(where: { !$0.isWhitespace }) ? code : nil
     }
 
     /// One hook call with the signature of the table, traced when asked.

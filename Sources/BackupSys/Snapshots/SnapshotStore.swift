@@ -30,14 +30,17 @@ extension BackupDatabase {
     /// symbolic links and folders as they were (no hook: they have no data):
     /// to their original places, or under `to` as `<to>/<original absolute
     /// path>`. Returns the paths written (files, then links), the failures, and
-    /// how many of those paths are symbolic links.
+    /// how many of those paths are symbolic links, and the files left alone
+    /// because they were already there as the snapshot has them.
     /// The files are made durable together at the end, not one fsync each.
     /// `progress` hears (files and links done, in all) after each one.
     public func restoreSnapshot(_ sid: String, path: String? = nil, to: String? = nil, overwrite: Bool = false,
-                                progress: ((Int, Int) -> Void)? = nil) throws -> (restored: [String], failed: [BMError], links: Int)
+                                progress: ((Int, Int) -> Void)? = nil)
+        throws -> (restored: [String], failed: [BMError], links: Int, unchanged: [String])
     {
         let prefix = path.map(FS.absolute)
         var restored: [String] = [], failed: [BMError] = [], stopped: String?, linksRestored = 0, foldersMade: [String] = []
+        var unchanged: [String] = []
         var nothingThere = false
         // One writer lock for the whole restore: no prune removes a version half-way.
         try holdingWriterLock {
@@ -50,23 +53,33 @@ extension BackupDatabase {
             let place = { (path: String) in to.map { FS.absolute($0) + path } ?? path }
             // Folders there before anything is written keep their metadata, unless overwritten.
             let kept = overwrite ? [] : Set(folders.map { place($0.path) }.filter(FS.exists))
-            func attempt(_ path: String, _ restore: (String) throws -> String) -> Bool {
+            /// `restore` answers the path written, or nil for a file left as it was.
+            func attempt(_ path: String, _ restore: (String) throws -> String?) -> Bool {
                 if options.stopRequested() { stopped = "\(restored.count) of \(total) files restored"; return false }
-                defer { progress?(restored.count + failed.count, total) }
+                defer { progress?(restored.count + unchanged.count + failed.count, total) }
                 let target = place(path)
                 do {
                     try FS.makeDirectories(FS.directory(target))
-                    restored.append(try restore(target))
+                    if let written = try restore(target) { restored.append(written) } else { unchanged.append(target) }
                 } catch {
                     failed.append(BMError.wrap(error, path: target))
                 }
                 return true
             }
+            // Without --overwrite, a file already there as the snapshot has it
+            // is left alone, as rsync and restic's --overwrite if-changed leave
+            // it; only one that differs is error 15. Not while hook 4 is set:
+            // what it makes of the stored data is known only by running it.
+            let leavesEqualFiles = try !overwrite && hookCode(4) == nil
             // The first file of a hard-linked group restored is written; the
             // others become links of it, as they were (no hook fires for them).
             var written: [Int64: String] = [:]
             for f in files {
                 guard attempt(f.path, { target in
+                    if leavesEqualFiles, try holds(target, backup: f.backup, version: f.version) {
+                        if let group = f.hardlink, written[group] == nil { written[group] = target }
+                        return nil
+                    }
                     if let group = f.hardlink, let first = written[group] {
                         _ = try replaceable(target, overwrite: overwrite)
                         try FS.makeHardLink(target, to: first)
@@ -90,7 +103,21 @@ extension BackupDatabase {
         if nothingThere, let path {
             throw BMError(10, "snapshot \(sid) has no file at or under \(FS.shown(path))", path: path)
         }
-        return (restored, failed, linksRestored)
+        return (restored, failed, linksRestored, unchanged)
+    }
+
+    /// Whether `target` is a regular file with the bytes, mode and mtime that
+    /// restoring `version` of `backup` would give it (read only if its size,
+    /// mode and mtime say it may).
+    private func holds(_ target: String, backup: Int64, version: Int64) throws -> Bool {
+        guard let st = FS.stat(target, follow: false), st.st_mode & S_IFMT == S_IFREG else { return false }
+        let data = try read { db -> (object: String, size: Int64, mode: UInt32, mtimeNs: Int64)? in
+            if version == 0 { return try Catalog.backup(db, index: backup).map { ($0.object, $0.size, $0.mode, $0.mtimeNs) } }
+            return try Catalog.version(db, backup: backup, index: version).map { ($0.object, $0.size, $0.mode, $0.mtimeNs) }
+        }
+        guard let data, Int64(st.st_size) == data.size, UInt32(st.st_mode & 0o7777) == data.mode & 0o7777,
+              FS.nanoseconds(st.st_mtim) == data.mtimeNs else { return false }
+        return try objects.hash(of: target) == data.object
     }
 
     /// Folders come last: the empty ones come back too, and a folder's mode,

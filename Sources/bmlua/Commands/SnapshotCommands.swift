@@ -162,7 +162,8 @@ struct SnapshotsCommand: ParsableCommand {
         @Argument(help: "The snapshot id.") var sid: String
         @Argument(help: "Only this file or folder (its original path).") var path: String?
         @Option(help: "Restore under this folder (as DIR/<original path>) instead of in place.") var to: String?
-        @Flag(help: "Replace existing files.") var overwrite = false
+        @Flag(help: "Replace existing files (without it, a file already as the snapshot has it is left alone, and one that differs is error 15).")
+        var overwrite = false
 
         func run() throws {
             try global.withDatabase { bd in
@@ -176,8 +177,10 @@ struct SnapshotsCommand: ParsableCommand {
                 let failed = r.failed.map { bd.handle($0) }
                 for e in failed { FileHandle.standardError.write(Data("bmlua: \(e.reported)\n".utf8)) }
                 let links = r.links > 0 ? " and \(counted(r.links, "link"))" : ""
-                global.report("restored \(counted(r.restored.count - r.links, "file"))\(links)\(failed.isEmpty ? "" : ", \(failed.count) failed")", json: .map([
+                let unchanged = r.unchanged.isEmpty ? "" : ", \(r.unchanged.count) already there"
+                global.report("restored \(counted(r.restored.count - r.links, "file"))\(links)\(unchanged)\(failed.isEmpty ? "" : ", \(failed.count) failed")", json: .map([
                     "restored": .list(r.restored.map { .string($0) }),
+                    "unchanged": .list(r.unchanged.map { .string($0) }),
                     "failed": .list(failed.map { .map(["number": .integer(Int64($0.number)), "message": .string($0.message), "path": .string($0.path)]) }),
                 ]))
                 if !r.failed.isEmpty { throw ExitCode(1) }
