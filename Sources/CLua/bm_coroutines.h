@@ -23,17 +23,16 @@ static inline void bmlua_resumed(bmlua_Limits *lim, lua_State *L, lua_State *co,
 }
 
 static inline int bmlua_auxresume(lua_State *L, lua_State *co, int narg) {
-    void *ud;
+    bmlua_Limits *lim = bmlua_limits(L);
     int status, nres;
-    lua_getallocf(L, &ud);
     if (!lua_checkstack(co, narg)) {
         lua_pushliteral(L, "too many arguments to resume");
         return -1;
     }
     lua_xmove(L, co, narg);
-    bmlua_resumed((bmlua_Limits *)ud, L, co, 1);
+    bmlua_resumed(lim, L, co, 1);
     status = lua_resume(co, L, narg, &nres);   /* raises nothing: errors come back as a status */
-    bmlua_resumed((bmlua_Limits *)ud, L, co, 0);
+    bmlua_resumed(lim, L, co, 0);
     if (status == LUA_OK || status == LUA_YIELD) {
         if (!lua_checkstack(L, nres + 1)) {
             lua_pop(co, nres);

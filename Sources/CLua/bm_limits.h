@@ -58,6 +58,13 @@ typedef struct bmlua_Limits {
     size_t pooled;           /* bytes held in `pool` */
 } bmlua_Limits;
 
+/* The limits of the state `L` belongs to: its allocator's data. */
+static inline bmlua_Limits *bmlua_limits(lua_State *L) {
+    void *ud;
+    lua_getallocf(L, &ud);
+    return (bmlua_Limits *)ud;
+}
+
 static inline unsigned long bmlua_clock(bmlua_Limits *lim) {
     return __atomic_load_n(&lim->clock, __ATOMIC_ACQUIRE);
 }
@@ -74,10 +81,8 @@ static inline void bmlua_untrip(bmlua_Limits *lim) {
    re-raises until the call has unwound, so a pcall inside the hook cannot
    swallow the limit. */
 static inline void bmlua_counthook(lua_State *L, lua_Debug *ar) {
-    void *ud;
+    bmlua_Limits *lim = bmlua_limits(L);
     (void)ar;
-    lua_getallocf(L, &ud);
-    bmlua_Limits *lim = (bmlua_Limits *)ud;
     if (lim->tripped == BMLUA_TRIP_NONE) {
         lua_sethook(L, NULL, 0, 0);   /* a coroutine armed for a trip since reset */
         return;

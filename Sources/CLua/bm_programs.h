@@ -12,12 +12,6 @@
 
 #include "bm_limits.h"
 
-static inline bmlua_Limits *bmlua_limits(lua_State *L) {
-    void *ud;
-    lua_getallocf(L, &ud);
-    return (bmlua_Limits *)ud;
-}
-
 static inline void bmlua_addchild(bmlua_Limits *lim, pid_t pid) {
     bmlua_lock(&lim->childlock);
     if (lim->nchildren < BMLUA_CHILDREN) {

@@ -12,9 +12,7 @@ typedef int (*bmlua_SwiftFunction)(lua_State *L, void *box);
 static inline int bmlua_trampoline(lua_State *L) {
     bmlua_SwiftFunction fn = (bmlua_SwiftFunction)lua_touserdata(L, lua_upvalueindex(1));
     void *box = lua_touserdata(L, lua_upvalueindex(2));
-    void *ud;
-    lua_getallocf(L, &ud);
-    bmlua_Limits *lim = (bmlua_Limits *)ud;
+    bmlua_Limits *lim = bmlua_limits(L);
     int saved = lim->capped;
     lim->capped = 0;
     int n = fn(L, box);
