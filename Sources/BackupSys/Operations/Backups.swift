@@ -123,18 +123,14 @@ extension BackupDatabase {
     func restbu(_ index: Int64, version: Int64, overwrite: Bool, to: String?, syncEach: Bool) throws -> String {
         try write { db in
             guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
-            var object = b.object, mode = b.mode, mtime = b.mtimeNs, owner = b.owner, xattrs = b.xattrs
-            if version != 0 {
-                guard let v = try Catalog.version(db, backup: index, index: version) else {
-                    throw BMError(14, "backup \(index) (\(b.name)) has no version \(version)", path: b.path)
-                }
-                (object, mode, mtime, owner, xattrs) = (v.object, v.mode, v.mtimeNs, v.owner, v.xattrs)
+            guard let copy = try StoredCopy(db, of: b, version: version) else {
+                throw BMError(14, "backup \(index) (\(b.name)) has no version \(version)", path: b.path)
             }
             let intoFolder = to?.hasSuffix("/") ?? false   // `--to DIR/`: a folder, made if missing
             var target = to.map(FS.absolute) ?? b.path
             if intoFolder || FS.isDirectory(target) { target += "/" + FS.baseName(b.path) }
             let existing = try replaceable(target, overwrite: overwrite)
-            let objectPath = objects.path(of: object)
+            let objectPath = objects.path(of: copy.object)
             var source: String?
             if let out = try runHook(4, [.string(b.path), .string(objectPath), .string(b.name), .integer(index),
                                          .integer(version), .boolean(overwrite)]),
@@ -153,7 +149,7 @@ extension BackupDatabase {
             // A file that replaces another is synced before its rename whatever the caller says:
             // a user's file is never half-overwritten.
             let durable = syncEach || endsStoredAway
-            try writeAtomically(to: target, mode: mode, mtimeNs: mtime, owner: owner, xattrs: xattrs,
+            try writeAtomically(to: target, mode: copy.mode, mtimeNs: copy.mtimeNs, owner: copy.owner, xattrs: copy.xattrs,
                                 syncFile: durable || existing != nil, syncFolder: durable) { fd in
                 if let source {
                     let input = open(source, O_RDONLY | O_CLOEXEC)
@@ -161,10 +157,26 @@ extension BackupDatabase {
                     defer { Glibc.close(input) }
                     try stream(input, name: source) { try writeAll(fd, $0, to: target) }
                 } else {
-                    try objects.copy(object, to: fd, destination: target)
+                    try objects.copy(copy.object, to: fd, destination: target)
                 }
             }
             return target
+        }
+    }
+
+    /// What restoring `version` of a backup (0: its current copy) writes: the
+    /// data and what is set on it. Nil if the backup has no such version.
+    struct StoredCopy {
+        var object: String, size: Int64, mode: UInt32, mtimeNs: Int64, owner: Owner?, xattrs: ExtendedAttributes?
+
+        init?(_ db: Database, of b: Backup, version: Int64) throws {
+            if version == 0 {
+                (object, size, mode, mtimeNs, owner, xattrs) = (b.object, b.size, b.mode, b.mtimeNs, b.owner, b.xattrs)
+            } else if let v = try Catalog.version(db, backup: b.index, index: version) {
+                (object, size, mode, mtimeNs, owner, xattrs) = (v.object, v.size, v.mode, v.mtimeNs, v.owner, v.xattrs)
+            } else {
+                return nil
+            }
         }
     }
 

@@ -111,13 +111,10 @@ extension BackupDatabase {
     /// mode and mtime say it may).
     private func holds(_ target: String, backup: Int64, version: Int64) throws -> Bool {
         guard let st = FS.stat(target, follow: false), st.st_mode & S_IFMT == S_IFREG else { return false }
-        let data = try read { db -> (object: String, size: Int64, mode: UInt32, mtimeNs: Int64)? in
-            if version == 0 { return try Catalog.backup(db, index: backup).map { ($0.object, $0.size, $0.mode, $0.mtimeNs) } }
-            return try Catalog.version(db, backup: backup, index: version).map { ($0.object, $0.size, $0.mode, $0.mtimeNs) }
-        }
-        guard let data, Int64(st.st_size) == data.size, UInt32(st.st_mode & 0o7777) == data.mode & 0o7777,
-              FS.nanoseconds(st.st_mtim) == data.mtimeNs else { return false }
-        return try objects.hash(of: target) == data.object
+        let copy = try read { db in try Catalog.backup(db, index: backup).flatMap { try StoredCopy(db, of: $0, version: version) } }
+        guard let copy, Int64(st.st_size) == copy.size, UInt32(st.st_mode & 0o7777) == copy.mode & 0o7777,
+              FS.nanoseconds(st.st_mtim) == copy.mtimeNs else { return false }
+        return try objects.hash(of: target) == copy.object
     }
 
     /// Folders come last: the empty ones come back too, and a folder's mode,
