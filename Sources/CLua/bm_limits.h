@@ -83,15 +83,12 @@ static inline void bmlua_untrip(bmlua_Limits *lim) {
 static inline void bmlua_counthook(lua_State *L, lua_Debug *ar) {
     bmlua_Limits *lim = bmlua_limits(L);
     (void)ar;
-    if (lim->tripped == BMLUA_TRIP_NONE) {
-        lua_sethook(L, NULL, 0, 0);   /* a coroutine armed for a trip since reset */
-        return;
-    }
     if (lim->tripped == BMLUA_TRIP_TIME &&
         __atomic_load_n(&lim->tripclock, __ATOMIC_ACQUIRE) != lim->clock) {
-        /* The watchdog was late: the call it meant has ended. */
-        lua_sethook(L, NULL, 0, 0);
-        bmlua_untrip(lim);
+        bmlua_untrip(lim);   /* the watchdog was late: the call it meant has ended */
+    }
+    if (lim->tripped == BMLUA_TRIP_NONE) {
+        lua_sethook(L, NULL, 0, 0);   /* this thread (a coroutine, say) was armed for a trip since reset */
         return;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, lim->tripped == BMLUA_TRIP_TIME ? lim->timeref
