@@ -44,15 +44,11 @@ extension BMLua {
 /// Usage errors exit 2 and failures exit 1 (DESIGN §6), so parsing is done here.
 @main enum Main {
     static func main() {
-        // Swift decodes argv as UTF-8 and would silently replace other bytes,
-        // naming a different file: refuse such arguments instead.
-        for i in 1..<Int(CommandLine.argc) {
-            if let raw = CommandLine.unsafeArgv[i], String(validatingCString: raw) == nil {
-                fail(BMError(22, "argument \(i) is not valid UTF-8; bmlua handles only UTF-8 file names (rename the file)"))
-            }
-        }
+        // The C argv, not CommandLine.arguments: that one replaces bytes that
+        // are not UTF-8 and would name another file (see ArgumentBytes).
+        let arguments = (1..<Int(CommandLine.argc)).map { ArgumentBytes.text(CommandLine.unsafeArgv[$0]!) }
         do {
-            var command = try BMLua.parseAsRoot(BMLua.optionsAfterCommand(Array(CommandLine.arguments.dropFirst())))
+            var command = try BMLua.parseAsRoot(BMLua.optionsAfterCommand(arguments))
             try command.run()
         } catch let code as ExitCode {
             exit(code.rawValue)

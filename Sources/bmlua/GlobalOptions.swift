@@ -95,12 +95,13 @@ func printJSON(_ v: LuaValue) { print(JSON.encode(v)) }
 /// "1 file", "2 files": counts in text output read as English.
 func counted(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
-/// A name or path for a line of text output: control characters escaped as
-/// in JSON (`\n`, `\t`, `\u001b`), so a file named with a newline or a tab keeps
-/// to one line and its columns. --json gives the names exactly.
-func printable(_ s: String) -> String {
-    s.unicodeScalars.contains { $0.value < 0x20 } ? JSON.escaped(s, quotes: false) : s
-}
+/// A name or path for a line of text output, escaped as `Path.escaped` says
+/// (`\xff` for a byte that is not UTF-8, `\n`, `\t`, `\\`), so that a file
+/// named with a newline or a tab keeps to one line and its columns. --json
+/// gives the names exactly.
+func printable(_ p: Path) -> String { p.description }
+func printable(_ s: String) -> String { Path(s).description }
+func printable(_ v: LuaValue) -> String { v.bytesValue.map { Path.escaped($0) } ?? v.description }
 
 enum JSON {
     static func encode(_ v: LuaValue) -> String {
@@ -109,16 +110,39 @@ enum JSON {
         case .boolean(let b): return b ? "true" : "false"
         case .integer(let i): return String(i)
         case .number(let d): return d.isFinite ? "\(d)" : "null"
-        case .string(let b): return quote(String(decoding: b, as: UTF8.self))
+        case .string(let b): return quote(b)
         case .list(let a): return "[" + a.map(encode).joined(separator: ", ") + "]"
         case .map(let m):
-            let items = m.map { (key: $0.key.stringValue ?? $0.key.description, value: $0.value) }.sorted { $0.key < $1.key }
+            let items = m.map { (key: $0.key.bytesValue ?? Array($0.key.description.utf8), value: $0.value) }
+                .sorted { $0.key.lexicographicallyPrecedes($1.key) }
             return "{" + items.map { quote($0.key) + ": " + encode($0.value) }.joined(separator: ", ") + "}"
         case .opaque(let r): return quote("<\(r.type.rawValue)>")
         }
     }
 
     static func quote(_ s: String) -> String { "\"" + escaped(s, quotes: true) + "\"" }
+
+    /// A Lua string (a name: any bytes) as a JSON string, losslessly: UTF-8 as
+    /// text, and each byte that is not part of a UTF-8 character as a lone
+    /// surrogate `\udc80`…`\udcff` — Python's "surrogateescape" and borg's
+    /// convention, so `os.fsencode(json.loads(s))` gives back the exact bytes.
+    static func quote(_ bytes: [UInt8]) -> String {
+        var out = "\"", offset = 0
+        var parser = Unicode.UTF8.ForwardParser()
+        var input = bytes.makeIterator()
+        while true {
+            switch parser.parseScalar(from: &input) {
+            case .valid(let encoded):
+                out += escaped(String(Unicode.UTF8.decode(encoded)), quotes: true)
+                offset += encoded.count
+            case .error(let length):
+                for b in bytes[offset..<offset + length] { out += String(format: "\\u%04x", 0xDC00 + UInt32(b)) }
+                offset += length
+            case .emptyInput:
+                return out + "\""
+            }
+        }
+    }
 
     /// Control characters escaped; with `quotes`, `"` and `\` too.
     static func escaped(_ s: String, quotes: Bool) -> String {

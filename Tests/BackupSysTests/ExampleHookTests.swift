@@ -69,7 +69,7 @@ import Testing
         let path = try f.file("big.txt", text)
         let i = try f.bd.newbu(path)
         let b = try f.bd.backup(i)
-        let stored = try Data(contentsOf: URL(fileURLWithPath: f.bd.objects.path(of: b.object)))
+        let stored = try Data(contentsOf: URL(fileURLWithPath: f.bd.objects.path(of: b.data.object)))
         #expect(stored.prefix(2) == Data([0x1f, 0x8b]))
         #expect(stored.count < text.utf8.count / 10)
         let v = try f.bd.newver(i, comment: "gz")
@@ -126,7 +126,7 @@ import Testing
         #expect(r.log == ["marked a.txt"])
         #expect(try f.state() == before)
         try f.hook(9, "bhout = 'not a number'")
-        #expect(try f.bd.testHook(9, bhin: HookTable.sampleBhin(9)).error?.number == 31)
+        #expect(try f.bd.testHook(9, bhin: Hook.sample(9)!.bhin).error?.number == 31)
     }
 
     @Test func fieldsPerBackupAndPerGroup() throws {

@@ -90,3 +90,34 @@ func expectError(_ number: Int, _ body: () throws -> Void, sourceLocation: Sourc
     }
     return nil
 }
+
+// Tests name their files as text; the library takes paths as bytes.
+extension BackupDatabase {
+    @discardableResult
+    func restbu(_ index: Int64, version: Int64 = 0, overwrite: Bool = false, to: String) throws -> String {
+        try restbu(index, version: version, overwrite: overwrite, to: Path(to)).text
+    }
+}
+
+extension Path {
+    /// The path as text (the tests' own names are UTF-8).
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+}
+
+extension ExtendedAttributes {
+    static func read(_ path: String) -> ExtendedAttributes? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return read(fd: fd)
+    }
+}
+
+extension BackupDatabase {
+    /// `restoreSnapshot` with text paths in and out.
+    func restore(_ sid: String, path: String? = nil, to: String? = nil, overwrite: Bool = false,
+                 progress: ((Int, Int) -> Void)? = nil) throws -> (restored: [String], failed: [BMError], links: Int, unchanged: [String]) {
+        let r = try restoreSnapshot(sid, path: path.map { Path($0) }, to: to.map { Path($0) }, overwrite: overwrite, progress: progress)
+        return (r.restored.map(\.text), r.failed, r.links, r.unchanged.map(\.text))
+    }
+}

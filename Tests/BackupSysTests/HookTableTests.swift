@@ -41,7 +41,7 @@ import Testing
         let v = try f.bd.newver(i)
         try f.hook(4, record)
         try f.bd.restbu(i, version: v, overwrite: true)
-        let object = f.bd.objects.path(of: try f.bd.versions(of: i)[0].object)
+        let object = f.bd.objects.path(of: try f.bd.versions(of: i)[0].data.object)
         #expect(try recorded(f) == [[.string(path), .string(object), "a.txt", .integer(i), .integer(v), true]])
     }
 
@@ -96,7 +96,7 @@ import Testing
         let path = try f.file("a.txt", "quiet words")
         try f.hook(1, Self.upcase)
         let b = try f.bd.backup(try f.bd.newbu(path))
-        #expect(try f.objectBytes(b.object) == "QUIET WORDS")
+        #expect(try f.objectBytes(b.data.object) == "QUIET WORDS")
         #expect(try f.read(path) == "quiet words")
     }
 
@@ -108,10 +108,10 @@ import Testing
         try f.hook(6, Self.upcase + "\nbhout2 = 'from hook 6'")
         try f.file("a.txt", "two")
         try f.bd.updbu(i)
-        #expect(try f.objectBytes(f.bd.backup(i).object) == "TWO")
+        #expect(try f.objectBytes(f.bd.backup(i).data.object) == "TWO")
         let v = try f.bd.newver(i, comment: "asked")
         let version = try f.bd.versions(of: i).first { $0.index == v }!
-        #expect(try f.objectBytes(version.object) == "TWO")
+        #expect(try f.objectBytes(version.data.object) == "TWO")
         #expect(version.comment == "from hook 6")
     }
 

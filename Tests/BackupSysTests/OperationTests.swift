@@ -229,10 +229,10 @@ import Testing
         let i = try f.bd.newbu(path)
         let v = try f.bd.newver(i)
         let b = try f.bd.backup(i)
-        #expect(b.size == Int64(size))
-        #expect(b.object == (try f.bd.objects.hash(of: path)))
-        #expect(try f.bd.versions(of: i).first { $0.index == v }?.object == b.object)
-        #expect(f.bd.objects.allObjects() == [b.object])
+        #expect(b.data.size == Int64(size))
+        #expect(b.data.object == (try f.bd.objects.hash(of: path)))
+        #expect(try f.bd.versions(of: i).first { $0.index == v }?.data.object == b.data.object)
+        #expect(f.bd.objects.allObjects() == [b.data.object])
         #expect(try FileManager.default.contentsOfDirectory(atPath: f.root + "/tmp").isEmpty)
         let restored = try f.bd.restbu(i, version: v, to: f.work + "/restored.bin")
         #expect(FileManager.default.contents(atPath: restored) == bytes)
@@ -294,13 +294,13 @@ extension WriterLockTests {
         let a = try f.bd.backup(try f.bd.newbu(try f.file("a", "aaaa")))
         let b = try f.bd.backup(try f.bd.newbu(try f.file("b", "bbbb")))
         #expect(try f.bd.check(readData: true).ok)
-        let pa = f.bd.objects.path(of: a.object)
+        let pa = f.bd.objects.path(of: a.data.object)
         chmod(pa, 0o644)
         try Data("aaab".utf8).write(to: URL(fileURLWithPath: pa))
         #expect(try f.bd.check(readData: false).ok, "without --read-data, presence and size are checked")
         let report = try f.bd.check(readData: true)
         #expect(report.problems.count == 1 && report.problems[0].contains("corrupt"))
-        unlink(f.bd.objects.path(of: b.object))
+        unlink(f.bd.objects.path(of: b.data.object))
         let r2 = try f.bd.check()
         #expect(r2.problems.contains { $0.contains("missing") })
         // Restoring corrupt data is refused (21) and leaves no partial file.
@@ -313,7 +313,7 @@ extension WriterLockTests {
     @Test func readDataSubsetsSplitTheObjects() throws {
         let f = try Fixture()
         let backups = try (0..<24).map { try f.bd.backup(try f.bd.newbu(try f.file("f\($0)", "data \($0)"))) }
-        let victim = backups[5].object
+        let victim = backups[5].data.object
         let path = f.bd.objects.path(of: victim)
         chmod(path, 0o644)
         try Data("data 6".utf8).write(to: URL(fileURLWithPath: path))   // same size, other bytes
@@ -335,11 +335,11 @@ extension WriterLockTests {
     @Test func checkFindsATruncatedObjectWithoutReadingIt() throws {
         let f = try Fixture()
         let a = try f.bd.backup(try f.bd.newbu(try f.file("a", "four")))
-        let path = f.bd.objects.path(of: a.object)
+        let path = f.bd.objects.path(of: a.data.object)
         chmod(path, 0o644)
         truncate(path, 2)
         let report = try f.bd.check()
-        #expect(report.problems == ["backup \(a.index): object \(a.object) has 2 bytes, not 4"])
+        #expect(report.problems == ["backup \(a.index): object \(a.data.object) has 2 bytes, not 4"])
     }
 
     @Test func gcRemovesOnlyUnusedObjects() throws {

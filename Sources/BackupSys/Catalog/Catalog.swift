@@ -24,11 +24,11 @@ enum Catalog {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Backup.columns) FROM backup WHERE idx = ?"), arguments: [index]).map(Backup.init)
     }
 
-    static func backup(_ db: Database, path: String) throws -> Backup? {
+    static func backup(_ db: Database, path: Path) throws -> Backup? {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Backup.columns) FROM backup WHERE path = ?"), arguments: [path]).map(Backup.init)
     }
 
-    static func backup(_ db: Database, name: String) throws -> Backup? {
+    static func backup(_ db: Database, name: Path) throws -> Backup? {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Backup.columns) FROM backup WHERE name = ?"), arguments: [name]).map(Backup.init)
     }
 
@@ -36,49 +36,42 @@ enum Catalog {
         try Row.fetchAll(db, sql: "SELECT \(Backup.columns) FROM backup ORDER BY idx").map(Backup.init)
     }
 
-    static func nameExists(_ db: Database, _ name: String) throws -> Bool {
+    static func nameExists(_ db: Database, _ name: Path) throws -> Bool {
         try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM backup WHERE name = ?)"), arguments: [name]) ?? false
     }
 
     struct NewBackup {
-        var path: String
-        var name: String
+        var path: Path
+        var name: Path
         var group: Int64
         var storedAway: Bool
-        var object: String
-        var size: Int64
-        var mode: UInt32
-        var mtimeNs: Int64
+        var data: StoredData
         var source: SourceState
-        var owner: Owner
-        var xattrs: ExtendedAttributes?
     }
 
     static func insert(_ db: Database, _ b: NewBackup, now: Date) throws -> Int64 {
         try db.cachedStatement(sql: """
-            INSERT INTO backup (path, name, grp, stored_away, object, size, mode, mtime_ns, created, updated,
-                                src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns, uid, gid, xattrs)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [b.path, b.name, b.group, b.storedAway, b.object, b.size, Int64(b.mode), b.mtimeNs,
-                                     now.timeIntervalSince1970, now.timeIntervalSince1970,
-                                     b.source.device, b.source.inode, b.source.size, b.source.mtimeNs, b.source.ctimeNs,
-                                     Int64(b.owner.uid), Int64(b.owner.gid), b.xattrs?.encoded])
+            INSERT INTO backup (path, name, grp, stored_away, \(StoredData.columns), created, updated,
+                                src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns)
+            VALUES (?, ?, ?, ?, \(placeholders(StoredData.count)), ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: StatementArguments([b.path, b.name, b.group, b.storedAway] + b.data.arguments
+                + [now.timeIntervalSince1970, now.timeIntervalSince1970] + b.source.arguments))
         return db.lastInsertedRowID
     }
 
-    static func updateData(_ db: Database, index: Int64, object: String, size: Int64, mode: UInt32, mtimeNs: Int64,
-                           owner: Owner, xattrs: ExtendedAttributes?, source: SourceState, now: Date) throws {
+    static func updateData(_ db: Database, index: Int64, _ data: StoredData, source: SourceState, now: Date) throws {
         try db.cachedStatement(sql: """
-            UPDATE backup SET object = ?, size = ?, mode = ?, mtime_ns = ?, uid = ?, gid = ?, xattrs = ?, updated = ?,
+            UPDATE backup SET (\(StoredData.columns)) = (\(placeholders(StoredData.count))), updated = ?,
                 src_dev = ?, src_ino = ?, src_size = ?, src_mtime_ns = ?, src_ctime_ns = ?
             WHERE idx = ?
-            """).execute(arguments: [object, size, Int64(mode), mtimeNs, Int64(owner.uid), Int64(owner.gid), xattrs?.encoded, now.timeIntervalSince1970,
-                                     source.device, source.inode, source.size, source.mtimeNs, source.ctimeNs, index])
+            """).execute(arguments: StatementArguments(data.arguments + [now.timeIntervalSince1970] + source.arguments + [index]))
     }
+
+    static func placeholders(_ n: Int) -> String { Array(repeating: "?", count: n).joined(separator: ", ") }
 
     static func setSource(_ db: Database, index: Int64, _ s: SourceState) throws {
         try db.cachedStatement(sql: "UPDATE backup SET src_dev = ?, src_ino = ?, src_size = ?, src_mtime_ns = ?, src_ctime_ns = ? WHERE idx = ?")
-            .execute(arguments: [s.device, s.inode, s.size, s.mtimeNs, s.ctimeNs, index])
+            .execute(arguments: StatementArguments(s.arguments + [index]))
     }
 
     /// The original is back in place: the backup no longer holds the only copy.
@@ -107,12 +100,10 @@ enum Catalog {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Version.columns) FROM version WHERE backup = ? AND idx = ?"), arguments: [backup, index]).map(Version.init)
     }
 
-    static func insertVersion(_ db: Database, backup: Int64, index: Int64, object: String, size: Int64, mode: UInt32,
-                              mtimeNs: Int64, owner: Owner, xattrs: ExtendedAttributes?, comment: String, now: Date) throws {
+    static func insertVersion(_ db: Database, backup: Int64, index: Int64, _ data: StoredData, comment: String, now: Date) throws {
         try db.cachedStatement(sql: """
-            INSERT INTO version (backup, idx, object, size, mode, mtime_ns, uid, gid, xattrs, comment, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [backup, index, object, size, Int64(mode), mtimeNs, Int64(owner.uid), Int64(owner.gid),
-                                     xattrs?.encoded, comment, now.timeIntervalSince1970])
+            INSERT INTO version (backup, idx, \(StoredData.columns), comment, time) VALUES (?, ?, \(placeholders(StoredData.count)), ?, ?)
+            """).execute(arguments: StatementArguments([backup, index] + data.arguments + [comment, now.timeIntervalSince1970]))
         try db.cachedStatement(sql: "UPDATE backup SET next_version = ? WHERE idx = ?").execute(arguments: [index + 1, backup])
     }
 
@@ -251,7 +242,7 @@ enum Catalog {
     /// version (nil if that version is gone) and its hard-link group, if any:
     /// one query, not two per file.
     static func snapshotFiles(_ db: Database, sid: String)
-        throws -> [(path: String, backup: Int64, version: Int64, object: String?, hardlink: Int64?)]
+        throws -> [(path: Path, backup: Int64, version: Int64, object: String?, hardlink: Int64?)]
     {
         try Row.fetchAll(db.cachedStatement(sql: """
             SELECT b.path, e.backup, e.version, v.object, e.hardlink FROM snapshot_entry e

@@ -2,51 +2,76 @@ import Foundation
 import GRDB
 import HookVM
 
-/// A backup: the copy of one file (DESIGN §3).
-public struct Backup: Sendable, Equatable {
-    public var index: Int64
-    public var path: String
-    public var name: String
-    public var group: Int64
-    public var storedAway: Bool
+/// What a backup's current copy and a version both are: the stored data and
+/// what a restore sets on it. Declared once: its columns, their order and the
+/// reads and writes of them are here only.
+public struct StoredData: Sendable, Equatable {
     public var object: String
     public var size: Int64
     public var mode: UInt32
     public var mtimeNs: Int64
+    /// Nil if it was stored before bmlua recorded owners.
+    public var owner: Owner?
+    var xattrs: ExtendedAttributes?
+
+    /// Its columns in `backup` and `version`, in the order of `init(row:at:)` and `arguments`.
+    static let columns = "object, size, mode, mtime_ns, uid, gid, xattrs"
+    static let count = 7
+
+    /// From `row[at...]`, by position: GRDB finds a column by name by
+    /// lowercasing names on every row, which showed in a snapshot's profile.
+    init(row: Row, at i: Int) {
+        object = row[i]
+        size = row[i + 1]
+        mode = UInt32(truncatingIfNeeded: row[i + 2] as Int64)
+        mtimeNs = row[i + 3]
+        owner = Owner(uid: row[i + 4], gid: row[i + 5])
+        xattrs = ExtendedAttributes(encoded: row[i + 6])
+    }
+
+    init(object: String, size: Int64, mode: UInt32, mtimeNs: Int64, owner: Owner?, xattrs: ExtendedAttributes?) {
+        (self.object, self.size, self.mode, self.mtimeNs, self.owner, self.xattrs) = (object, size, mode, mtimeNs, owner, xattrs)
+    }
+
+    /// The values of `columns`, in order.
+    var arguments: [DatabaseValueConvertible?] {
+        [object, size, Int64(mode), mtimeNs, owner.map { Int64($0.uid) }, owner.map { Int64($0.gid) }, xattrs?.encoded]
+    }
+}
+
+/// A backup: the copy of one file (DESIGN §3).
+public struct Backup: Sendable, Equatable {
+    public var index: Int64
+    public var path: Path
+    /// The "bkup. file": unique in the repository, from the base name (bytes too).
+    public var name: Path
+    public var group: Int64
+    public var storedAway: Bool
+    /// The current copy.
+    public var data: StoredData
     public var created: Date
     public var updated: Date
     public var nextVersion: Int64
     public var source: SourceState?
-    /// The current copy's owner; nil if it was stored before bmlua recorded owners.
-    public var owner: Owner?
-    var xattrs: ExtendedAttributes?
 
     /// The columns `init(row:)` reads, in its order: the queries select exactly these.
-    static let columns = """
-        idx, path, name, grp, stored_away, object, size, mode, mtime_ns, created, updated, next_version,
-        src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns, uid, gid, xattrs
-        """
+    static let columns = "idx, path, name, grp, stored_away, \(StoredData.columns), created, updated, next_version, "
+        + "src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns"
 
-    /// By position: GRDB finds a column by name by lowercasing names on every
-    /// row, which showed in a snapshot's profile.
     init(row: Row) {
         index = row[0]
         path = row[1]
         name = row[2]
         group = row[3]
         storedAway = row[4]
-        object = row[5]
-        size = row[6]
-        mode = UInt32(truncatingIfNeeded: row[7] as Int64)
-        mtimeNs = row[8]
-        created = Date(timeIntervalSince1970: row[9])
-        updated = Date(timeIntervalSince1970: row[10])
-        nextVersion = row[11]
-        if let dev: Int64 = row[12] {
-            source = SourceState(device: dev, inode: row[13], size: row[14], mtimeNs: row[15], ctimeNs: row[16])
+        data = StoredData(row: row, at: 5)
+        let i = 5 + StoredData.count
+        created = Date(timeIntervalSince1970: row[i])
+        updated = Date(timeIntervalSince1970: row[i + 1])
+        nextVersion = row[i + 2]
+        if let dev: Int64 = row[i + 3] {
+            source = SourceState(device: dev, inode: row[i + 4], size: row[i + 5], mtimeNs: row[i + 6], ctimeNs: row[i + 7])
         }
-        owner = Owner(uid: row[17], gid: row[18])
-        xattrs = ExtendedAttributes(encoded: row[19])
     }
 }
 
@@ -83,6 +108,9 @@ public struct SourceState: Sendable, Equatable {
         self.ctimeNs = ctimeNs
     }
 
+    /// The values of the `src_*` columns, in order.
+    var arguments: [DatabaseValueConvertible?] { [device, inode, size, mtimeNs, ctimeNs] }
+
     init(_ st: stat) {
         self.init(device: Int64(st.st_dev), inode: Int64(st.st_ino), size: Int64(st.st_size),
                   mtimeNs: FS.nanoseconds(st.st_mtim), ctimeNs: FS.nanoseconds(st.st_ctim))
@@ -92,29 +120,19 @@ public struct SourceState: Sendable, Equatable {
 public struct Version: Sendable, Equatable {
     public var backup: Int64
     public var index: Int64
-    public var object: String
-    public var size: Int64
-    public var mode: UInt32
-    public var mtimeNs: Int64
+    public var data: StoredData
     public var comment: String
     public var time: Date
-    public var owner: Owner?
-    var xattrs: ExtendedAttributes?
 
     /// The columns `init(row:)` reads, in its order (see Backup.columns).
-    static let columns = "backup, idx, object, size, mode, mtime_ns, comment, time, uid, gid, xattrs"
+    static let columns = "backup, idx, \(StoredData.columns), comment, time"
 
     init(row: Row) {
         backup = row[0]
         index = row[1]
-        object = row[2]
-        size = row[3]
-        mode = UInt32(truncatingIfNeeded: row[4] as Int64)
-        mtimeNs = row[5]
-        comment = row[6]
-        time = Date(timeIntervalSince1970: row[7])
-        owner = Owner(uid: row[8], gid: row[9])
-        xattrs = ExtendedAttributes(encoded: row[10])
+        data = StoredData(row: row, at: 2)
+        comment = row[2 + StoredData.count]
+        time = Date(timeIntervalSince1970: row[3 + StoredData.count])
     }
 }
 
@@ -137,8 +155,8 @@ public struct Snapshot: Sendable, Equatable {
 
 /// A symbolic link met inside a snapshot's tree: its path and what it points to, verbatim.
 public struct SnapshotLink: Sendable, Equatable {
-    public var path: String
-    public var target: String
+    public var path: Path
+    public var target: Path
     public var mtimeNs: Int64
     public var owner: Owner
 
@@ -146,7 +164,7 @@ public struct SnapshotLink: Sendable, Equatable {
     /// which says when it was made, not what it says. "Nothing changed" and
     /// `snapshots diff` both compare this.
     struct Shape: Equatable {
-        var target: String
+        var target: Path
         var owner: Owner
     }
     var shape: Shape { Shape(target: target, owner: owner) }
@@ -154,7 +172,7 @@ public struct SnapshotLink: Sendable, Equatable {
 
 /// A folder of a snapshot's tree: made again, with its mode and mtime, on restore.
 public struct SnapshotFolder: Sendable, Equatable {
-    public var path: String
+    public var path: Path
     public var mode: UInt32
     public var mtimeNs: Int64
     public var owner: Owner

@@ -110,6 +110,67 @@ enum Schema {
                 );
                 """)
         }
+        // Names are bytes (DESIGN §2): paths, backup names and link targets
+        // become BLOBs, compared with memcmp and read back without a UTF-8
+        // decoder repairing them. SQLite changes no column's type in place,
+        // so the three tables are made again (foreign keys are off while a
+        // migration runs) and the backups' AUTOINCREMENT counter is carried over:
+        // a deleted backup's index is never given again.
+        m.registerMigration("v4: names are bytes") { db in
+            try db.execute(sql: """
+                CREATE TABLE backup_v4 (
+                    idx INTEGER PRIMARY KEY AUTOINCREMENT,
+                    path BLOB NOT NULL UNIQUE,
+                    name BLOB NOT NULL UNIQUE,
+                    grp INTEGER NOT NULL DEFAULT 0,
+                    stored_away INTEGER NOT NULL DEFAULT 0,
+                    object TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    mode INTEGER NOT NULL,
+                    mtime_ns INTEGER NOT NULL,
+                    created REAL NOT NULL,
+                    updated REAL NOT NULL,
+                    next_version INTEGER NOT NULL DEFAULT 1,
+                    src_dev INTEGER, src_ino INTEGER, src_size INTEGER,
+                    src_mtime_ns INTEGER, src_ctime_ns INTEGER,
+                    uid INTEGER, gid INTEGER, xattrs BLOB
+                );
+                INSERT INTO backup_v4 SELECT idx, CAST(path AS BLOB), CAST(name AS BLOB), grp, stored_away, object, size, mode,
+                    mtime_ns, created, updated, next_version, src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns, uid, gid, xattrs
+                    FROM backup;
+                DELETE FROM sqlite_sequence WHERE name = 'backup_v4';
+                INSERT INTO sqlite_sequence (name, seq) SELECT 'backup_v4', seq FROM sqlite_sequence WHERE name = 'backup';
+                DROP TABLE backup;
+                ALTER TABLE backup_v4 RENAME TO backup;
+
+                CREATE TABLE snapshot_link_v4 (
+                    sid TEXT NOT NULL REFERENCES snapshot(sid) ON DELETE CASCADE,
+                    path BLOB NOT NULL,
+                    target BLOB NOT NULL,
+                    mtime_ns INTEGER NOT NULL,
+                    uid INTEGER NOT NULL,
+                    gid INTEGER NOT NULL,
+                    PRIMARY KEY (sid, path)
+                );
+                INSERT INTO snapshot_link_v4 SELECT sid, CAST(path AS BLOB), CAST(target AS BLOB), mtime_ns, uid, gid FROM snapshot_link;
+                DROP TABLE snapshot_link;
+                ALTER TABLE snapshot_link_v4 RENAME TO snapshot_link;
+
+                CREATE TABLE snapshot_folder_v4 (
+                    sid TEXT NOT NULL REFERENCES snapshot(sid) ON DELETE CASCADE,
+                    path BLOB NOT NULL,
+                    mode INTEGER NOT NULL,
+                    mtime_ns INTEGER NOT NULL,
+                    uid INTEGER NOT NULL,
+                    gid INTEGER NOT NULL,
+                    xattrs BLOB,
+                    PRIMARY KEY (sid, path)
+                );
+                INSERT INTO snapshot_folder_v4 SELECT sid, CAST(path AS BLOB), mode, mtime_ns, uid, gid, xattrs FROM snapshot_folder;
+                DROP TABLE snapshot_folder;
+                ALTER TABLE snapshot_folder_v4 RENAME TO snapshot_folder;
+                """)
+        }
         return m
     }
 }

@@ -82,10 +82,11 @@ extension BackupDatabase {
     public func gc() throws -> (removed: Int, bytes: Int64, views: Int) {
         try write { db in
             let sids = Set(try Catalog.snapshots(db).map(\.sid))
-            let root = repository.root + "/snapshots"
             var views = 0
-            for name in (try? FS.folderEntries(root).names) ?? [] where !sids.contains(name) {
-                if (try? FileManager.default.removeItem(atPath: root + "/" + name)) != nil { views += 1 }
+            if let root = try? repository.folder(["snapshots"]) {
+                for entry in (try? root.entries()) ?? [] where !sids.contains(String(decoding: entry.name.bytes, as: UTF8.self)) {
+                    if root.removeTree(entry.name) { views += 1 }
+                }
             }
             let used = Set(try Catalog.referencedObjects(db).map(\.object))
             var removed = 0

@@ -6,7 +6,7 @@ public struct BMError: Error, CustomStringConvertible, LuaRaisable, Equatable {
     public var number: Int
     public var message: String
     /// The backup file path the error concerns, passed to the error handler (bhin[2]).
-    public var path: String
+    public var path: Path
     /// The message was given with the error (`passerr(n, message)`), not taken
     /// from the table: the handler keeps it even for a number it does not know.
     public var hasOwnMessage = false
@@ -16,15 +16,17 @@ public struct BMError: Error, CustomStringConvertible, LuaRaisable, Equatable {
     /// Raised on purpose by the user's code (passerr, errh): its place is no news.
     var raisedByUser = false
 
-    public init(_ number: Int, _ detail: String? = nil, path: String = "") {
+    public init(_ number: Int, _ detail: String? = nil, path: Path = "") {
         self.number = number
         self.path = path
         let base = ErrorTable.message(for: number) ?? ErrorTable.unknown(number)
         self.message = detail.map { "\(base): \($0)" } ?? base
     }
 
+    public init(_ number: Int, _ detail: String? = nil, path: String) { self.init(number, detail, path: Path(path)) }
+
     /// An error whose text is given whole (hook-defined numbers, remapped messages).
-    public init(number: Int, message: String, path: String = "") {
+    public init(number: Int, message: String, path: Path = "") {
         self.number = number
         self.message = message
         self.path = path
@@ -45,18 +47,18 @@ public struct BMError: Error, CustomStringConvertible, LuaRaisable, Equatable {
     }
 
     /// A hook failure (HookVM's errors 30–34) as a BMError.
-    public init(_ e: LuaError, path: String = "") {
+    public init(_ e: LuaError, path: Path = "") {
         self.init(number: e.code, message: "\(ErrorTable.message(for: e.code)!): \(e.message)", path: path)
     }
 
     /// Any error as a BMError: Lua errors keep their number, others become 5 or 20.
-    public static func wrap(_ error: Error, path: String = "") -> BMError {
+    public static func wrap(_ error: Error, path: Path = "") -> BMError {
         switch error {
         case let e as BMError: return e
         case let e as LuaError: return BMError(e, path: path)
         case let e as CocoaError:
             // Foundation's file errors, numbered like FS's own (on Linux they do not carry the errno).
-            let file = e.filePath ?? path
+            let file = e.filePath.map { Path($0) } ?? path
             switch e.code {
             case .fileNoSuchFile, .fileReadNoSuchFile: return BMError(10, "\(FS.shown(file)): no such file or folder", path: file)
             case .fileReadNoPermission, .fileWriteNoPermission: return BMError(11, "\(FS.shown(file)): permission denied", path: file)

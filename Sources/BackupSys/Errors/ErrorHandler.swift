@@ -9,10 +9,9 @@ extension BackupDatabase {
     public func handle(_ error: BMError, dialog: Bool = true, pass: Bool = false) -> BMError {
         var e = error
         var hookGaveMessage = false
-        func consult(_ hook: Int) {
-            let bhin: [LuaValue] = [.integer(Int64(e.number)), .string(e.path), .boolean(dialog), .boolean(pass)]
+        func consult(_ hook: Hook) {
             do {
-                guard let out = try runHook(hook, bhin) else { return }
+                guard let out = try runHook(hook) else { return }
                 if let n = out.bhout.integerValue, n != e.number {
                     e.number = Int(n)
                     e.message = ErrorTable.message(for: e.number) ?? ErrorTable.unknown(e.number)
@@ -27,8 +26,10 @@ extension BackupDatabase {
                 options.diagnostics("bmlua: warning: \(BMError.wrap(error).message) (in the error handler)")
             }
         }
-        consult(9)
-        if !ErrorTable.knows(e.number) && !hookGaveMessage { consult(10) }
+        consult(.onError(number: e.number, path: e.path, dialog: dialog, pass: pass))
+        if !ErrorTable.knows(e.number) && !hookGaveMessage {
+            consult(.onUnknownError(number: e.number, path: e.path, dialog: dialog, pass: pass))
+        }
         if !ErrorTable.knows(e.number) && !hookGaveMessage && !e.hasOwnMessage { e.message = ErrorTable.unknown(e.number) }
         return e
     }

@@ -7,7 +7,7 @@ extension BackupDatabase {
     /// Backup Manager's rule: an installer must not silently replace another's
     /// hook. Different code already in the slot needs `force` (error 35).
     public func setHook(_ n: Int, code: String, force: Bool) throws {
-        guard (1...HookTable.count).contains(n) else { throw BMError(22, "the hook number must be 1 to 10, not \(n)") }
+        guard Hook.numbers.contains(n) else { throw BMError(22, "the hook number must be 1 to 10, not \(n)") }
         var list = try bhooks() ?? Array(repeating: "", count: 10)
         let old = list[n - 1]
         if !force && !old.isEmpty && old != code {
@@ -45,7 +45,7 @@ extension BackupDatabase {
     /// Runs hook `n` on `bhin` inside a transaction that is then rolled back:
     /// whatever the hook writes to the catalog or the objects is undone.
     public func testHook(_ n: Int, bhin: [LuaValue]) throws -> HookTestResult {
-        guard (1...HookTable.count).contains(n) else { throw BMError(22, "the hook number must be 1 to 10, not \(n)") }
+        guard Hook.numbers.contains(n) else { throw BMError(22, "the hook number must be 1 to 10, not \(n)") }
         let code = try bhooks()?[n - 1] ?? ""
         guard !code.isEmpty else { throw BMError(22, "hook \(n) is empty (set it with: bmlua hooks set \(n) CODE)") }
         var result = HookTestResult()
@@ -114,10 +114,10 @@ extension BackupDatabase {
     }
 
     /// Every backup, or those of files at or under `folder`.
-    public func describeAll(under folder: String? = nil) throws -> [LuaValue] {
-        let folder = folder.map(FS.absolute)
+    public func describeAll(under folder: Path? = nil) throws -> [LuaValue] {
+        let folder = folder?.absolute
         return try read { db in
-            try Catalog.backups(db).filter { b in folder.map { FS.isAtOrUnder(b.path, $0) } ?? true }
+            try Catalog.backups(db).filter { b in folder.map { b.path.isAtOrUnder($0) } ?? true }
                 .map { try describe($0, db, versions: false) }
         }
     }
@@ -154,23 +154,5 @@ extension BackupDatabase {
             openInLua = false
         }
         return results
-    }
-}
-
-extension HookTable {
-    /// A plausible bhin for `hooks test N` when none is given.
-    public static func sampleBhin(_ n: Int) -> [LuaValue] {
-        let orig: LuaValue = "/home/user/notes.txt", name: LuaValue = "notes.txt"
-        switch n {
-        case 1: return [orig, orig, name, 0, false]
-        case 2: return [orig, orig, name, 1, false]
-        case 3: return [orig, orig, name, 1]
-        case 4: return [orig, "/path/to/object", name, 1, 0, false]
-        case 5: return [orig, orig, name, 1, false]
-        case 6: return [orig, orig, name, 1, "", 1]
-        case 7: return [orig, orig, name, 1, "comment", 1]
-        case 8: return [orig, orig, name, 1, 1]
-        default: return [15000, "/home/user/notes.txt", true, false]
-        }
     }
 }

@@ -92,7 +92,7 @@ enum LuaAPI {
             throw error
         }
         api("errh") { args in
-            let path = args.first?.stringValue ?? ""
+            let path = args.first?.pathValue ?? ""
             let dialog = args.count > 1 ? args[1].isTruthy : true
             let pass = args.count > 2 ? args[2].isTruthy : false
             guard let n = vm[global: "errornum"].integerValue else { return [.nil, .nil] }
@@ -117,13 +117,13 @@ enum LuaAPI {
                 opts.group = m["group"]?.integerValue ?? 0
                 opts.storeAway = m["storedaway"]?.isTruthy ?? false
             }
-            return [.integer(try bd.newbu(try string(args, 0, "newbu path"), opts))]
+            return [.integer(try bd.newbu(try path(args, 0, "newbu path"), opts))]
         }
         api("updbu") { args in try bd.updbu(try index(args, 0)); return [] }
         api("restbu") { args in
             let path = try bd.restbu(try index(args, 0), version: args.count > 1 ? try integer(args, 1, "version") : 0,
-                                     overwrite: args.count > 2 && args[2].isTruthy, to: args.count > 3 ? args[3].stringValue : nil)
-            return [.string(path)]
+                                     overwrite: args.count > 2 && args[2].isTruthy, to: args.count > 3 ? args[3].pathValue : nil)
+            return [.path(path)]
         }
         api("delbu") { args in try bd.delbu(try index(args, 0), deleteStoredAway: args.count > 1 && args[1].isTruthy); return [] }
         api("newver") { args in
@@ -151,7 +151,7 @@ enum LuaAPI {
 
         func index(_ args: [LuaValue], _ i: Int) throws -> Int64 {
             if let n = i < args.count ? args[i].integerValue : nil { return n }
-            if let s = i < args.count ? args[i].stringValue : nil { return try bd.resolve(s).index }
+            if let s = i < args.count ? args[i].pathValue : nil { return try bd.resolve(s).index }
             throw BMError(22, "bad argument #\(i + 1): a backup index, name or path expected")
         }
         _ = try? vm.run(prelude, chunkName: "=bmlua")
@@ -169,6 +169,12 @@ enum LuaAPI {
     static func string(_ args: [LuaValue], _ i: Int, _ what: String) throws -> String {
         guard i < args.count, let s = args[i].stringValue else { throw BMError(22, "bad argument #\(i + 1): \(what) (a string) expected") }
         return s
+    }
+
+    /// A path argument: its bytes as they are.
+    static func path(_ args: [LuaValue], _ i: Int, _ what: String) throws -> Path {
+        guard i < args.count, let p = args[i].pathValue else { throw BMError(22, "bad argument #\(i + 1): \(what) (a string) expected") }
+        return p
     }
 
     static func integer(_ args: [LuaValue], _ i: Int, _ what: String) throws -> Int64 {
@@ -237,12 +243,12 @@ extension BackupDatabase {
     /// A backup as `show --json` and `backup(i)` present it.
     func describe(_ b: Backup, _ db: Database, versions: Bool) throws -> LuaValue {
         var m: [LuaValue: LuaValue] = [
-            "index": .integer(b.index), "name": .string(b.name), "path": .string(b.path),
-            "group": .integer(b.group), "stored_away": .boolean(b.storedAway), "size": .integer(b.size),
-            "sha256": .string(b.object), "mode": .integer(Int64(b.mode)), "mtime": .string(isoTime(nanoseconds: b.mtimeNs)),
+            "index": .integer(b.index), "name": .path(b.name), "path": .path(b.path),
+            "group": .integer(b.group), "stored_away": .boolean(b.storedAway), "size": .integer(b.data.size),
+            "sha256": .string(b.data.object), "mode": .integer(Int64(b.data.mode)), "mtime": .string(isoTime(nanoseconds: b.data.mtimeNs)),
             "created": .string(isoTime(b.created)), "updated": .string(isoTime(b.updated)),
         ]
-        if let owner = b.owner {   // unknown for data stored before bmlua recorded owners
+        if let owner = b.data.owner {   // unknown for data stored before bmlua recorded owners
             m["uid"] = .integer(Int64(owner.uid))
             m["gid"] = .integer(Int64(owner.gid))
         }
@@ -251,8 +257,8 @@ extension BackupDatabase {
         m["fields"] = .map(fields)
         if versions {
             m["versions"] = .list(try Catalog.versions(db, backup: b.index).map { v in
-                .map(["index": .integer(v.index), "comment": .string(v.comment), "size": .integer(v.size),
-                      "time": .string(isoTime(v.time)), "sha256": .string(v.object)])
+                .map(["index": .integer(v.index), "comment": .string(v.comment), "size": .integer(v.data.size),
+                      "time": .string(isoTime(v.time)), "sha256": .string(v.data.object)])
             })
         }
         return .map(m)

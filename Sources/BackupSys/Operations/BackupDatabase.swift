@@ -182,14 +182,14 @@ public final class BackupDatabase {
 
     // MARK: Hooks
 
-    /// Runs hook `n` if one is set: nil when there is none (or hooks are off).
+    /// Runs `hook` if one is set in its slot: nil when there is none (or hooks are off).
     /// A hook that fails throws its error (30–34) as a BMError.
-    func runHook(_ n: Int, _ bhin: [LuaValue]) throws -> HookOutputs? {
-        guard let code = try hookCode(n) else { return nil }
+    func runHook(_ hook: Hook) throws -> HookOutputs? {
+        guard let code = try hookCode(hook.number) else { return nil }
         guard repository.isTrusted || options.trust else {
             throw BMError(36, "\(repository.untrustedReason); run with --trust to run its hooks, or --no-hooks to run without them")
         }
-        return try callHook(n, code: code, bhin: bhin)
+        return try callHook(hook.number, code: code, bhin: hook.bhin)
     }
 
     /// The code hook `n` runs: nil when none is set (or hooks are off).
@@ -204,12 +204,12 @@ public final class BackupDatabase {
         let vm = try luaVM()
         let start = DispatchTime.now().uptimeNanoseconds
         do {
-            let out = try vm.callHook(n, code: code, bhin: bhin, returns: HookTable.signatures[n] ?? HookSignature())
+            let out = try vm.callHook(n, code: code, bhin: bhin, returns: Hook.contracts[n - 1].signature)
             trace(n, bhin, "bhout=\(out.bhout) bhout2=\(out.bhout2)", since: start)
             return out
         } catch let e as LuaError {
             trace(n, bhin, "error \(e.code): \(e.message)", since: start)
-            throw BMError(e, path: bhin.first?.stringValue ?? "")
+            throw BMError(e, path: bhin.first?.pathValue ?? "")
         } catch var e as BMError {
             // Named like a Lua error in a hook: `hook3: hdtstamp:7`.
             if let place = e.place, !place.hasPrefix("hook\(n):") { e.place = "hook\(n): " + place }

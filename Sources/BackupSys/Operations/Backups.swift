@@ -15,15 +15,17 @@ extension BackupDatabase {
         }
     }
 
-    /// Finds a backup by index, by name, or by original path. Error 13 if none.
-    public func resolve(_ ref: String) throws -> Backup {
+    /// Finds a backup by index, by name, or by original path (the bytes the user typed). Error 13 if none.
+    public func resolve(_ ref: Path) throws -> Backup {
         try read { db in
-            if let i = Int64(ref), let b = try Catalog.backup(db, index: i) { return b }
+            if let text = ref.string, let i = Int64(text), let b = try Catalog.backup(db, index: i) { return b }
             if let b = try Catalog.backup(db, name: ref) { return b }
-            if let b = try Catalog.backup(db, path: FS.absolute(ref)) { return b }
+            if let b = try Catalog.backup(db, path: ref.absolute) { return b }
             throw BMError(13, "no backup is index, name or path \(FS.shown(ref))", path: ref)
         }
     }
+
+    public func resolve(_ ref: String) throws -> Backup { try resolve(Path(ref)) }
 
     public func backup(_ index: Int64) throws -> Backup {
         guard let b = try read({ try Catalog.backup($0, index: index) }) else {
@@ -35,48 +37,54 @@ extension BackupDatabase {
     // MARK: newbu — hooks 1 and 2
 
     @discardableResult
-    public func newbu(_ path: String, _ options: NewBackupOptions = NewBackupOptions()) throws -> Int64 {
+    public func newbu(_ path: Path, _ options: NewBackupOptions = NewBackupOptions()) throws -> Int64 {
         guard !path.isEmpty else { throw BMError(22, "an empty path names no file") }
-        let original = FS.absolute(path)
-        let st = try FS.regularFile(original)
-        guard access(original, R_OK) == 0 else { throw FS.failure("cannot read", original) }
-        let index: Int64 = try write { db in
-            if let existing = try Catalog.backup(db, path: original) {
-                throw BMError(16, "\(FS.shown(original)) is backup \(existing.index) (\(existing.name)); use bmlua update", path: original)
-            }
-            let name = try uniqueName(for: original, db)
-            var actual = original
-            if let out = try runHook(1, [.string(original), .string(original), .string(name), 0, .boolean(options.storeAway)]),
-               let file = out.bhout.stringValue {
-                actual = file
-            }
-            let stored = try objects.put(file: actual)
-            let index = try Catalog.insert(db, .init(
-                path: original, name: name, group: options.group, storedAway: options.storeAway,
-                object: stored.id, size: stored.size, mode: UInt32(st.st_mode & 0o7777),
-                mtimeNs: FS.nanoseconds(st.st_mtim), source: SourceState(st), owner: Owner(st),
-                xattrs: ExtendedAttributes.read(original)), now: Date())
-            _ = try runHook(2, [.string(original), .string(actual), .string(name), .integer(index), .boolean(options.storeAway)])
-            return index
-        }
+        let original = path.absolute
+        let source = try SourceFile.open(path: original)
+        guard original.withCString({ access($0, R_OK) }) == 0 else { throw FS.failure("cannot read", original) }
+        let index = try newbu(source, options).index
         if options.storeAway && db == nil {
             // Only now is the backup committed and durable: the original may go.
-            if unlink(original) == 0 { FS.fsync(path: FS.directory(original), directory: true) }
+            if original.withCString({ unlink($0) }) == 0, let folder = try? Folder.open(original.directory) { folder.sync() }
         }
         return index
     }
 
+    public func newbu(_ path: String, _ options: NewBackupOptions = NewBackupOptions()) throws -> Int64 {
+        try newbu(Path(path), options)
+    }
+
+    /// newbu of a file already open (a snapshot's walk opened it). Returns the
+    /// backup's index and what was stored: the original's own data unless hook 1 named another file.
+    func newbu(_ source: SourceFile, _ options: NewBackupOptions) throws -> (index: Int64, stored: ObjectStore.Stored, fromSource: Bool) {
+        let original = source.path
+        return try write { db in
+            if let existing = try Catalog.backup(db, path: original) {
+                throw BMError(16, "\(FS.shown(original)) is backup \(existing.index) (\(FS.shown(existing.name))); use bmlua update", path: original)
+            }
+            let name = try uniqueName(for: original, db)
+            let actual = try runHook(.beforeNewBackup(original: original, name: name, storedAway: options.storeAway))?.bhout.pathValue
+            let stored = try actual.map { try objects.put(file: $0) } ?? objects.put(source)
+            let index = try Catalog.insert(db, .init(
+                path: original, name: name, group: options.group, storedAway: options.storeAway,
+                data: source.metadata(object: stored.id, size: stored.size), source: source.state), now: Date())
+            _ = try runHook(.afterNewBackup(original: original, actual: actual ?? original, name: name, index: index,
+                                            storedAway: options.storeAway))
+            return (index, stored, actual == nil)
+        }
+    }
+
     /// The "bkup. file": the base name, with `-2`, `-3` … before the extension
     /// when another backup already has it.
-    func uniqueName(for path: String, _ db: Database) throws -> String {
-        let base = FS.baseName(path)
+    func uniqueName(for path: Path, _ db: Database) throws -> Path {
+        let base = path.baseName
         if try !Catalog.nameExists(db, base) { return base }
-        let dot = base.lastIndex(of: ".").flatMap { $0 == base.startIndex ? nil : $0 }
-        let stem = dot.map { String(base[..<$0]) } ?? base
-        let ext = dot.map { String(base[$0...]) } ?? ""
+        let dot = base.bytes.lastIndex(of: UInt8(ascii: ".")).flatMap { $0 == 0 ? nil : $0 }
+        let stem = dot.map { Array(base.bytes[..<$0]) } ?? base.bytes
+        let ext = dot.map { Array(base.bytes[$0...]) } ?? []
         var n = 2
-        while try Catalog.nameExists(db, "\(stem)-\(n)\(ext)") { n += 1 }
-        return "\(stem)-\(n)\(ext)"
+        while try Catalog.nameExists(db, Path(stem + Array("-\(n)".utf8) + ext)) { n += 1 }
+        return Path(stem + Array("-\(n)".utf8) + ext)
     }
 
     // MARK: updbu — hook 3
@@ -84,23 +92,18 @@ extension BackupDatabase {
     public func updbu(_ index: Int64) throws {
         try write { db in
             guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
-            let st = try original(of: b)
-            var actual = b.path
-            if let out = try runHook(3, [.string(b.path), .string(b.path), .string(b.name), .integer(b.index)]),
-               let file = out.bhout.stringValue {
-                actual = file
-            }
-            let stored = try objects.put(file: actual)
-            try Catalog.updateData(db, index: b.index, object: stored.id, size: stored.size, mode: UInt32(st.st_mode & 0o7777),
-                                   mtimeNs: FS.nanoseconds(st.st_mtim), owner: Owner(st),
-                                   xattrs: ExtendedAttributes.read(b.path), source: SourceState(st), now: Date())
+            let source = try original(of: b)
+            let actual = try runHook(.beforeUpdate(original: b.path, name: b.name, index: b.index))?.bhout.pathValue
+            let stored = try actual.map { try objects.put(file: $0) } ?? objects.put(source)
+            try Catalog.updateData(db, index: b.index, source.metadata(object: stored.id, size: stored.size), source: source.state, now: Date())
         }
     }
 
-    /// The original file of `b`, which updbu and newver read; a stored-away one says how to get it back.
-    func original(of b: Backup) throws -> stat {
+    /// The original file of `b`, open for reading, which updbu and newver
+    /// store; a stored-away one says how to get it back.
+    func original(of b: Backup) throws -> SourceFile {
         do {
-            return try FS.regularFile(b.path)
+            return try SourceFile.open(path: b.path)
         } catch let e as BMError where e.number == 10 && b.storedAway {
             throw BMError(10, "\(FS.shown(b.path)) is stored away in backup \(b.index); bring it back with: bmlua restore \(b.index)", path: b.path)
         }
@@ -109,55 +112,54 @@ extension BackupDatabase {
     // MARK: restbu — hook 4
 
     /// Restores the current copy (`version` 0) or a version to the original
-    /// path or `to`. Never half-overwrites: a temp file beside the target is
-    /// renamed over it. Mode, mtime and extended attributes are restored, and
-    /// the owner when running as root. Returns the path written.
+    /// path or `to` (a folder with a trailing `/` or one that exists: into
+    /// it). Never half-overwrites: a temp file beside the target is renamed
+    /// over it. Mode, mtime and extended attributes are restored, and the owner
+    /// when running as root. Returns the path written.
     @discardableResult
-    public func restbu(_ index: Int64, version: Int64 = 0, overwrite: Bool = false, to: String? = nil) throws -> String {
-        try restbu(index, version: version, overwrite: overwrite, to: to, syncEach: true)
+    public func restbu(_ index: Int64, version: Int64 = 0, overwrite: Bool = false, to: Path? = nil) throws -> Path {
+        let b = try backup(index)
+        let intoFolder = to?.hasTrailingSlash ?? false   // `--to DIR/`: a folder, made if missing
+        var target = to?.absolute ?? b.path
+        if intoFolder, let st = FS.stat(target), st.st_mode & S_IFMT != S_IFDIR {
+            throw BMError(22, "\(FS.shown(target)) is a file, not a folder", path: target)
+        }
+        if intoFolder || to.map({ FS.isDirectory($0) }) == true { target = target.appending(b.path.baseName) }
+        // In place, the original's folder may be gone with it; --to names a folder that is there.
+        let folder = to == nil || intoFolder ? try Folder.make(target.directory, follow: to != nil)
+                                             : try Folder.open(target.directory)
+        return try restbu(index, version: version, overwrite: overwrite, into: folder, name: target.baseName, syncEach: true)
     }
 
-    /// With `syncEach` false (a snapshot's many files), a new file is not synced
-    /// on its own: the caller syncs them all at once. One that replaces a file
-    /// still is, before its rename.
-    func restbu(_ index: Int64, version: Int64, overwrite: Bool, to: String?, syncEach: Bool) throws -> String {
-        try write { db in
+    /// restbu into `folder` as `name`. With `syncEach` false (a snapshot's many
+    /// files), a new file is not synced on its own: the caller syncs them all
+    /// at once. One that replaces a file still is, before its rename.
+    func restbu(_ index: Int64, version: Int64, overwrite: Bool, into folder: Folder, name: Path, syncEach: Bool) throws -> Path {
+        let target = folder.path.appending(name)
+        return try write { db in
             guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
             guard let copy = try StoredCopy(db, of: b, version: version) else {
-                throw BMError(14, "backup \(index) (\(b.name)) has no version \(version)", path: b.path)
+                throw BMError(14, "backup \(index) (\(FS.shown(b.name))) has no version \(version)", path: b.path)
             }
-            let intoFolder = to?.hasSuffix("/") ?? false   // `--to DIR/`: a folder, made if missing
-            var target = to.map(FS.absolute) ?? b.path
-            if intoFolder || FS.isDirectory(target) { target += "/" + FS.baseName(b.path) }
-            let existing = try replaceable(target, overwrite: overwrite)
-            let objectPath = objects.path(of: copy.object)
-            var source: String?
-            if let out = try runHook(4, [.string(b.path), .string(objectPath), .string(b.name), .integer(index),
-                                         .integer(version), .boolean(overwrite)]),
-               let file = out.bhout.stringValue {
-                source = file
-            }
+            let existing = try replaceable(name, in: folder, overwrite: overwrite)
+            let source = try runHook(.beforeRestore(original: b.path, object: Path(objects.path(of: copy.data.object)), name: b.name,
+                                                    index: index, version: version, overwrite: overwrite))?.bhout.pathValue
             // Back in its place, the original no longer needs the backup: but
             // only once it is durable, so this one is synced whatever the caller says.
             let endsStoredAway = b.storedAway && version == 0 && target == b.path
             if endsStoredAway {
                 try Catalog.clearStoredAway(db, index: index)   // rolled back with the rest if the write fails
             }
-            if to == nil || intoFolder {
-                try FS.makeDirectories(FS.directory(target))   // the original's folder may be gone with it
-            }
             // A file that replaces another is synced before its rename whatever the caller says:
             // a user's file is never half-overwritten.
             let durable = syncEach || endsStoredAway
-            try writeAtomically(to: target, mode: copy.mode, mtimeNs: copy.mtimeNs, owner: copy.owner, xattrs: copy.xattrs,
+            try writeAtomically(copy.data, into: folder, name: name, replacing: overwrite,
                                 syncFile: durable || existing != nil, syncFolder: durable) { fd in
                 if let source {
-                    let input = open(source, O_RDONLY | O_CLOEXEC)
-                    guard input >= 0 else { throw FS.failure("cannot read", source) }
-                    defer { Glibc.close(input) }
-                    try stream(input, name: source) { try writeAll(fd, $0, to: target) }
+                    let input = try SourceFile.open(path: source)
+                    try stream(input.fd, name: source) { try writeAll(fd, $0, to: target) }
                 } else {
-                    try objects.copy(copy.object, to: fd, destination: target)
+                    try objects.copy(copy.data.object, to: fd, destination: target)
                 }
             }
             return target
@@ -167,13 +169,13 @@ extension BackupDatabase {
     /// What restoring `version` of a backup (0: its current copy) writes: the
     /// data and what is set on it. Nil if the backup has no such version.
     struct StoredCopy {
-        var object: String, size: Int64, mode: UInt32, mtimeNs: Int64, owner: Owner?, xattrs: ExtendedAttributes?
+        var data: StoredData
 
         init?(_ db: Database, of b: Backup, version: Int64) throws {
             if version == 0 {
-                (object, size, mode, mtimeNs, owner, xattrs) = (b.object, b.size, b.mode, b.mtimeNs, b.owner, b.xattrs)
+                data = b.data
             } else if let v = try Catalog.version(db, backup: b.index, index: version) {
-                (object, size, mode, mtimeNs, owner, xattrs) = (v.object, v.size, v.mode, v.mtimeNs, v.owner, v.xattrs)
+                data = v.data
             } else {
                 return nil
             }
@@ -182,8 +184,9 @@ extension BackupDatabase {
 
     /// What a restore may write over: nothing unless told (error 15), and then
     /// only a file or a link (12). Returns what is there now, if anything.
-    func replaceable(_ target: String, overwrite: Bool) throws -> stat? {
-        guard let st = FS.stat(target, follow: false) else { return nil }
+    func replaceable(_ name: Path, in folder: Folder, overwrite: Bool) throws -> stat? {
+        guard let st = folder.stat(name) else { return nil }
+        let target = folder.path.appending(name)
         guard overwrite else { throw BMError(15, "\(FS.shown(target)) exists", path: target) }
         guard st.st_mode & S_IFMT == S_IFREG || st.st_mode & S_IFMT == S_IFLNK else {
             throw BMError(12, "\(FS.shown(target)) is \(FS.kind(st.st_mode)); not replaced", path: target)
@@ -191,33 +194,37 @@ extension BackupDatabase {
         return st
     }
 
-    /// Writes a temp file beside `target` and renames it over `target`. With
+    /// Writes a temp file beside `name` in `folder` and renames it over
+    /// `name` (with `replacing` false, only if nothing has appeared there). With
     /// `syncFile`, the data is durable before the rename; with `syncFolder`,
     /// the rename is durable too. What is not synced here the caller syncs.
-    func writeAtomically(to target: String, mode: UInt32, mtimeNs: Int64, owner: Owner? = nil, xattrs: ExtendedAttributes? = nil,
-                         syncFile: Bool, syncFolder: Bool,
-                         _ fill: (Int32) throws -> Void) throws {
-        let dir = FS.directory(target)
-        guard FS.isDirectory(dir) else { throw BMError(10, "folder \(FS.shown(dir)) does not exist", path: target) }
-        let (fd, temp) = try FS.makeTemp(in: dir, prefix: ".\(FS.baseName(target)).bmlua-")
+    /// Everything is set on the descriptor.
+    func writeAtomically(_ data: StoredData, into folder: Folder, name: Path, replacing: Bool,
+                         syncFile: Bool, syncFolder: Bool, _ fill: (Int32) throws -> Void) throws {
+        var temp = Path(""), fd: Int32 = -1
+        for _ in 0..<100 where fd < 0 {
+            temp = Folder.tempName(for: name)
+            fd = folder.createFile(temp)
+            if fd < 0 && errno != EEXIST { throw FS.failure("cannot write in", folder.path) }
+        }
         var done = false
         defer {
             Glibc.close(fd)
-            if !done { unlink(temp) }
+            if !done { _ = folder.unlink(temp) }
         }
         try fill(fd)
         // The owner first: chown clears set-id bits and file capabilities (an attribute).
-        if let owner, Owner.canGiveAway { fchown(fd, owner.uid, owner.gid) }
-        xattrs?.apply(to: fd)
-        fchmod(fd, mode_t(mode & 0o7777))
-        var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), FS.timespecOf(mtimeNs)]
+        if let owner = data.owner, Owner.canGiveAway { fchown(fd, owner.uid, owner.gid) }
+        data.xattrs?.apply(to: fd)
+        fchmod(fd, mode_t(data.mode & 0o7777))
+        var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), FS.timespecOf(data.mtimeNs)]
         futimens(fd, &times)
         if syncFile {
-            guard fsync(fd) == 0 else { throw FS.failure("cannot write", temp) }
+            guard fsync(fd) == 0 else { throw FS.failure("cannot write", folder.path.appending(temp)) }
         }
-        guard rename(temp, target) == 0 else { throw FS.failure("cannot replace", target) }
-        done = true
-        if syncFolder { FS.fsync(path: dir, directory: true) }
+        done = true   // rename removes the temp if it fails
+        try folder.rename(temp, to: name, replacing: replacing)
+        if syncFolder { folder.sync() }
     }
 
     // MARK: delbu — hook 5
@@ -230,14 +237,18 @@ extension BackupDatabase {
         try write { db in
             guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
             if b.storedAway && !deleteStoredAway {
-                throw BMError(17, "backup \(index) (\(b.name)) holds the only copy of \(FS.shown(b.path))", path: b.path)
+                throw BMError(17, "backup \(index) (\(FS.shown(b.name))) holds the only copy of \(FS.shown(b.path))", path: b.path)
             }
-            _ = try runHook(5, [.string(b.path), .string(b.path), .string(b.name), .integer(index), .boolean(deleteStoredAway)])
+            _ = try runHook(.beforeDelete(original: b.path, name: b.name, index: index, deleteStoredAway: deleteStoredAway))
             let sids = try Catalog.snapshotsHolding(db, backup: index)
             try Catalog.deleteBackup(db, index: index)
             if !sids.isEmpty {
-                let views = sids.map { repository.root + "/snapshots/" + $0 + b.path }
-                db.afterNextTransaction(onCommit: { _ in for v in views { unlink(v) } })
+                let repository = repository
+                db.afterNextTransaction(onCommit: { _ in
+                    for sid in sids {
+                        _ = try? repository.folder(["snapshots", Path(sid)] + b.path.directory.components).unlink(b.path.baseName)
+                    }
+                })
             }
             return sids
         }

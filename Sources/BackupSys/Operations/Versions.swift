@@ -13,20 +13,27 @@ extension BackupDatabase {
     /// A new version of backup `index` from its original file. Returns its index.
     @discardableResult
     public func newver(_ index: Int64, comment: String = "") throws -> Int64 {
+        try newver(index, comment: comment, source: nil)
+    }
+
+    /// newver of a file already open (`source`), and, with `sharing`, the
+    /// object newbu just stored from it: without a hook 6 the version is that
+    /// object, and the file is not read again. With hook 6, the hook decides as ever.
+    func newver(_ index: Int64, comment: String, source: SourceFile?, sharing: ObjectStore.Stored? = nil) throws -> Int64 {
         try write { db in
             guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
-            let st = try original(of: b)
+            let source = try source ?? original(of: b)
             let v = b.nextVersion
-            var actual = b.path, comment = comment
-            if let out = try runHook(6, [.string(b.path), .string(b.path), .string(b.name), .integer(index), .string(comment), .integer(v)]) {
-                if let file = out.bhout.stringValue { actual = file }
+            var actual: Path?, comment = comment
+            let out = try runHook(.beforeNewVersion(original: b.path, name: b.name, index: index, comment: comment, version: v))
+            if let out {
+                actual = out.bhout.pathValue
                 if let c = out.bhout2.stringValue { comment = c }
             }
-            let stored = try objects.put(file: actual)
-            try Catalog.insertVersion(db, backup: index, index: v, object: stored.id, size: stored.size,
-                                      mode: UInt32(st.st_mode & 0o7777), mtimeNs: FS.nanoseconds(st.st_mtim), owner: Owner(st),
-                                      xattrs: ExtendedAttributes.read(b.path), comment: comment, now: Date())
-            try Catalog.setSource(db, index: index, SourceState(st))
+            let stored = try actual.map { try objects.put(file: $0) } ?? (out == nil ? sharing : nil) ?? objects.put(source)
+            try Catalog.insertVersion(db, backup: index, index: v, source.metadata(object: stored.id, size: stored.size),
+                                      comment: comment, now: Date())
+            try Catalog.setSource(db, index: index, source.state)
             return v
         }
     }
@@ -39,7 +46,7 @@ extension BackupDatabase {
         try write { db in
             let (b, v) = try backupAndVersion(db, index, version)
             var comment = comment
-            if let out = try runHook(7, [.string(b.path), .string(b.path), .string(b.name), .integer(index), .string(comment), .integer(v.index)]),
+            if let out = try runHook(.beforeComment(original: b.path, name: b.name, index: index, comment: comment, version: v.index)),
                let c = out.bhout.stringValue {
                 comment = c
             }
@@ -55,9 +62,9 @@ extension BackupDatabase {
             let (b, v) = try backupAndVersion(db, index, version)
             let users = try Catalog.snapshotsUsing(db, backup: index, version: version)
             if !users.isEmpty {
-                throw BMError(22, "version \(version) of \(b.name) is part of snapshot \(users.joined(separator: ", ")) (remove the snapshot first)", path: b.path)
+                throw BMError(22, "version \(version) of \(FS.shown(b.name)) is part of snapshot \(users.joined(separator: ", ")) (remove the snapshot first)", path: b.path)
             }
-            _ = try runHook(8, [.string(b.path), .string(b.path), .string(b.name), .integer(index), .integer(v.index)])
+            _ = try runHook(.beforeDeleteVersion(original: b.path, name: b.name, index: index, version: v.index))
             try Catalog.deleteVersion(db, backup: index, index: version)
         }
     }
@@ -65,7 +72,7 @@ extension BackupDatabase {
     func backupAndVersion(_ db: Database, _ index: Int64, _ version: Int64) throws -> (Backup, Version) {
         guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
         guard let v = try Catalog.version(db, backup: index, index: version) else {
-            throw BMError(14, "backup \(index) (\(b.name)) has no version \(version)", path: b.path)
+            throw BMError(14, "backup \(index) (\(FS.shown(b.name))) has no version \(version)", path: b.path)
         }
         return (b, v)
     }

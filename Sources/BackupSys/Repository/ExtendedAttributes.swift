@@ -11,16 +11,15 @@ struct ExtendedAttributes: Equatable, Sendable {
         a.entries.count == b.entries.count && zip(a.entries, b.entries).allSatisfy { $0.name == $1.name && $0.value == $1.value }
     }
 
-    /// Those of `path` (links followed, as the data is read); nil if it has
-    /// none, or its file system keeps none.
-    static func read(_ path: String) -> ExtendedAttributes? {
-        guard let names = bytes({ listxattr(path, $0, $1) }), !names.isEmpty else { return nil }
+    /// Those of the open file `fd`; nil if it has none, or its file system keeps none.
+    static func read(fd: Int32) -> ExtendedAttributes? {
+        guard let names = bytes({ flistxattr(fd, $0, $1) }), !names.isEmpty else { return nil }
         var attributes = ExtendedAttributes()
         for name in names.split(separator: 0, omittingEmptySubsequences: true).map(Array.init) {
             // One that vanished or can't be read in between is left out, as it would be a moment later.
             guard let value = bytes({ buffer, size in
                 (name + [0]).withUnsafeBufferPointer { n in
-                    n.withMemoryRebound(to: CChar.self) { getxattr(path, $0.baseAddress!, buffer, size) }
+                    n.withMemoryRebound(to: CChar.self) { fgetxattr(fd, $0.baseAddress!, buffer, size) }
                 }
             }) else { continue }
             attributes.entries.append((name, value))
@@ -84,8 +83,8 @@ struct ExtendedAttributes: Equatable, Sendable {
 }
 
 // Not exported by Swift's Glibc module (sys/xattr.h).
-@_silgen_name("listxattr") private func listxattr(_ path: UnsafePointer<CChar>, _ list: UnsafeMutableRawPointer?, _ size: Int) -> Int
-@_silgen_name("getxattr") private func getxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>,
-                                                _ value: UnsafeMutableRawPointer?, _ size: Int) -> Int
+@_silgen_name("flistxattr") private func flistxattr(_ fd: Int32, _ list: UnsafeMutableRawPointer?, _ size: Int) -> Int
+@_silgen_name("fgetxattr") private func fgetxattr(_ fd: Int32, _ name: UnsafePointer<CChar>,
+                                                  _ value: UnsafeMutableRawPointer?, _ size: Int) -> Int
 @_silgen_name("fsetxattr") private func fsetxattr(_ fd: Int32, _ name: UnsafePointer<CChar>, _ value: UnsafeRawPointer?,
                                                   _ size: Int, _ flags: Int32) -> Int32

@@ -10,13 +10,19 @@ import Foundation
 final class ObjectStore {
     let root: String
     private let tmp: String
-    private var pendingFiles: [String] = []
+    /// `objects/` and `tmp/`, opened once: objects are made and named relative to them.
+    private lazy var rootFolder: Folder? = try? Folder.open(Path(root), follow: false)
+    private lazy var tmpFolder: Folder? = try? Folder.open(Path(tmp), follow: false)
+    /// Fan-out folders known to exist: each is made (or found) once a process, not tried per object.
+    private var fanOut = Set<UInt16>()
+    private var pendingFiles = 0
     private var pendingDirs: Set<String> = []
     /// Objects this store created since `beginTracking()`: removed again if the operation rolls back.
     private(set) var created: [String] = []
 
     static let chunkSize = 1 << 20
-    /// Source files opened for storing: lets tests prove unchanged files are not read.
+    /// Source files read for storing: lets tests prove unchanged files are not
+    /// read and new ones are read once.
     private(set) var sourceReads = 0
 
     init(repositoryRoot: String) {
@@ -24,9 +30,16 @@ final class ObjectStore {
         tmp = repositoryRoot + "/tmp"
     }
 
-    func path(of id: String) -> String { "\(root)/\(id.prefix(2))/\(id)" }
+    /// The 256 fan-out folders `ab/` (a new repository has them all).
+    static let fanOutNames = (0..<256).map { String(format: "%02x", $0) }
 
-    func exists(_ id: String) -> Bool { FS.exists(path(of: id)) }
+    func path(of id: String) -> String { "\(root)/\(id.prefix(2))/\(id)" }
+    private func relative(_ id: String) -> Path { Path("\(id.prefix(2))/\(id)") }
+
+    func exists(_ id: String) -> Bool {
+        guard let folder = rootFolder else { return FS.exists(path(of: id)) }
+        return folder.stat(relative(id)) != nil
+    }
 
     struct Stored {
         var id: String
@@ -34,76 +47,88 @@ final class ObjectStore {
         var isNew: Bool
     }
 
-    /// Stores the bytes of `source` (a regular file). Errors: 10, 11, 12 for the
-    /// source, 20 for the repository.
-    func put(file source: String) throws -> Stored {
-        let input = open(source, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw FS.failure("cannot read", source) }
-        defer { close(input) }
-        sourceReads += 1
-        var st = Foundation.stat()
-        guard fstat(input, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
-            throw BMError(12, "\(FS.shown(source)) is \(FS.kind(st.st_mode))", path: source)
-        }
-        return try put(from: input, name: source)
+    /// Stores the bytes of the file at `source` (a hook's `bhout`: links
+    /// followed, as the hook named it). Errors: 10, 11, 12 for the source, 20 for the repository.
+    func put(file source: Path) throws -> Stored {
+        try put(try SourceFile.open(path: source))
     }
 
-    func put(from input: Int32, name: String) throws -> Stored {
+    /// Stores the data of `source` from its start.
+    func put(_ source: SourceFile) throws -> Stored {
+        sourceReads += 1
+        if lseek(source.fd, 0, SEEK_CUR) != 0 { lseek(source.fd, 0, SEEK_SET) }
+        return try put(from: source.fd, name: source.path, expectedSize: Int(source.status.st_size))
+    }
+
+    /// `expectedSize` (what fstat said) lets a short read end a small file
+    /// without a second read to see its end; a file that grew meanwhile is read on to its end.
+    func put(from input: Int32, name: Path, expectedSize: Int? = nil) throws -> Stored {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
         defer { buffer.deallocate() }
         var hasher = SHA256()
-        var size = try fill(buffer, from: input, name: name)
+        var size = try fill(buffer, from: input, name: name, expecting: expectedSize)
         let head = UnsafeRawBufferPointer(rebasing: buffer[0..<size])
         hasher.update(bufferPointer: head)
         // A file that fits in one chunk is hashed before anything is written,
-        // so storing a duplicate makes no temp file: a snapshot's newver of
-        // each file newbu just stored would otherwise create and unlink one
-        // per file, and ext4 then searches ever longer for a free inode.
+        // so storing a duplicate makes no temp file (ext4 searches ever longer
+        // for a free inode when files are created and unlinked by the thousand).
         let whole = size < buffer.count
         if whole, case let id = hasher.finalize().hex, exists(id) {
             return Stored(id: id, size: Int64(size), isNew: false)
         }
-        let (output, tempPath) = try FS.makeTemp(in: tmp, prefix: "obj-")
+        guard let tmpFolder, let rootFolder else { throw FS.failure("cannot open", tmp) }
+        // Read-only from the start (the descriptor still writes): no chmod afterwards.
+        var temp = Path(""), output: Int32 = -1
+        for _ in 0..<100 where output < 0 {
+            temp = Path("obj-" + String(UInt64.random(in: .min ... .max), radix: 36))
+            output = tmpFolder.createFile(temp, mode: 0o444)
+            if output < 0 && errno != EEXIST { throw FS.failure("cannot write in", tmp) }
+        }
         var keep = false
         defer {
             close(output)
-            if !keep { unlink(tempPath) }
+            if !keep { _ = tmpFolder.unlink(temp) }
         }
-        try writeAll(output, head, to: tempPath)
+        try writeAll(output, head, to: temp)
         if !whole {
             try stream(input, name: name, through: buffer) { chunk in
                 hasher.update(bufferPointer: chunk)
-                try writeAll(output, chunk, to: tempPath)
+                try writeAll(output, chunk, to: temp)
                 size += chunk.count
             }
         }
         let id = hasher.finalize().hex
-        let final = path(of: id)
-        if exists(id) { return Stored(id: id, size: Int64(size), isNew: false) }
-        let dir = FS.directory(final)
-        try FS.mkdir(dir)
-        fchmod(output, 0o444)
-        guard rename(tempPath, final) == 0 else { throw FS.failure("cannot store object in", dir) }
+        if !whole && exists(id) { return Stored(id: id, size: Int64(size), isNew: false) }
+        try makeFanOut(for: id)
+        let renamed = temp.withCString { t in relative(id).withCString { renameat(tmpFolder.fd, t, rootFolder.fd, $0) } }
+        guard renamed == 0 else { throw FS.failure("cannot store object in", root) }
         keep = true
-        pendingFiles.append(final)
-        pendingDirs.insert(dir)
-        created.append(final)
+        pendingFiles += 1
+        pendingDirs.insert(String(id.prefix(2)))
+        created.append(id)
         return Stored(id: id, size: Int64(size), isNew: true)
+    }
+
+    private func makeFanOut(for id: String) throws {
+        guard let key = UInt16(id.prefix(2), radix: 16), !fanOut.contains(key), let rootFolder else { return }
+        if Path(String(id.prefix(2))).withCString({ mkdirat(rootFolder.fd, $0, 0o700) }) != 0 && errno != EEXIST {
+            throw FS.failure("cannot create", root + "/" + id.prefix(2))
+        }
+        fanOut.insert(key)
     }
 
     /// Makes every object written since the last sync durable. Many files: one
     /// `syncfs`; a few: fsync each and their directories.
     func sync() {
-        guard !pendingFiles.isEmpty else { return }
-        if pendingFiles.count > 32 {
-            let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            if fd >= 0 { _ = syncfs(fd); close(fd) }
+        guard pendingFiles > 0 else { return }
+        if pendingFiles > 32, let rootFolder {
+            _ = syncfs(rootFolder.fd)
         } else {
-            for f in pendingFiles { FS.fsync(path: f) }
-            for d in pendingDirs { FS.fsync(path: d, directory: true) }
+            for id in created.suffix(pendingFiles) { FS.fsync(path: path(of: id)) }
+            for d in pendingDirs { FS.fsync(path: root + "/" + d, directory: true) }
             FS.fsync(path: root, directory: true)
         }
-        pendingFiles.removeAll()
+        pendingFiles = 0
         pendingDirs.removeAll()
     }
 
@@ -111,24 +136,24 @@ final class ObjectStore {
 
     /// Removes the objects created since `beginTracking()`: the operation that wrote them failed.
     func discardCreated() {
-        for f in created { unlink(f) }
+        for id in created { unlink(path(of: id)) }
         created.removeAll()
-        pendingFiles.removeAll()
+        pendingFiles = 0
     }
 
     /// Streams object `id` to `fd`, verifying its hash; error 21 if it does not match.
-    func copy(_ id: String, to fd: Int32, destination: String) throws {
+    func copy(_ id: String, to fd: Int32, destination: Path) throws {
         let source = path(of: id)
         let input = open(source, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw BMError(21, "object \(id) is missing", path: source) }
+        guard input >= 0 else { throw BMError(21, "object \(id) is missing", path: Path(source)) }
         defer { close(input) }
         var hasher = SHA256()
-        try stream(input, name: source) { chunk in
+        try stream(input, name: Path(source)) { chunk in
             hasher.update(bufferPointer: chunk)
             try writeAll(fd, chunk, to: destination)
         }
         let actual = hasher.finalize().hex
-        guard actual == id else { throw BMError(21, "object \(id) does not match its hash", path: source) }
+        guard actual == id else { throw BMError(21, "object \(id) does not match its hash", path: Path(source)) }
     }
 
     /// The SHA-256 of a whole file, streamed.
@@ -136,8 +161,12 @@ final class ObjectStore {
         let input = open(path, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw FS.failure("cannot read", path) }
         defer { close(input) }
+        return try hash(fd: input, name: Path(path))
+    }
+
+    func hash(fd input: Int32, name: Path) throws -> String {
         var hasher = SHA256()
-        try stream(input, name: path) { hasher.update(bufferPointer: $0) }
+        try stream(input, name: name) { hasher.update(bufferPointer: $0) }
         return hasher.finalize().hex
     }
 
@@ -154,14 +183,14 @@ final class ObjectStore {
     }
 }
 
-func stream(_ fd: Int32, name: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+func stream(_ fd: Int32, name: Path, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ObjectStore.chunkSize, alignment: 16)
     defer { buffer.deallocate() }
     try stream(fd, name: name, through: buffer, body)
 }
 
 /// Hands `body` the rest of `fd`, a buffer's worth at a time.
-func stream(_ fd: Int32, name: String, through buffer: UnsafeMutableRawBufferPointer,
+func stream(_ fd: Int32, name: Path, through buffer: UnsafeMutableRawBufferPointer,
             _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
     while true {
         let n = try fill(buffer, from: fd, name: name)
@@ -170,10 +199,13 @@ func stream(_ fd: Int32, name: String, through buffer: UnsafeMutableRawBufferPoi
     }
 }
 
-/// Reads into `buffer` until it is full or the data ends: fewer bytes than it holds means the end.
-func fill(_ buffer: UnsafeMutableRawBufferPointer, from fd: Int32, name: String) throws -> Int {
+/// Reads into `buffer` until it is full or the data ends: fewer bytes than it
+/// holds means the end. Having read `expected` bytes and hit a short read, a
+/// regular file is at its end: no further read is needed to see it.
+func fill(_ buffer: UnsafeMutableRawBufferPointer, from fd: Int32, name: Path, expecting expected: Int? = nil) throws -> Int {
     var n = 0
     while n < buffer.count {
+        if let expected, n == expected, n > 0 { break }
         let r = read(fd, buffer.baseAddress! + n, buffer.count - n)
         if r < 0 {
             if errno == EINTR { continue }
@@ -185,7 +217,7 @@ func fill(_ buffer: UnsafeMutableRawBufferPointer, from fd: Int32, name: String)
     return n
 }
 
-func writeAll(_ fd: Int32, _ data: UnsafeRawBufferPointer, to name: String) throws {
+func writeAll(_ fd: Int32, _ data: UnsafeRawBufferPointer, to name: Path) throws {
     var offset = 0
     while offset < data.count {
         let n = write(fd, data.baseAddress! + offset, data.count - offset)

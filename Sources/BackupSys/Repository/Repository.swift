@@ -35,11 +35,12 @@ public final class Repository {
         // its mode changed). An empty one is fine, and so is what an init
         // that was cut short left.
         let ours: Set = ["objects", "snapshots", "tmp", "lock", "catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"]
-        if let entries = try? FS.folderEntries(root), !entries.undecodable.isEmpty || !ours.isSuperset(of: entries.names) {
+        if let entries = try? Folder.open(Path(root)).entries(), !ours.isSuperset(of: entries.map { $0.name.string ?? "" }) {
             throw BMError(22, "\(FS.shown(root)) is not empty; bmlua init wants a new or empty folder (try: bmlua init --repo \(FS.shown(root))/bmlua)", path: root)
         }
         chmod(root, 0o700)
         for sub in ["objects", "snapshots", "tmp"] { try FS.mkdir(root + "/" + sub) }
+        for fan in ObjectStore.fanOutNames { try FS.mkdir(root + "/objects/" + fan) }
         let repo = try Repository(root: root)
         FS.fsync(path: root, directory: true)
         return repo
@@ -70,6 +71,11 @@ public final class Repository {
 
     deinit { if lockFD >= 0 { Glibc.close(lockFD) } }
 
+    /// A folder inside the repository, reached from its root without following a link.
+    func folder(_ names: [Path]) throws -> Folder {
+        try Folder.open(Path(root)).descend(names)
+    }
+
     private var cleanedTmp = false
 
     /// Takes the writer lock; error 2 if another writer still holds it after
@@ -98,7 +104,7 @@ public final class Repository {
         if !cleanedTmp {
             cleanedTmp = true
             let tmp = root + "/tmp"
-            for f in (try? FS.folderEntries(tmp).names) ?? [] where !LuaVM.isLiveTempFile(f) { unlink(tmp + "/" + f) }
+            for f in (try? FS.folderEntries(tmp)) ?? [] where !LuaVM.isLiveTempFile(f) { unlink(tmp + "/" + f) }
         }
     }
 

@@ -53,7 +53,7 @@ public struct ProfileConfig {
 
     public mutating func add(name: String, repo: String?) throws -> Profile {
         guard !name.isEmpty else { throw BMError(22, "a profile needs a name") }
-        let p = Profile(id: (profiles.map(\.id).max() ?? 0) + 1, name: name, repo: repo.map(FS.absolute))
+        let p = Profile(id: (profiles.map(\.id).max() ?? 0) + 1, name: name, repo: repo.map { FS.absolute($0) })
         profiles.append(p)
         try save()
         return p

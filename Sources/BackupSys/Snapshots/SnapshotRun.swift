@@ -80,9 +80,9 @@ public struct SnapshotRun {
             try requireRepository(repo)
             // Nothing to read at all is a failed run, as restic says "all source
             // files do not exist": an empty snapshot "with errors" is only noise.
-            let includes = profile.include.map(FS.absolute)
+            let includes = profile.include.map { Path($0).absolute }
             if includes.allSatisfy({ FS.stat($0) == nil && errno == ENOENT }) {   // followed, as walk follows an include
-                throw BMError(5, "none of profile \(profile.id)'s include paths exists (\(includes.map(FS.shown).joined(separator: ", "))); is the drive mounted?")
+                throw BMError(5, "none of profile \(profile.id)'s include paths exists (\(includes.map { FS.shown($0) }.joined(separator: ", "))); is the drive mounted?")
             }
             let bd = try BackupDatabase(at: repo, options: options)
             defer { bd.close() }
@@ -95,7 +95,7 @@ public struct SnapshotRun {
             callback.call(profile, .error, ["5", stop.description])
             failure = stop
         } catch let e as BMError where e.number == 3 || e.number == 4 {
-            callback.call(profile, .error, e.number == 3 ? ["3"] : ["4", e.path])
+            callback.call(profile, .error, e.number == 3 ? ["3"] : ["4", String(decoding: e.path.bytes, as: UTF8.self)])
             failure = e
         } catch {
             let e = BMError.wrap(error)
@@ -110,14 +110,14 @@ public struct SnapshotRun {
 
     /// What a run would store, found as `run()` finds it (`snapshot --dry-run`).
     public struct Plan: Sendable {
-        public var new: [String] = []
-        public var changed: [String] = []
+        public var new: [Path] = []
+        public var changed: [Path] = []
         public var unchanged = 0
         public var links = 0
         /// Bytes of the new and changed files, as they are on disk (before any hook).
         public var bytes: Int64 = 0
         /// What could not be walked, each with its error.
-        public var unreadable: [(path: String, error: BMError)] = []
+        public var unreadable: [(path: Path, error: BMError)] = []
     }
 
     /// The repository the profile snapshots into: its own, else the default.
@@ -147,24 +147,31 @@ public struct SnapshotRun {
         try requireRepository(repo)
         let bd = try BackupDatabase(at: repo, options: options)
         defer { bd.close() }
-        let tree = walk(profile)
         let known = try KnownFiles(bd)
-        var plan = Plan(links: tree.links.count, unreadable: tree.failures)
-        for (path, st) in tree.files {
-            if let b = known.byPath[path], known.unchangedVersion(of: b, st) != nil {
+        var plan = Plan()
+        let tree = try walker(profile).walk { file in
+            guard let st = file.lookUp() else { return plan.unreadable.append((file.path, FS.failure("cannot read", file.path))) }
+            if let b = known.byPath[file.path], known.unchangedVersion(of: b, st) != nil {
                 plan.unchanged += 1
-                continue
+                return
             }
-            if known.byPath[path] == nil { plan.new.append(path) } else { plan.changed.append(path) }
+            if known.byPath[file.path] == nil { plan.new.append(file.path) } else { plan.changed.append(file.path) }
             plan.bytes += Int64(st.st_size)
         }
+        plan.links = tree.links.count
+        plan.unreadable += tree.failures
         return plan
     }
 
-    /// The backups by original path, and each one's newest version. Read once
-    /// per run: each path is walked once, so a backup made in this run is not met again.
+    func walker(_ profile: Profile, until stop: @escaping () -> Bool = { false }) -> Walker {
+        Walker(includes: profile.include.map { Path($0) }, excludes: profile.exclude, stop: stop)
+    }
+
+    /// The backups by original path (bytewise), and each one's newest version.
+    /// Read once per run: each path is walked once, so a backup made in this
+    /// run is not met again.
     struct KnownFiles {
-        var byPath: [String: Backup]
+        var byPath: [Path: Backup]
         var latest: [Int64: Int64]
 
         init(_ bd: BackupDatabase) throws {
@@ -192,7 +199,7 @@ public struct SnapshotRun {
 
         // A file that can't be backed up is reported, goes through the error
         // handler (hooks 9 and 10) and makes the snapshot "taken with errors".
-        func failed(_ path: String, _ error: Error) {
+        func failed(_ path: Path, _ error: Error) {
             let e = bd.handle(BMError.wrap(error, path: path), dialog: false)
             summary.failedFiles += 1
             // Most messages name the file already; a hook's own error may not.
@@ -201,61 +208,72 @@ public struct SnapshotRun {
             bd.options.diagnostics("bmlua: " + line)
         }
         let stop = bd.options.stopRequested
-        let tree = walk(profile, until: stop)
-        if stop() { throw Interrupted("while listing the files; nothing was stored") }
-        if bd.options.verbose {
-            for (path, kind) in tree.skipped { bd.options.diagnostics("bmlua: skipped \(FS.shown(path)): \(kind)") }
-        }
-        if !tree.failures.isEmpty { try bd.write { _ in for (path, e) in tree.failures { failed(path, e) } } }
-        summary.links = tree.links.count
         let known = try KnownFiles(bd)
         var entries: [(backup: Int64, version: Int64)] = []
-        var sharing: [String: [Int64]] = [:]   // a file with other hard links → the backups of its links in the tree
+        var sharing: [Inode: [Int64]] = [:]   // a file with other hard links → the backups of its links in the tree
         func enter(_ backup: Int64, _ version: Int64, _ st: stat) {
             entries.append((backup, version))
-            if st.st_nlink > 1 { sharing["\(st.st_dev):\(st.st_ino)", default: []].append(backup) }
+            if st.st_nlink > 1 { sharing[Inode(st), default: []].append(backup) }
         }
         let comment = "snapshot \(sid)"
         var lastReport = Date()
 
-        let files = tree.files
-        for batch in stride(from: 0, to: files.count, by: batchSize).map({ files[$0..<min($0 + batchSize, files.count)] }) {
+        /// One file: nothing if unchanged, newver if changed, newbu and newver
+        /// (one read, one object) if new.
+        func store(_ file: Walker.File) throws {
+            if let b = known.byPath[file.path] {
+                guard let st = file.lookUp() else { throw FS.failure("cannot read", file.path) }
+                if let v = known.unchangedVersion(of: b, st) {
+                    summary.unchangedFiles += 1
+                    return enter(b.index, v, st)
+                }
+                let source = try file.open()
+                let v = try bd.newver(b.index, comment: comment, source: source)
+                summary.changedFiles += 1
+                summary.bytesStored += Int64(source.status.st_size)
+                return enter(b.index, v, source.status)
+            }
+            let source = try file.open()
+            // One step: a file whose version fails leaves no backup behind either.
+            let (i, v) = try bd.write { _ in
+                let made = try bd.newbu(source, .init(group: profile.id))
+                return (made.index, try bd.newver(made.index, comment: comment, source: source, sharing: made.fromSource ? made.stored : nil))
+            }
+            summary.newFiles += 1
+            summary.bytesStored += Int64(source.status.st_size)
+            enter(i, v, source.status)
+        }
+
+        // Files are stored as the walk meets them, a batch a transaction: its
+        // folders stay open until the batch is done.
+        var batch: [Walker.File] = []
+        func flush() throws {
+            guard !batch.isEmpty else { return }
             try bd.write { _ in
-                for (path, st) in batch {
+                for file in batch {
                     // Stopping rolls back this batch only: what earlier batches
                     // stored is in the catalog, and the next run does not copy it again.
                     if stop() { throw Interrupted("no snapshot recorded (the next run does not copy again what earlier batches stored)") }
-                    do {
-                        if let b = known.byPath[path] {
-                            if let v = known.unchangedVersion(of: b, st) {
-                                summary.unchangedFiles += 1
-                                enter(b.index, v, st)
-                                continue
-                            }
-                            let v = try bd.newver(b.index, comment: comment)
-                            summary.changedFiles += 1
-                            summary.bytesStored += Int64(st.st_size)
-                            enter(b.index, v, st)
-                        } else {
-                            // One step: a file whose version fails leaves no backup behind either.
-                            let (i, v) = try bd.write { _ in
-                                let i = try bd.newbu(path, .init(group: profile.id))
-                                return (i, try bd.newver(i, comment: comment))
-                            }
-                            summary.newFiles += 1
-                            summary.bytesStored += Int64(st.st_size)
-                            enter(i, v, st)
-                        }
-                    } catch {
-                        failed(path, error)
-                    }
+                    do { try store(file) } catch let stop as Interrupted { throw stop } catch { failed(file.path, error) }
                     if let progress, Date().timeIntervalSince(lastReport) > 0.2 {
                         lastReport = Date()
                         progress(summary)
                     }
                 }
             }
+            batch.removeAll(keepingCapacity: true)
         }
+        let tree = try walker(profile, until: stop).walk { file in
+            batch.append(file)
+            if batch.count >= batchSize { try flush() }
+        }
+        if stop() { throw Interrupted("no snapshot recorded (stopped while listing the files; the next run does not copy again what earlier batches stored)") }
+        try flush()
+        if bd.options.verbose {
+            for (path, kind) in tree.skipped { bd.options.diagnostics("bmlua: skipped \(FS.shown(path)): \(kind)") }
+        }
+        if !tree.failures.isEmpty { try bd.write { _ in for (path, e) in tree.failures { failed(path, e) } } }
+        summary.links = tree.links.count
 
         summary.seconds = Date().timeIntervalSince(started)
         summary.filesRead = bd.objects.sourceReads - readsBefore
@@ -291,7 +309,9 @@ public struct SnapshotRun {
             }
         } catch {
             // The record is gone with the rollback: so goes its view, whole or half-built.
-            for view in [sid, ".\(sid).partial"] { try? FileManager.default.removeItem(atPath: bd.repository.root + "/snapshots/" + view) }
+            if let views = try? bd.repository.folder(["snapshots"]) {
+                for view in [sid, ".\(sid).partial"] { views.removeTree(Path(view)) }
+            }
             throw error
         }
         summary.sid = sid
@@ -301,98 +321,37 @@ public struct SnapshotRun {
 
     /// `snapshots/<sid>/<original absolute path>`: the tree's folders, hard
     /// links to the objects, and the tree's symbolic links as they were, built
-    /// under a hidden name and renamed into place.
+    /// under a hidden name through descriptors (no path is too long for it)
+    /// and renamed into place.
     func makeBrowseView(sid: String, in bd: BackupDatabase, _ db: Database) throws {
-        let root = bd.repository.root + "/snapshots"
-        let partial = root + "/.\(sid).partial"
-        try? FileManager.default.removeItem(atPath: partial)
-        var made: Set<String> = []
-        func folder(_ path: String) throws {
-            if made.insert(path).inserted { try FS.makeDirectories(path) }
-        }
+        let views = try bd.repository.folder(["snapshots"])
+        let objects = try bd.repository.folder(["objects"])
+        let partialName = Path(".\(sid).partial")
+        views.removeTree(partialName)
+        let cursor = FolderCursor(base: try views.makeFolder(partialName, mode: 0o755), makingWith: 0o755)
         // The walked folders, the empty ones too; a file's folder may be one
         // that was not walked (an include that is a file).
-        for f in try Catalog.snapshotFolders(db, sid: sid) { try folder(partial + f.path) }
+        for f in try Catalog.snapshotFolders(db, sid: sid) { _ = try cursor.folder(f.path.components[...]) }
         for file in try Catalog.snapshotFiles(db, sid: sid) {
             guard let object = file.object else { continue }
-            let target = partial + file.path
-            try folder(FS.directory(target))
-            if link(bd.objects.path(of: object), target) != 0 {
-                try? FileManager.default.copyItem(atPath: bd.objects.path(of: object), toPath: target)
+            let (folder, name) = try cursor.parent(of: file.path.components)
+            let linked = Path("\(object.prefix(2))/\(object)").withCString { o in name.withCString { linkat(objects.fd, o, folder.fd, $0, 0) } }
+            if linked != 0 {   // too many links to one object (EMLINK): a copy of it
+                let fd = folder.createFile(name, mode: 0o444)
+                guard fd >= 0 else { throw FS.failure("cannot create", folder.path.appending(name)) }
+                defer { close(fd) }
+                try bd.objects.copy(object, to: fd, destination: folder.path.appending(name))
             }
         }
         for l in try Catalog.snapshotLinks(db, sid: sid) {
-            let at = partial + l.path
-            try folder(FS.directory(at))
-            guard symlink(l.target, at) == 0 else { throw FS.failure("cannot create the link", at) }
-        }
-        try FS.mkdir(partial)
-        guard rename(partial, root + "/" + sid) == 0 else { throw FS.failure("cannot create the browse view", root + "/" + sid) }
-    }
-
-    /// What a walk of a profile's includes found, minus the excludes.
-    struct Tree {
-        /// Regular files, sorted by path.
-        var files: [(path: String, stat: stat)] = []
-        /// Symbolic links met inside the tree, sorted by path.
-        var links: [SnapshotLink] = []
-        /// The folders walked (the includes among them), sorted by path.
-        var folders: [SnapshotFolder] = []
-        /// What could not be walked (a folder that can't be listed, a name or
-        /// link that is not UTF-8), each with its error.
-        var failures: [(path: String, error: BMError)] = []
-        /// What was passed over (FIFOs, sockets, devices), each with its kind.
-        var skipped: [(path: String, kind: String)] = []
-    }
-
-    func walk(_ profile: Profile, until stop: () -> Bool = { false }) -> Tree {
-        var files: [String: stat] = [:]
-        var links: [String: SnapshotLink] = [:]
-        var folders: [String: SnapshotFolder] = [:]
-        var tree = Tree()
-        func excluded(_ path: String) -> Bool {
-            let name = FS.baseName(path)
-            return profile.exclude.contains { fnmatch($0, path, 0) == 0 || fnmatch($0, name, 0) == 0 }
-        }
-        func child(_ folder: String, _ name: String) -> String { folder == "/" ? "/" + name : folder + "/" + name }
-        // An include that is a symbolic link is followed (the user named it);
-        // links met inside the tree are kept as links, not followed (they may loop).
-        func visit(_ path: String, include: Bool = false) {
-            if excluded(path) { return }
-            guard let st = FS.stat(path, follow: include) else {
-                tree.failures.append((path, FS.failure("cannot read", path)))
-                return
-            }
-            switch st.st_mode & S_IFMT {
-            case S_IFREG:
-                files[path] = st
-            case S_IFLNK:
-                do { links[path] = SnapshotLink(path: path, target: try FS.linkTarget(path), mtimeNs: FS.nanoseconds(st.st_mtim), owner: Owner(st)) } catch {
-                    tree.failures.append((path, BMError.wrap(error, path: path)))
-                }
-            case S_IFDIR:
-                if stop() { return }
-                folders[path] = SnapshotFolder(path: path, mode: UInt32(st.st_mode & 0o7777), mtimeNs: FS.nanoseconds(st.st_mtim),
-                                               owner: Owner(st), xattrs: ExtendedAttributes.read(path))
-                let entries: (names: [String], undecodable: [String])
-                do { entries = try FS.folderEntries(path) } catch {
-                    tree.failures.append((path, BMError.wrap(error, path: path)))
-                    return
-                }
-                for name in entries.undecodable {
-                    let shown = child(path, name)
-                    tree.failures.append((shown, BMError(22, "\(FS.shown(shown)): the name is not valid UTF-8, and bmlua keeps paths as text", path: shown)))
-                }
-                for name in entries.names { visit(child(path, name)) }
-            default:
-                tree.skipped.append((path, FS.kind(st.st_mode)))   // a backup holds a regular file's data
+            let (folder, name) = try cursor.parent(of: l.path.components)
+            guard l.target.withCString({ t in name.withCString { symlinkat(t, folder.fd, $0) } }) == 0 else {
+                throw FS.failure("cannot create the link", folder.path.appending(name))
             }
         }
-        for include in profile.include { visit(FS.absolute(include), include: true) }
-        tree.files = files.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        tree.links = links.sorted { $0.key < $1.key }.map(\.value)
-        tree.folders = folders.sorted { $0.key < $1.key }.map(\.value)
-        return tree
+        guard partialName.withCString({ p in Path(sid).withCString { renameat(views.fd, p, views.fd, $0) } }) == 0 else {
+            throw FS.failure("cannot create the browse view", bd.repository.root + "/snapshots/" + sid)
+        }
     }
 
     static func stamp(_ d: Date) -> String {
@@ -401,6 +360,13 @@ public struct SnapshotRun {
         f.dateFormat = "yyyyMMdd-HHmmss"
         return f.string(from: d)
     }
+}
+
+/// A file's identity on its file system: files of one snapshot with the same one are hard links of each other.
+struct Inode: Hashable {
+    var device: UInt64
+    var inode: UInt64
+    init(_ st: stat) { (device, inode) = (UInt64(st.st_dev), UInt64(st.st_ino)) }
 }
 
 /// "Already running" (error 2): a per-profile lock outside the repository, so

@@ -14,7 +14,7 @@ extension BackupDatabase {
 
     /// The files of a snapshot: original path, backup, version, and the
     /// number its group of hard-linked files shares, if it has other links there.
-    public func snapshotFiles(_ sid: String) throws -> [(path: String, backup: Int64, version: Int64, hardlink: Int64?)] {
+    public func snapshotFiles(_ sid: String) throws -> [(path: Path, backup: Int64, version: Int64, hardlink: Int64?)] {
         _ = try snapshot(sid)
         return try read { db in try Catalog.snapshotFiles(db, sid: sid).map { ($0.path, $0.backup, $0.version, $0.hardlink) } }
     }
@@ -29,40 +29,48 @@ extension BackupDatabase {
     /// restbu, hooks included (hard-linked ones as links again), then its
     /// symbolic links and folders as they were (no hook: they have no data):
     /// to their original places, or under `to` as `<to>/<original absolute
-    /// path>`. Returns the paths written (files, then links), the failures, and
-    /// how many of those paths are symbolic links, and the files left alone
-    /// because they were already there as the snapshot has them.
+    /// path>`. Every folder below the restore root is reached through the
+    /// descriptor of its parent, never through a link: a link where a folder
+    /// belongs fails that file (error 12), and no path is too long.
+    /// Returns the paths written (files, then links), the failures, how many
+    /// of those paths are symbolic links, and the files left alone because
+    /// they were already there as the snapshot has them.
     /// The files are made durable together at the end, not one fsync each.
     /// `progress` hears (files and links done, in all) after each one.
-    public func restoreSnapshot(_ sid: String, path: String? = nil, to: String? = nil, overwrite: Bool = false,
+    public func restoreSnapshot(_ sid: String, path: Path? = nil, to: Path? = nil, overwrite: Bool = false,
                                 progress: ((Int, Int) -> Void)? = nil)
-        throws -> (restored: [String], failed: [BMError], links: Int, unchanged: [String])
+        throws -> (restored: [Path], failed: [BMError], links: Int, unchanged: [Path])
     {
-        let prefix = path.map(FS.absolute)
-        var restored: [String] = [], failed: [BMError] = [], stopped: String?, linksRestored = 0, foldersMade: [String] = []
-        var unchanged: [String] = []
+        let prefix = path?.absolute
+        var restored: [Path] = [], failed: [BMError] = [], stopped: String?, linksRestored = 0
+        var unchanged: [Path] = []
         var nothingThere = false
+        var written: [UInt64: Folder] = [:]   // a folder written into, one per file system: synced at the end
         // One writer lock for the whole restore: no prune removes a version half-way.
         try holdingWriterLock {
-            let selected = { (p: String) in prefix.map { FS.isAtOrUnder(p, $0) } ?? true }
+            let selected = { (p: Path) in prefix.map { p.isAtOrUnder($0) } ?? true }
             let files = try snapshotFiles(sid).filter { selected($0.path) }
             let links = try snapshotLinks(sid).filter { selected($0.path) }
             let folders = try read { db in try Catalog.snapshotFolders(db, sid: sid) }.filter { selected($0.path) }
             let total = files.count + links.count
             nothingThere = total == 0 && folders.isEmpty
-            let place = { (path: String) in to.map { FS.absolute($0) + path } ?? path }
+            guard !nothingThere else { return }
+            let base = try to.map { try Folder.make($0) } ?? Folder.open(.root)
+            let place = { (path: Path) in to.map { $0.absolute.under(path) } ?? path }
+            let cursor = FolderCursor(base: base, makingWith: 0o777)
             // Folders there before anything is written keep their metadata, unless overwritten.
-            let kept = overwrite ? [] : Set(folders.map { place($0.path) }.filter(FS.exists))
+            let probe = FolderCursor(base: base)
+            let kept = overwrite ? [] : Set(folders.map(\.path).filter { (try? probe.folder($0.components[...])) != nil })
             /// `restore` answers the path written, or nil for a file left as it was.
-            func attempt(_ path: String, _ restore: (String) throws -> String?) -> Bool {
+            func attempt(_ path: Path, _ restore: (Folder, Path) throws -> Path?) -> Bool {
                 if options.stopRequested() { stopped = "\(restored.count) of \(total) files restored"; return false }
                 defer { progress?(restored.count + unchanged.count + failed.count, total) }
-                let target = place(path)
                 do {
-                    try FS.makeDirectories(FS.directory(target))
-                    if let written = try restore(target) { restored.append(written) } else { unchanged.append(target) }
+                    let (folder, name) = try cursor.parent(of: path.components)
+                    if let st = try? folder.status(), written[UInt64(st.st_dev)] == nil { written[UInt64(st.st_dev)] = folder }
+                    if let done = try restore(folder, name) { restored.append(done) } else { unchanged.append(place(path)) }
                 } catch {
-                    failed.append(BMError.wrap(error, path: target))
+                    failed.append(BMError.wrap(error, path: place(path)))
                 }
                 return true
             }
@@ -73,32 +81,36 @@ extension BackupDatabase {
             let leavesEqualFiles = try !overwrite && hookCode(4) == nil
             // The first file of a hard-linked group restored is written; the
             // others become links of it, as they were (no hook fires for them).
-            var written: [Int64: String] = [:]
+            var first: [Int64: Path] = [:]
+            let linkSource = FolderCursor(base: base)
             for f in files {
-                guard attempt(f.path, { target in
-                    if leavesEqualFiles, try holds(target, backup: f.backup, version: f.version) {
-                        if let group = f.hardlink, written[group] == nil { written[group] = target }
+                guard attempt(f.path, { folder, name in
+                    if leavesEqualFiles, try holds(name, in: folder, backup: f.backup, version: f.version) {
+                        if let group = f.hardlink, first[group] == nil { first[group] = f.path }
                         return nil
                     }
-                    if let group = f.hardlink, let first = written[group] {
-                        _ = try replaceable(target, overwrite: overwrite)
-                        try FS.makeHardLink(target, to: first)
-                        return target
+                    if let group = f.hardlink, let earlier = first[group] {
+                        _ = try replaceable(name, in: folder, overwrite: overwrite)
+                        let (from, fromName) = try linkSource.parent(of: earlier.components)
+                        try folder.replace(name, replacing: overwrite) { dir, temp in
+                            fromName.withCString { o in temp.withCString { linkat(from.fd, o, dir, $0, 0) } }
+                        }
+                        return folder.path.appending(name)
                     }
-                    let path = try restbu(f.backup, version: f.version, overwrite: overwrite, to: target, syncEach: false)
-                    if let group = f.hardlink { written[group] = path }
-                    return path
+                    let done = try restbu(f.backup, version: f.version, overwrite: overwrite, into: folder, name: name, syncEach: false)
+                    if let group = f.hardlink { first[group] = f.path }
+                    return done
                 }) else { return }
             }
             let filesRestored = restored.count
             defer { linksRestored = restored.count - filesRestored }
             for l in links {
-                guard attempt(l.path, { try restoreLink(l, at: $0, overwrite: overwrite) }) else { return }
+                guard attempt(l.path, { try restoreLink(l, in: $0, name: $1, overwrite: overwrite) }) else { return }
             }
-            foldersMade = restoreFolders(folders, at: place, unless: kept, failed: &failed)
+            restoreFolders(folders.filter { !kept.contains($0.path) }, cursor: cursor, place: place, failed: &failed)
         }
         // Each new file was renamed into place unsynced: all become durable here.
-        FS.syncFileSystems(holding: restored + foldersMade)
+        FS.syncFileSystems(holding: Array(written.values))
         if let stopped { throw Interrupted(stopped) }
         if nothingThere, let path {
             throw BMError(10, "snapshot \(sid) has no file at or under \(FS.shown(path))", path: path)
@@ -106,51 +118,57 @@ extension BackupDatabase {
         return (restored, failed, linksRestored, unchanged)
     }
 
-    /// Whether `target` is a regular file with the bytes, mode and mtime that
-    /// restoring `version` of `backup` would give it (read only if its size,
-    /// mode and mtime say it may).
-    private func holds(_ target: String, backup: Int64, version: Int64) throws -> Bool {
-        guard let st = FS.stat(target, follow: false), st.st_mode & S_IFMT == S_IFREG else { return false }
+    /// Whether `name` in `folder` is a regular file with the bytes, mode and
+    /// mtime that restoring `version` of `backup` would give it (read only if
+    /// its size, mode and mtime say it may).
+    private func holds(_ name: Path, in folder: Folder, backup: Int64, version: Int64) throws -> Bool {
+        guard let st = folder.stat(name), st.st_mode & S_IFMT == S_IFREG else { return false }
         let copy = try read { db in try Catalog.backup(db, index: backup).flatMap { try StoredCopy(db, of: $0, version: version) } }
-        guard let copy, Int64(st.st_size) == copy.size, UInt32(st.st_mode & 0o7777) == copy.mode & 0o7777,
-              FS.nanoseconds(st.st_mtim) == copy.mtimeNs else { return false }
-        return try objects.hash(of: target) == copy.object
+        guard let data = copy?.data, Int64(st.st_size) == data.size, UInt32(st.st_mode & 0o7777) == data.mode & 0o7777,
+              FS.nanoseconds(st.st_mtim) == data.mtimeNs else { return false }
+        let fd = folder.openFile(name, flags: O_RDONLY | O_NONBLOCK)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        return try objects.hash(fd: fd, name: folder.path.appending(name)) == data.object
     }
 
     /// Folders come last: the empty ones come back too, and a folder's mode,
-    /// mtime, owner and extended attributes are set once nothing more is written into it, except on
-    /// those in `unless` (there before, and not to be overwritten). Returns the
-    /// folders so set.
-    private func restoreFolders(_ folders: [SnapshotFolder], at place: (String) -> String, unless kept: Set<String>,
-                                failed: inout [BMError]) -> [String] {
+    /// mtime, owner and extended attributes are set once nothing more is
+    /// written into it, on its descriptor. `folders` are those not there
+    /// before (or to be overwritten).
+    private func restoreFolders(_ folders: [SnapshotFolder], cursor: FolderCursor, place: (Path) -> Path, failed: inout [BMError]) {
         var made: [SnapshotFolder] = []
         for folder in folders {   // by path: parents first
-            var here = folder
-            here.path = place(folder.path)
-            do { try FS.makeDirectories(here.path) } catch {
-                failed.append(BMError.wrap(error, path: here.path))
-                continue
+            do {
+                _ = try cursor.folder(folder.path.components[...])
+                made.append(folder)
+            } catch {
+                failed.append(BMError.wrap(error, path: place(folder.path)))
             }
-            if !kept.contains(here.path) { made.append(here) }
         }
         for folder in made.reversed() {   // children first: a parent's mode may close it to them
-            if Owner.canGiveAway { chown(folder.path, folder.owner.uid, folder.owner.gid) }   // before the mode: chown clears set-id bits
-            if let xattrs = folder.xattrs {
-                let fd = open(folder.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                if fd >= 0 { xattrs.apply(to: fd); Glibc.close(fd) }
-            }
-            chmod(folder.path, mode_t(folder.mode))
+            guard let open = try? cursor.folder(folder.path.components[...]) else { continue }
+            if Owner.canGiveAway { fchown(open.fd, folder.owner.uid, folder.owner.gid) }   // before the mode: chown clears set-id bits
+            folder.xattrs?.apply(to: open.fd)
+            fchmod(open.fd, mode_t(folder.mode))
             var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), FS.timespecOf(folder.mtimeNs)]
-            utimensat(AT_FDCWD, folder.path, &times, 0)   // an include may be a link to its folder: followed, as walked
+            futimens(open.fd, &times)
         }
-        return made.map(\.path)
     }
 
     /// A link is put back as a link, whatever it points to.
-    private func restoreLink(_ link: SnapshotLink, at target: String, overwrite: Bool) throws -> String {
-        _ = try replaceable(target, overwrite: overwrite)
-        try FS.makeLink(target, to: link.target, mtimeNs: link.mtimeNs, owner: Owner.canGiveAway ? link.owner : nil)
-        return target
+    private func restoreLink(_ link: SnapshotLink, in folder: Folder, name: Path, overwrite: Bool) throws -> Path {
+        _ = try replaceable(name, in: folder, overwrite: overwrite)
+        try folder.replace(name, replacing: overwrite) { dir, temp in
+            guard link.target.withCString({ t in temp.withCString { symlinkat(t, dir, $0) } }) == 0 else { return -1 }
+            temp.withCString { t in
+                if Owner.canGiveAway { _ = fchownat(dir, t, link.owner.uid, link.owner.gid, AT_SYMLINK_NOFOLLOW) }
+                var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), FS.timespecOf(link.mtimeNs)]
+                _ = utimensat(dir, t, &times, AT_SYMLINK_NOFOLLOW)
+            }
+            return 0
+        }
+        return folder.path.appending(name)
     }
 
     /// What a snapshot holds at a path, as `diffSnapshots` compares it.
@@ -170,19 +188,21 @@ extension BackupDatabase {
     /// file is modified when its data differs, a link or a folder (its path
     /// ends in `/`, as restic shows it) when its shape does: what makes a
     /// snapshot run see a change.
-    public func diffSnapshots(_ from: String, _ to: String) throws -> [(path: String, change: Change)] {
+    public func diffSnapshots(_ from: String, _ to: String) throws -> [(path: Path, change: Change)] {
         _ = try snapshot(from)
         _ = try snapshot(to)
         let (before, after) = try read { db in
-            func data(_ sid: String) throws -> [String: Held] {
+            func data(_ sid: String) throws -> [Path: Held] {
                 let files = try Catalog.snapshotFiles(db, sid: sid).map { ($0.path, Held.file(object: $0.object)) }
                 let links = try Catalog.snapshotLinks(db, sid: sid).map { ($0.path, Held.link($0.shape)) }
-                let folders = try Catalog.snapshotFolders(db, sid: sid).map { ($0.path == "/" ? "/" : $0.path + "/", Held.folder($0.shape)) }
+                let folders = try Catalog.snapshotFolders(db, sid: sid).map {
+                    ($0.path == .root ? .root : Path($0.path.bytes + [Path.slash]), Held.folder($0.shape))
+                }
                 return Dictionary(files + links + folders, uniquingKeysWith: { a, _ in a })
             }
             return (try data(from), try data(to))
         }
-        var changes: [(path: String, change: Change)] = []
+        var changes: [(path: Path, change: Change)] = []
         for (path, held) in after {
             if let old = before[path] {
                 if old != held { changes.append((path, .modified)) }
@@ -198,7 +218,7 @@ extension BackupDatabase {
     public func removeSnapshot(_ sid: String) throws {
         _ = try snapshot(sid)
         try write { db in try Catalog.deleteSnapshot(db, sid: sid) }
-        try? FileManager.default.removeItem(atPath: repository.root + "/snapshots/" + sid)
+        _ = try? repository.folder(["snapshots"]).removeTree(Path(sid))
     }
 
     /// restic's policy: keep the newest `last` snapshots; the newest snapshot
@@ -322,7 +342,7 @@ extension BackupDatabase {
             for i in backups { try delbu(i) }
             return (versions.count, backups.count)
         }
-        for sid in doomed { try? FileManager.default.removeItem(atPath: repository.root + "/snapshots/" + sid) }
+        if let views = try? repository.folder(["snapshots"]) { for sid in doomed { views.removeTree(Path(sid)) } }
         return (doomed, removedVersions, removedBackups)
     }
 }

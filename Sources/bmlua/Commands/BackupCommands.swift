@@ -16,11 +16,11 @@ struct BackupCommand: ParsableCommand {
             var made: [LuaValue] = []
             for path in paths {
                 do {
-                    let i = try bd.newbu(path, .init(group: group, storeAway: storeAway))
+                    let i = try bd.newbu(Path(argument: path), .init(group: group, storeAway: storeAway))
                     made.append(.integer(i))
-                    global.say("backup \(i): \(try bd.backup(i).name)")
+                    global.say("backup \(i): \(printable(try bd.backup(i).name))")
                 } catch {
-                    FileHandle.standardError.write(Data("bmlua: \(bd.handle(BMError.wrap(error, path: path)).reported)\n".utf8))
+                    FileHandle.standardError.write(Data("bmlua: \(bd.handle(BMError.wrap(error, path: Path(argument: path))).reported)\n".utf8))
                     failed = true
                 }
             }
@@ -39,10 +39,10 @@ struct Update: ParsableCommand {
         try global.withDatabase { bd in
             var updated: [LuaValue] = []
             for ref in backups {
-                let b = try bd.resolve(ref)
+                let b = try bd.resolve(Path(argument: ref))
                 try bd.updbu(b.index)
                 updated.append(.integer(b.index))
-                global.say("updated backup \(b.index): \(b.name)")
+                global.say("updated backup \(b.index): \(printable(b.name))")
             }
             if global.json { printJSON(.list(updated)) }
         }
@@ -59,10 +59,10 @@ struct Restore: ParsableCommand {
 
     func run() throws {
         try global.withDatabase { bd in
-            let b = try bd.resolve(backup)
-            let path = try bd.restbu(b.index, version: version, overwrite: overwrite, to: to)
-            global.report("restored \(b.name)\(version > 0 ? " version \(version)" : "") to \(path)",
-                          json: .map(["index": .integer(b.index), "version": .integer(version), "path": .string(path)]))
+            let b = try bd.resolve(Path(argument: backup))
+            let path = try bd.restbu(b.index, version: version, overwrite: overwrite, to: to.map { Path(argument: $0) })
+            global.report("restored \(printable(b.name))\(version > 0 ? " version \(version)" : "") to \(printable(path))",
+                          json: .map(["index": .integer(b.index), "version": .integer(version), "path": .path(path)]))
         }
     }
 }
@@ -77,11 +77,11 @@ struct Delete: ParsableCommand {
 
     func run() throws {
         try global.withDatabase { bd in
-            let b = try bd.resolve(backup)
+            let b = try bd.resolve(Path(argument: backup))
             let sids = try bd.delbu(b.index, deleteStoredAway: deleteStoredAway)
-            var json: [LuaValue: LuaValue] = ["index": .integer(b.index), "name": .string(b.name)]
+            var json: [LuaValue: LuaValue] = ["index": .integer(b.index), "name": .path(b.name)]
             if !sids.isEmpty { json["snapshots"] = .list(sids.map { .string($0) }) }
-            global.report("deleted backup \(b.index): \(b.name)" + (sids.isEmpty ? "" : ", and its file from \(counted(sids.count, "snapshot"))"),
+            global.report("deleted backup \(b.index): \(printable(b.name))" + (sids.isEmpty ? "" : ", and its file from \(counted(sids.count, "snapshot"))"),
                           json: .map(json))
         }
     }
@@ -94,10 +94,10 @@ struct List: ParsableCommand {
 
     func run() throws {
         try global.withDatabase { bd in
-            let all = try bd.describeAll(under: under)
+            let all = try bd.describeAll(under: under.map { Path(argument: $0) })
             if global.json { return printJSON(.list(all)) }
             for b in all {
-                print("\(b.field("index"))\t\(printable(b.field("name").stringValue ?? ""))\t\(b.field("size")) B\t\(printable(b.field("path").stringValue ?? ""))")
+                print("\(b.field("index"))\t\(printable(b.field("name")))\t\(b.field("size")) B\t\(printable(b.field("path")))")
             }
         }
     }
@@ -110,11 +110,11 @@ struct Show: ParsableCommand {
 
     func run() throws {
         try global.withDatabase { bd in
-            let info = try bd.describe(bd.resolve(backup).index)
+            let info = try bd.describe(bd.resolve(Path(argument: backup)).index)
             if global.json { return printJSON(info) }
             for key in ["index", "name", "path", "group", "stored_away", "size", "sha256", "mtime", "created", "updated"] {
                 let v = info.field(key)
-                print(key.padding(toLength: 12, withPad: " ", startingAt: 0) + printable(v.stringValue ?? v.description))
+                print(key.padding(toLength: 12, withPad: " ", startingAt: 0) + (v.bytesValue == nil ? v.description : printable(v)))
             }
             if case .map(let fields) = info.field("fields"), !fields.isEmpty {
                 print("fields")
@@ -123,7 +123,7 @@ struct Show: ParsableCommand {
             if case .list(let versions) = info.field("versions"), !versions.isEmpty {
                 print("versions")
                 for v in versions {
-                    print("  \(v.field("index"))  \(v.field("time").stringValue ?? "")  \(v.field("size")) B  \(printable(v.field("comment").stringValue ?? ""))")
+                    print("  \(v.field("index"))  \(v.field("time").stringValue ?? "")  \(v.field("size")) B  \(printable(v.field("comment")))")
                 }
             }
         }
@@ -143,9 +143,9 @@ struct VersionCommand: ParsableCommand {
 
         func run() throws {
             try global.withDatabase { bd in
-                let b = try bd.resolve(backup)
+                let b = try bd.resolve(Path(argument: backup))
                 let v = try bd.newver(b.index, comment: comment)
-                global.report("version \(v) of \(b.name)", json: .map(["index": .integer(b.index), "version": .integer(v)]))
+                global.report("version \(v) of \(printable(b.name))", json: .map(["index": .integer(b.index), "version": .integer(v)]))
             }
         }
     }
@@ -159,9 +159,9 @@ struct VersionCommand: ParsableCommand {
 
         func run() throws {
             try global.withDatabase { bd in
-                let b = try bd.resolve(backup)
+                let b = try bd.resolve(Path(argument: backup))
                 let stored = try bd.cmtver(b.index, version, comment: comment)
-                global.report("version \(version) of \(b.name): \(stored)",
+                global.report("version \(version) of \(printable(b.name)): \(stored)",
                               json: .map(["index": .integer(b.index), "version": .integer(version), "comment": .string(stored)]))
             }
         }
@@ -175,9 +175,9 @@ struct VersionCommand: ParsableCommand {
 
         func run() throws {
             try global.withDatabase { bd in
-                let b = try bd.resolve(backup)
+                let b = try bd.resolve(Path(argument: backup))
                 try bd.delver(b.index, version)
-                global.report("deleted version \(version) of \(b.name)", json: .map(["index": .integer(b.index), "version": .integer(version)]))
+                global.report("deleted version \(version) of \(printable(b.name))", json: .map(["index": .integer(b.index), "version": .integer(version)]))
             }
         }
     }

@@ -18,7 +18,7 @@ struct HooksCommand: ParsableCommand {
                 if global.json { return printJSON(list.map { .list($0.map { .string($0) }) } ?? .nil) }
                 guard let list else { return print("no bhooks list is stored (set one with: bmlua hooks set N CODE)") }
                 for (i, code) in list.enumerated() {
-                    print(String(format: "%2d  ", i + 1) + (code.isEmpty ? "-" : code) + "    -- \(HookTable.purposes[i + 1]!)")
+                    print(String(format: "%2d  ", i + 1) + (code.isEmpty ? "-" : code) + "    -- \(Hook.contracts[i].purpose)")
                 }
             }
         }
@@ -82,7 +82,7 @@ struct HooksCommand: ParsableCommand {
                 }
                 input = items
             } else {
-                input = HookTable.sampleBhin(number)
+                input = Hook.sample(number)?.bhin ?? []
             }
             try global.withDatabase { bd in
                 let r = try bd.testHook(number, bhin: input)

@@ -68,10 +68,10 @@ extension SnapshotCommand {
         do { p = try run.plan() } catch { fail(BMError.wrap(error)) }
         for (path, e) in p.unreadable { FileHandle.standardError.write(Data("bmlua: \(printable(path)): \(e.reported)\n".utf8)) }
         if global.json {
-            return printJSON(.map(["dry_run": .boolean(true), "new": .list(p.new.map { .string($0) }),
-                                   "changed": .list(p.changed.map { .string($0) }), "unchanged": .integer(Int64(p.unchanged)),
+            return printJSON(.map(["dry_run": .boolean(true), "new": .list(p.new.map { .path($0) }),
+                                   "changed": .list(p.changed.map { .path($0) }), "unchanged": .integer(Int64(p.unchanged)),
                                    "links": .integer(Int64(p.links)), "bytes": .integer(p.bytes),
-                                   "unreadable": .list(p.unreadable.map { .string($0.path) })]))
+                                   "unreadable": .list(p.unreadable.map { .path($0.path) })]))
         }
         if global.verbose {
             for path in p.new { print("+    \(printable(path))") }
@@ -120,13 +120,13 @@ struct SnapshotsCommand: ParsableCommand {
             try global.withDatabase { bd in
                 let files = try bd.snapshotFiles(sid), links = try bd.snapshotLinks(sid)
                 // One list by path, as the tree holds them.
-                let rows: [(path: String, json: LuaValue, text: String)] =
+                let rows: [(path: Path, json: LuaValue, text: String)] =
                     files.map { f in
-                        var json: [LuaValue: LuaValue] = ["path": .string(f.path), "backup": .integer(f.backup), "version": .integer(f.version)]
+                        var json: [LuaValue: LuaValue] = ["path": .path(f.path), "backup": .integer(f.backup), "version": .integer(f.version)]
                         if let group = f.hardlink { json["hardlink"] = .integer(group) }   // shared by the files hard-linked together
                         return (f.path, .map(json), "\(f.backup)/\(f.version)\t\(printable(f.path))")
                     } + links.map { l in
-                        (l.path, .map(["path": .string(l.path), "link": .string(l.target)]),
+                        (l.path, .map(["path": .path(l.path), "link": .path(l.target)]),
                          "link\t\(printable(l.path)) -> \(printable(l.target))")
                     }
                 let sorted = rows.sorted { $0.path < $1.path }
@@ -147,7 +147,7 @@ struct SnapshotsCommand: ParsableCommand {
             try global.withDatabase { bd in
                 let changes = try bd.diffSnapshots(from, to)
                 if global.json {
-                    return printJSON(.list(changes.map { .map(["path": .string($0.path), "change": .string($0.change.rawValue)]) }))
+                    return printJSON(.list(changes.map { .map(["path": .path($0.path), "change": .string($0.change.rawValue)]) }))
                 }
                 for c in changes { print("\(c.change.mark)    \(printable(c.path))") }
                 let count = { (kind: BackupDatabase.Change) in changes.filter { $0.change == kind }.count }
@@ -170,7 +170,7 @@ struct SnapshotsCommand: ParsableCommand {
                 bd.options.stopRequested = Interruption.install()
                 let line = ProgressLine(global)
                 defer { line.finish() }
-                let r = try bd.restoreSnapshot(sid, path: path, to: to, overwrite: overwrite) { done, total in
+                let r = try bd.restoreSnapshot(sid, path: path.map { Path(argument: $0) }, to: to.map { Path(argument: $0) }, overwrite: overwrite) { done, total in
                     line.update("restoring: \(done) of \(counted(total, "file"))")
                 }
                 line.finish()
@@ -179,9 +179,9 @@ struct SnapshotsCommand: ParsableCommand {
                 let links = r.links > 0 ? " and \(counted(r.links, "link"))" : ""
                 let unchanged = r.unchanged.isEmpty ? "" : ", \(r.unchanged.count) already there"
                 global.report("restored \(counted(r.restored.count - r.links, "file"))\(links)\(unchanged)\(failed.isEmpty ? "" : ", \(failed.count) failed")", json: .map([
-                    "restored": .list(r.restored.map { .string($0) }),
-                    "unchanged": .list(r.unchanged.map { .string($0) }),
-                    "failed": .list(failed.map { .map(["number": .integer(Int64($0.number)), "message": .string($0.message), "path": .string($0.path)]) }),
+                    "restored": .list(r.restored.map { .path($0) }),
+                    "unchanged": .list(r.unchanged.map { .path($0) }),
+                    "failed": .list(failed.map { .map(["number": .integer(Int64($0.number)), "message": .string($0.message), "path": .path($0.path)]) }),
                 ]))
                 if !r.failed.isEmpty { throw ExitCode(1) }
             }

@@ -1,0 +1,251 @@
+import Foundation
+import Glibc
+
+/// An open folder: everything in it is reached relative to its descriptor
+/// (`openat`, `fstatat`, `mkdirat`, `linkat`, …). No path is ever resolved
+/// whole, so no PATH_MAX applies (only the kernel's 255 bytes a name), and a
+/// name met below a folder is never taken through a link unless asked.
+final class Folder {
+    let fd: Int32
+    /// Where it is, for messages, hooks and the catalog; not used to reach it.
+    let path: Path
+
+    private init(fd: Int32, path: Path) {
+        self.fd = fd
+        self.path = path
+    }
+
+    deinit { Glibc.close(fd) }
+
+    static let directoryFlags = O_RDONLY | O_DIRECTORY | O_CLOEXEC
+
+    /// Opens the folder at `path`. With `follow`, links on the way are taken
+    /// (a path the user gave); without, none is, the last name included.
+    /// A path longer than the kernel takes is opened a part at a time.
+    static func open(_ path: Path, follow: Bool = true) throws -> Folder {
+        let path = path.absolute
+        if follow && path.bytes.count < Int(PATH_MAX) - 1 {
+            let fd = path.withCString { Glibc.open($0, directoryFlags) }
+            if fd >= 0 { return Folder(fd: fd, path: path) }
+            if errno != ENAMETOOLONG { throw FS.failure("cannot open the folder", path) }
+        }
+        var folder = Folder(fd: Glibc.open("/", directoryFlags), path: .root)
+        for name in path.components { folder = try folder.folder(name, follow: follow) }
+        return folder
+    }
+
+    /// The folder `names` below this one, none taken through a link.
+    func descend(_ names: [Path]) throws -> Folder {
+        var folder = self
+        for name in names { folder = try folder.folder(name) }
+        return folder
+    }
+
+    /// `mkdir -p`: the folder at `path`, with the folders missing on the way
+    /// made (0777 less the umask). Links met are taken as `open` takes them.
+    static func make(_ path: Path, follow: Bool = true) throws -> Folder {
+        do {
+            return try open(path, follow: follow)
+        } catch let e as BMError where e.number == 10 && path.absolute != .root {
+            let path = path.absolute
+            return try make(path.directory, follow: follow).makeFolder(path.baseName)
+        }
+    }
+
+    /// The folder `name` in this one; error 12 if it is something else (with
+    /// `follow` false, a link too).
+    func folder(_ name: Path, follow: Bool = false) throws -> Folder {
+        let fd = name.withCString { openat(self.fd, $0, Self.directoryFlags | (follow ? 0 : O_NOFOLLOW)) }
+        guard fd >= 0 else {
+            let err = errno
+            if err == ELOOP || err == ENOTDIR, let st = stat(name, follow: false) {
+                throw BMError(12, "\(FS.shown(path.appending(name))) is \(FS.kind(st.st_mode)), not a folder", path: path.appending(name))
+            }
+            throw FS.failure("cannot open the folder", path.appending(name), errno: err)
+        }
+        return Folder(fd: fd, path: path.appending(name))
+    }
+
+    /// The folder `name`, made (mode 0777 less the umask, or `mode`) if it is missing.
+    func makeFolder(_ name: Path, mode: mode_t = 0o777) throws -> Folder {
+        if name.withCString({ mkdirat(fd, $0, mode) }) != 0 && errno != EEXIST {
+            throw FS.failure("cannot create", path.appending(name))
+        }
+        return try folder(name)
+    }
+
+    /// The status of `name` here; nil (errno set) if there is none.
+    func stat(_ name: Path, follow: Bool = false) -> Foundation.stat? {
+        var st = Foundation.stat()
+        let rc = name.withCString { fstatat(fd, $0, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) }
+        return rc == 0 ? st : nil
+    }
+
+    /// The folder's own status.
+    func status() throws -> Foundation.stat {
+        var st = Foundation.stat()
+        guard fstat(fd, &st) == 0 else { throw FS.failure("cannot read", path) }
+        return st
+    }
+
+    struct Entry {
+        var name: Path
+        /// readdir's type (DT_REG, DT_DIR, DT_LNK, …); DT_UNKNOWN where the file system does not say.
+        var type: UInt8
+    }
+
+    /// The entries (without `.` and `..`), sorted by name, bytewise.
+    func entries() throws -> [Entry] {
+        let copy = dup(fd)
+        guard copy >= 0, let dir = fdopendir(copy) else {
+            if copy >= 0 { Glibc.close(copy) }
+            throw FS.failure("cannot list the folder", path)
+        }
+        defer { closedir(dir) }
+        var out: [Entry] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(dir) else {
+                if errno != 0 { throw FS.failure("cannot list the folder", path) }
+                return out.sorted { $0.name < $1.name }
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { Path(bytes: $0.prefix { $0 != 0 }) }
+            if name.isDotOrDotDot { continue }
+            out.append(Entry(name: name, type: entry.pointee.d_type))
+        }
+    }
+
+    /// What the symbolic link `name` says, verbatim (any bytes).
+    func linkTarget(_ name: Path, size: Int = Int(PATH_MAX)) throws -> Path {
+        var buffer = [UInt8](repeating: 0, count: max(size, 1) + 1)
+        let n = name.withCString { readlinkat(fd, $0, &buffer, buffer.count) }
+        guard n >= 0 else { throw FS.failure("cannot read the link", path.appending(name)) }
+        return Path(bytes: buffer[..<n])
+    }
+
+    /// Opens `name` here for reading (no link followed).
+    func openFile(_ name: Path, flags: Int32 = O_RDONLY) -> Int32 {
+        name.withCString { openat(fd, $0, flags | O_CLOEXEC | O_NOFOLLOW) }
+    }
+
+    func unlink(_ name: Path, folder: Bool = false) -> Bool {
+        name.withCString { unlinkat(fd, $0, folder ? AT_REMOVEDIR : 0) } == 0
+    }
+
+    /// Makes `name` here by `make(folder, tempName)` at a free temp name and renames it
+    /// into place: what was at `name` is replaced whole or not at all. With
+    /// `replacing` false, something at `name` is kept and the result is error 15.
+    func replace(_ name: Path, replacing: Bool = true, making make: (Int32, Path) -> Int32) throws {
+        for _ in 0..<100 {
+            let temp = Self.tempName(for: name)
+            guard make(fd, temp) == 0 else {
+                if errno == EEXIST { continue }
+                throw FS.failure("cannot write in", path)
+            }
+            try rename(temp, to: name, replacing: replacing)
+            return
+        }
+        throw BMError(20, "cannot find a free temp name in \(FS.shown(path))", path: path)
+    }
+
+    /// Renames `temp` to `name`; without `replacing`, only if nothing is at
+    /// `name` (renameat2's RENAME_NOREPLACE: nothing that appeared since a check is
+    /// replaced). `temp` is removed if the rename fails.
+    func rename(_ temp: Path, to name: Path, replacing: Bool) throws {
+        let rc = temp.withCString { t in
+            name.withCString { n in replacing ? renameat(fd, t, fd, n) : renameat2(fd, t, fd, n, 1 /* RENAME_NOREPLACE */) }
+        }
+        if rc != 0 && errno == EINVAL && !replacing {
+            // A file system without RENAME_NOREPLACE: a hard link fails as well on what is there.
+            let linked = temp.withCString { t in name.withCString { linkat(fd, t, fd, $0, 0) } }
+            if linked == 0 || errno == EEXIST {
+                _ = unlink(temp)
+                if linked == 0 { return }
+                throw BMError(15, "\(FS.shown(path.appending(name))) exists", path: path.appending(name))
+            }
+        }
+        guard rc == 0 else {
+            let err = errno
+            _ = unlink(temp)
+            if err == EEXIST { throw BMError(15, "\(FS.shown(path.appending(name))) exists", path: path.appending(name)) }
+            throw FS.failure("cannot replace", path.appending(name), errno: err)
+        }
+    }
+
+    static func tempName(for name: Path) -> Path {
+        var bytes = [UInt8(ascii: ".")] + name.bytes.prefix(200) + Array(".bmlua-".utf8)
+        bytes += Array(String(UInt32.random(in: .min ... .max), radix: 36).utf8)
+        return Path(bytes)
+    }
+
+    /// A new file `name` here, open for writing, made with `mode` (0 to 0777).
+    func createFile(_ name: Path, mode: mode_t = 0o600) -> Int32 {
+        name.withCString { openat(fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode) }
+    }
+
+    func sync() { _ = fsync(fd) }
+
+    /// Removes `name` here and, if it is a folder, all it holds: nothing is
+    /// taken through a link (a link is removed, not what it points to).
+    /// Returns whether `name` is gone.
+    @discardableResult
+    func removeTree(_ name: Path) -> Bool {
+        if unlink(name) || errno == ENOENT { return true }
+        guard errno == EISDIR || errno == EPERM, let inner = try? folder(name) else { return false }
+        for entry in (try? inner.entries()) ?? [] {
+            if entry.type == UInt8(DT_DIR) || entry.type == UInt8(DT_UNKNOWN) { inner.removeTree(entry.name) } else { _ = inner.unlink(entry.name) }
+        }
+        return unlink(name, folder: true)
+    }
+}
+
+/// Folders opened along one path at a time, for work that goes through a
+/// tree in order of path (a browse view, a restore): a path that shares its
+/// folders with the one before opens none of them again.
+final class FolderCursor {
+    private let base: Folder
+    private var open: [Folder] = []   // open[i] is base / names[0...i]
+    private var names: [Path] = []
+    /// Make folders that are missing (0700 for a view, 0777 less the umask for a restore).
+    let makeMode: mode_t?
+    /// Folders made, for a caller that syncs or sets them afterwards.
+    private(set) var made: [Path] = []
+
+    init(base: Folder, makingWith mode: mode_t? = nil) {
+        self.base = base
+        makeMode = mode
+    }
+
+    /// The folder at `names` under the base (none followed as a link: a link
+    /// where a folder belongs is error 12).
+    func folder(_ names: ArraySlice<Path>) throws -> Folder {
+        var common = 0
+        while common < min(open.count, names.count) && self.names[common] == names[names.startIndex + common] { common += 1 }
+        open.removeLast(open.count - common)
+        self.names.removeLast(self.names.count - common)
+        for name in names.dropFirst(common) {
+            let parent = open.last ?? base
+            let next: Folder
+            if let mode = makeMode {
+                let existed = parent.stat(name) != nil
+                next = try parent.makeFolder(name, mode: mode)
+                if !existed { made.append(next.path) }
+            } else {
+                next = try parent.folder(name)
+            }
+            open.append(next)
+            self.names.append(name)
+        }
+        return open.last ?? base
+    }
+
+    /// The folder holding `path` (a path relative to the base, as components) and its last name.
+    func parent(of components: [Path]) throws -> (Folder, Path) {
+        guard let last = components.last else { throw BMError(22, "an empty path names no file") }
+        return (try folder(components.dropLast()), last)
+    }
+}
+
+/// Not exported by Swift's Glibc module.
+@_silgen_name("renameat2") func renameat2(_ olddirfd: Int32, _ oldpath: UnsafePointer<CChar>, _ newdirfd: Int32,
+                                          _ newpath: UnsafePointer<CChar>, _ flags: UInt32) -> Int32
