@@ -337,6 +337,33 @@ import Testing
         #expect(try Self.bmlua(["list", "--json"], repo: f.root).stdout == "[]\n", "the default repository is untouched")
     }
 
+    /// A name that is not UTF-8, given on the command line, is the file the
+    /// kernel has under those bytes: backup, show, restore and list --json
+    /// round-trip it; text shows the byte as \xe9, JSON as the lone surrogate \udce9.
+    @Test func aNonUTF8NameRoundTripsThroughTheCommandLine() throws {
+        let f = try Fixture()
+        let raw = Array(f.work.utf8) + Array("/caf".utf8) + [0xE9]
+        let fd = Path(raw).withCString { open($0, O_CREAT | O_WRONLY, 0o640) }
+        try #require(fd >= 0)
+        #expect(write(fd, "latin-1", 7) == 7)
+        close(fd)
+        let repo = [Array("--repo".utf8), Array(f.root.utf8)]
+        let backup = try runRaw(arguments: [Array("backup".utf8), raw] + repo)
+        #expect(backup.status == 0 && backup.stdout == "backup 1: caf\\xe9\n", "\(backup.stdout) \(backup.stderr)")
+        let show = try runRaw(arguments: [Array("show".utf8), raw] + repo)
+        #expect(show.status == 0 && show.stdout.contains("path        \(f.work)/caf\\xe9\n"), "\(show.stdout) \(show.stderr)")
+        let list = try runRaw(arguments: [Array("list".utf8), Array("--json".utf8)] + repo)
+        #expect(list.stdout.contains("\"path\": \"\(f.work)/caf\\udce9\"") && list.stdout.contains("\"name\": \"caf\\udce9\""), "\(list.stdout)")
+        let out = Array(f.base.utf8) + Array("/out/".utf8)
+        let restore = try runRaw(arguments: [Array("restore".utf8), raw, Array("--to".utf8), out] + repo)
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(try Folder.open(Path(f.base + "/out")).entries().map(\.name.bytes) == [Array("caf".utf8) + [0xE9]])
+        let back = try Folder.open(Path(f.base + "/out")).openFile(Path(Array("caf".utf8) + [0xE9]))
+        var data = [UInt8](repeating: 0, count: 16)
+        #expect(back >= 0 && read(back, &data, 16) == 7 && data.prefix(7) == Array("latin-1".utf8)[...])
+        close(back)
+    }
+
     /// A snapshot "with errors" is kept, and the run still fails as DESIGN §6 says
     /// every error does: error 6 on stderr, exit status 1, the failed file named.
     @Test func snapshotWithErrorsExitsOneAndKeepsTheSnapshot() throws {
@@ -457,7 +484,8 @@ import Testing
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        let outPath = errPath + ".out"
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         let all = [Array(Self.binary.utf8)] + arguments
         var cArgs: [UnsafeMutablePointer<CChar>?] = all.map { bytes in
             let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
@@ -473,7 +501,9 @@ import Testing
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        let stdout = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
         unlink(errPath)
-        return Result(status: (status >> 8) & 0xff, stdout: "", stderr: stderr)
+        unlink(outPath)
+        return Result(status: (status >> 8) & 0xff, stdout: stdout, stderr: stderr)
     }
 }

@@ -50,6 +50,7 @@ extension BackupDatabase {
         return index
     }
 
+    @discardableResult
     public func newbu(_ path: String, _ options: NewBackupOptions = NewBackupOptions()) throws -> Int64 {
         try newbu(Path(path), options)
     }
