@@ -10,6 +10,8 @@ final class SourceFile {
     /// The file's path, as the catalog and the hooks name it.
     let path: Path
     let status: stat
+    /// Its data was read once already (the object store rewinds it to read it again).
+    var consumed = false
     private var attributes: ExtendedAttributes??
 
     private init(fd: Int32, path: Path, status: stat) {

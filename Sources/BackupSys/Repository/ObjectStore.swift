@@ -56,7 +56,8 @@ final class ObjectStore {
     /// Stores the data of `source` from its start.
     func put(_ source: SourceFile) throws -> Stored {
         sourceReads += 1
-        if lseek(source.fd, 0, SEEK_CUR) != 0 { lseek(source.fd, 0, SEEK_SET) }
+        if source.consumed { lseek(source.fd, 0, SEEK_SET) }   // stored before: hook 6 wants it stored again
+        source.consumed = true
         return try put(from: source.fd, name: source.path, expectedSize: Int(source.status.st_size))
     }
 
@@ -69,18 +70,12 @@ final class ObjectStore {
         var size = try fill(buffer, from: input, name: name, expecting: expectedSize)
         let head = UnsafeRawBufferPointer(rebasing: buffer[0..<size])
         hasher.update(bufferPointer: head)
-        // A file that fits in one chunk is hashed before anything is written,
-        // so storing a duplicate makes no temp file (ext4 searches ever longer
-        // for a free inode when files are created and unlinked by the thousand).
         let whole = size < buffer.count
-        if whole, case let id = hasher.finalize().hex, exists(id) {
-            return Stored(id: id, size: Int64(size), isNew: false)
-        }
         guard let tmpFolder, let rootFolder else { throw FS.failure("cannot open", tmp) }
         // Read-only from the start (the descriptor still writes): no chmod afterwards.
         var temp = Path(""), output: Int32 = -1
         for _ in 0..<100 where output < 0 {
-            temp = Path("obj-" + String(UInt64.random(in: .min ... .max), radix: 36))
+            temp = nextTempName()
             output = tmpFolder.createFile(temp, mode: 0o444)
             if output < 0 && errno != EEXIST { throw FS.failure("cannot write in", tmp) }
         }
@@ -98,15 +93,28 @@ final class ObjectStore {
             }
         }
         let id = hasher.finalize().hex
-        if !whole && exists(id) { return Stored(id: id, size: Int64(size), isNew: false) }
         try makeFanOut(for: id)
-        let renamed = temp.withCString { t in relative(id).withCString { renameat(tmpFolder.fd, t, rootFolder.fd, $0) } }
-        guard renamed == 0 else { throw FS.failure("cannot store object in", root) }
+        // Not looked up first: the rename itself says whether the object is
+        // there (dedup), so a new object costs no failed stat.
+        let renamed = temp.withCString { t in relative(id).withCString { renameat2(tmpFolder.fd, t, rootFolder.fd, $0, 1 /* RENAME_NOREPLACE */) } }
+        if renamed != 0 && errno == EEXIST { return Stored(id: id, size: Int64(size), isNew: false) }
+        if renamed != 0 && errno == EINVAL && exists(id) { return Stored(id: id, size: Int64(size), isNew: false) }
+        let moved = renamed == 0 || temp.withCString { t in relative(id).withCString { renameat(tmpFolder.fd, t, rootFolder.fd, $0) } } == 0
+        guard moved else { throw FS.failure("cannot store object in", root) }
         keep = true
         pendingFiles += 1
         pendingDirs.insert(String(id.prefix(2)))
         created.append(id)
         return Stored(id: id, size: Int64(size), isNew: true)
+    }
+
+    /// A temp name no other writer uses (they wait for the lock) and no
+    /// earlier run left (tmp/ is emptied at the first lock): a counter, not a random draw.
+    private var tempCounter = 0
+    private let tempPrefix = "obj-\(getpid())-"
+    private func nextTempName() -> Path {
+        tempCounter += 1
+        return Path(tempPrefix + String(tempCounter))
     }
 
     private func makeFanOut(for id: String) throws {

@@ -58,7 +58,8 @@ public final class Repository {
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL")
+            // Pages read through a mapping, not a pread each: a snapshot reads the whole backup table.
+            try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA mmap_size = 268435456")
         }
         do {
             dbQueue = try DatabaseQueue(path: Self.catalogPath(root), configuration: config)
