@@ -162,8 +162,30 @@ enum JSON {
     }
 
     /// JSON text to a Lua value (objects become maps, arrays lists).
+    /// JSON text to a Lua value (objects become maps, arrays lists). Strings
+    /// come back as the bytes `quote` wrote: a lone surrogate `\udc80`…`\udcff`
+    /// is that byte, and so is a byte of the argument that was not UTF-8.
     static func decode(_ text: String) throws -> LuaValue {
-        try JSONDecoder().decode(Decoded.self, from: Data(text.utf8)).value
+        try JSONDecoder().decode(Decoded.self, from: Data(byteEscapes(text).utf8)).value
+    }
+
+    /// Each `\udcXX` not after a high surrogate as the private-use scalar
+    /// `ArgumentBytes` carries a byte in (JSONDecoder refuses a lone surrogate).
+    private static func byteEscapes(_ text: String) -> String {
+        guard text.contains("\\u") else { return text }
+        var out = "", rest = Substring(text)
+        while let range = rest.range(of: "\\u") {
+            out += rest[..<range.lowerBound]
+            let hex = rest[range.upperBound...].prefix(4)
+            let afterHigh = out.range(of: #"\\u[dD][89abAB][0-9a-fA-F]{2}$"#, options: .regularExpression) != nil
+            if hex.count == 4, let v = UInt32(hex, radix: 16), (0xDC80...0xDCFF).contains(v), !afterHigh {
+                out.unicodeScalars.append(Unicode.Scalar(0x10FF00 + (v - 0xDC00))!)
+            } else {
+                out += rest[range.lowerBound..<range.upperBound] + hex
+            }
+            rest = rest[range.upperBound...].dropFirst(hex.count)
+        }
+        return out + rest
     }
 
     private struct Decoded: Decodable {
@@ -177,7 +199,7 @@ enum JSON {
             }
             if let object = try? decoder.container(keyedBy: Key.self) {
                 var m: [LuaValue: LuaValue] = [:]
-                for k in object.allKeys { m[.string(k.stringValue)] = try object.decode(Decoded.self, forKey: k).value }
+                for k in object.allKeys { m[.string(ArgumentBytes.bytes(k.stringValue))] = try object.decode(Decoded.self, forKey: k).value }
                 value = .map(m)
                 return
             }
@@ -186,7 +208,7 @@ enum JSON {
             else if let b = try? c.decode(Bool.self) { value = .boolean(b) }
             else if let i = try? c.decode(Int64.self) { value = .integer(i) }
             else if let d = try? c.decode(Double.self) { value = .number(d) }
-            else { value = .string(try c.decode(String.self)) }
+            else { value = .string(ArgumentBytes.bytes(try c.decode(String.self))) }
         }
     }
 

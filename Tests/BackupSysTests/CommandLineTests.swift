@@ -364,6 +364,15 @@ import Testing
         close(back)
     }
 
+    /// `hooks test --bhin` takes back what --json wrote: `\udce9` is the byte 0xE9.
+    @Test func hooksTestTakesJSONByteEscapes() throws {
+        let f = try Fixture()
+        #expect(try Self.bmlua(["hooks", "set", "1", "bm.log(#bhin[1], bhin[1]:byte(-1))"], repo: f.root).status == 0)
+        let r = try Self.bmlua(["hooks", "test", "1", "--bhin", #"["/a/caf\udce9", "/a/\ud83d\ude00"]"#], repo: f.root)
+        #expect(r.status == 0 && r.stdout.contains("log    | 7\t233\n"), "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains(#"bhin   = {"/a/caf\233", "/a/\240\159\152\128"}"#), "\(r.stdout)")
+    }
+
     /// A snapshot "with errors" is kept, and the run still fails as DESIGN §6 says
     /// every error does: error 6 on stderr, exit status 1, the failed file named.
     @Test func snapshotWithErrorsExitsOneAndKeepsTheSnapshot() throws {

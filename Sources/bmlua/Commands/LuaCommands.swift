@@ -35,7 +35,13 @@ struct Eval: ParsableCommand {
 
 func printResults(_ results: [LuaValue], json: Bool) {
     if json { return printJSON(.list(results)) }
-    for r in results { print(r.stringValue ?? r.description) }
+    for r in results { printLua(r) }
+}
+
+/// A result as `lua` prints one: a string's bytes as they are (a path that is not UTF-8 included).
+func printLua(_ v: LuaValue) {
+    fflush(stdout)   // after what print() holds in its buffer
+    FileHandle.standardOutput.write(Data((v.bytesValue ?? Array(v.description.utf8)) + [10]))
 }
 
 struct Shell: ParsableCommand {
@@ -79,7 +85,7 @@ struct Shell: ParsableCommand {
                 // Ctrl-C stops the code and comes back here, as in lua.c; at the prompt it quits.
                 Interruption.install(stoppingLua: true)
                 do {
-                    for r in try bd.runScript(code, name: "=stdin") { print(r.stringValue ?? r.description) }
+                    for r in try bd.runScript(code, name: "=stdin") { printLua(r) }
                 } catch let stop as Interrupted {
                     FileHandle.standardError.write(Data("bmlua: \(stop)\n".utf8))
                 } catch {
