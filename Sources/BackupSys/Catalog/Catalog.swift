@@ -117,7 +117,8 @@ enum Catalog {
 
     /// Snapshots whose entries hold any version of `backup`.
     static func snapshotsHolding(_ db: Database, backup: Int64) throws -> [String] {
-        try String.fetchAll(db, sql: "SELECT DISTINCT sid FROM snapshot_entry WHERE backup = ? ORDER BY sid", arguments: [backup])
+        try Row.fetchAll(db, sql: "SELECT DISTINCT sid FROM snapshot_entry WHERE backup = ? ORDER BY sid", arguments: [backup])
+            .map { try RowReader(row: $0, table: "snapshot_entry").sid(0) }
     }
 
     /// Snapshots whose entries use version `index` of `backup`.
@@ -130,7 +131,10 @@ enum Catalog {
         try Row.fetchAll(db, sql: """
             SELECT object, size, 'backup ' || idx AS owner FROM backup
             UNION ALL SELECT object, size, 'version ' || backup || '/' || idx FROM version
-            """).map { ($0["object"], $0["size"], $0["owner"]) }
+            """).map { row in
+                let r = RowReader(row: row, table: "backup or version")
+                return (try r.objectID(0), try r.value(1, "size"), try r.value(2))
+            }
     }
 
     // MARK: Fields
@@ -226,11 +230,14 @@ enum Catalog {
 
     static func snapshots(_ db: Database) throws -> [Snapshot] {
         try Row.fetchAll(db, sql: """
-            SELECT s.*, (SELECT count(*) FROM snapshot_entry e WHERE e.sid = s.sid) AS files,
+            SELECT s.sid, s.profile, s.time, s.status, (SELECT count(*) FROM snapshot_entry e WHERE e.sid = s.sid) AS files,
                    (SELECT count(*) FROM snapshot_link l WHERE l.sid = s.sid) AS links
             FROM snapshot s ORDER BY s.sid
-            """).map { Snapshot(sid: $0["sid"], profile: $0["profile"], time: Date(timeIntervalSince1970: $0["time"]),
-                                status: $0["status"], files: $0["files"], links: $0["links"]) }
+            """).map { row in
+                let r = RowReader(row: row, table: "snapshot")
+                return Snapshot(sid: try r.sid(0), profile: try r.value(1, "profile"), time: Date(timeIntervalSince1970: try r.value(2, "time")),
+                                status: try r.value(3, "status"), files: try r.value(4), links: try r.value(5))
+            }
     }
 
     static func snapshotEntries(_ db: Database, sid: String) throws -> [(backup: Int64, version: Int64)] {
@@ -249,18 +256,31 @@ enum Catalog {
             JOIN backup b ON b.idx = e.backup
             LEFT JOIN version v ON v.backup = e.backup AND v.idx = e.version
             WHERE e.sid = ? ORDER BY b.path
-            """), arguments: [sid]).map { ($0[0], $0[1], $0[2], $0[3], $0[4]) }
+            """), arguments: [sid]).map { row in
+                let r = RowReader(row: row, table: "snapshot_entry")
+                let object: String? = try r.optional(3)
+                if let object, !ObjectStore.isValid(object) { throw r.corrupt("\(object.debugDescription) is not an object id") }
+                return (try r.path(0), try r.value(1), try r.value(2), object, try r.optional(4))
+            }
     }
 
     static func snapshotLinks(_ db: Database, sid: String) throws -> [SnapshotLink] {
         try Row.fetchAll(db, sql: "SELECT path, target, mtime_ns, uid, gid FROM snapshot_link WHERE sid = ? ORDER BY path", arguments: [sid])
-            .map { SnapshotLink(path: $0[0], target: $0[1], mtimeNs: $0[2], owner: Owner(uid: $0[3], gid: $0[4])!) }
+            .map { row in
+                let r = RowReader(row: row, table: "snapshot_link")
+                return SnapshotLink(path: try r.path(0), target: try r.value(1, "target"), mtimeNs: try r.value(2, "mtime_ns"),
+                                    owner: Owner(uid: try r.value(3, "uid") as Int64, gid: try r.value(4, "gid") as Int64)!)
+            }
     }
 
     static func snapshotFolders(_ db: Database, sid: String) throws -> [SnapshotFolder] {
         try Row.fetchAll(db, sql: "SELECT path, mode, mtime_ns, uid, gid, xattrs FROM snapshot_folder WHERE sid = ? ORDER BY path", arguments: [sid])
-            .map { SnapshotFolder(path: $0[0], mode: $0[1], mtimeNs: $0[2], owner: Owner(uid: $0[3], gid: $0[4])!,
-                                  xattrs: ExtendedAttributes(encoded: $0[5])) }
+            .map { row in
+                let r = RowReader(row: row, table: "snapshot_folder")
+                return SnapshotFolder(path: try r.path(0), mode: try r.value(1, "mode"), mtimeNs: try r.value(2, "mtime_ns"),
+                                      owner: Owner(uid: try r.value(3, "uid") as Int64, gid: try r.value(4, "gid") as Int64)!,
+                                      xattrs: ExtendedAttributes(encoded: try r.optional(5)))
+            }
     }
 
     /// The newest snapshot of a profile.

@@ -20,13 +20,13 @@ public struct StoredData: Sendable, Equatable {
 
     /// From `row[at...]`, by position: GRDB finds a column by name by
     /// lowercasing names on every row, which showed in a snapshot's profile.
-    init(row: Row, at i: Int) {
-        object = row[i]
-        size = row[i + 1]
-        mode = UInt32(truncatingIfNeeded: row[i + 2] as Int64)
-        mtimeNs = row[i + 3]
-        owner = Owner(uid: row[i + 4], gid: row[i + 5])
-        xattrs = ExtendedAttributes(encoded: row[i + 6])
+    init(_ r: RowReader, at i: Int) throws {
+        object = try r.objectID(i)
+        size = try r.value(i + 1, "size")
+        mode = UInt32(truncatingIfNeeded: try r.value(i + 2, "mode") as Int64)
+        mtimeNs = try r.value(i + 3, "mtime_ns")
+        owner = Owner(uid: try r.optional(i + 4), gid: try r.optional(i + 5))
+        xattrs = ExtendedAttributes(encoded: try r.optional(i + 6))
     }
 
     init(object: String, size: Int64, mode: UInt32, mtimeNs: Int64, owner: Owner?, xattrs: ExtendedAttributes?) {
@@ -58,20 +58,23 @@ public struct Backup: Sendable, Equatable {
     static let columns = "idx, path, name, grp, stored_away, \(StoredData.columns), created, updated, next_version, "
         + "src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns"
 
-    init(row: Row) {
-        index = row[0]
-        path = row[1]
-        name = row[2]
-        group = row[3]
-        storedAway = row[4]
-        data = StoredData(row: row, at: 5)
+    init(row: Row) throws {
+        let r = RowReader(row: row, table: "backup")
+        index = try r.value(0)
+        path = try r.path(1)
+        name = try r.value(2, "name")
+        group = try r.value(3, "grp")
+        storedAway = try r.value(4, "stored_away")
+        data = try StoredData(r, at: 5)
         let i = 5 + StoredData.count
-        created = Date(timeIntervalSince1970: row[i])
-        updated = Date(timeIntervalSince1970: row[i + 1])
-        nextVersion = row[i + 2]
-        if let dev: Int64 = row[i + 3] {
-            source = SourceState(device: dev, inode: row[i + 4], size: row[i + 5], mtimeNs: row[i + 6], ctimeNs: row[i + 7])
+        created = Date(timeIntervalSince1970: try r.value(i, "created"))
+        updated = Date(timeIntervalSince1970: try r.value(i + 1, "updated"))
+        nextVersion = try r.value(i + 2, "next_version")
+        if let dev: Int64 = try r.optional(i + 3) {
+            source = SourceState(device: dev, inode: try r.value(i + 4), size: try r.value(i + 5), mtimeNs: try r.value(i + 6),
+                                 ctimeNs: try r.value(i + 7))
         }
+        guard !name.isEmpty, !name.bytes.contains(Path.slash), !name.isDotOrDotDot else { throw r.corrupt("the name \(FS.shown(name)) is not a file name") }
     }
 }
 
@@ -127,12 +130,13 @@ public struct Version: Sendable, Equatable {
     /// The columns `init(row:)` reads, in its order (see Backup.columns).
     static let columns = "backup, idx, \(StoredData.columns), comment, time"
 
-    init(row: Row) {
-        backup = row[0]
-        index = row[1]
-        data = StoredData(row: row, at: 2)
-        comment = row[2 + StoredData.count]
-        time = Date(timeIntervalSince1970: row[3 + StoredData.count])
+    init(row: Row) throws {
+        let r = RowReader(row: row, table: "version")
+        backup = try r.value(0)
+        index = try r.value(1, "idx")
+        data = try StoredData(r, at: 2)
+        comment = (try r.value(2 + StoredData.count, "comment") as Path).description
+        time = Date(timeIntervalSince1970: try r.value(3 + StoredData.count, "time"))
     }
 }
 

@@ -53,9 +53,8 @@ extension BackupDatabase {
         for (object, size, owner) in distinct {
             report.objectsChecked += 1
             defer { progress?(report.objectsChecked, distinct.count) }
-            let path = objects.path(of: object)
-            guard let st = FS.stat(path, follow: false) else {
-                report.problems.append("\(owner): object \(object) is missing")
+            guard let st = try objects.status(of: object) else {
+                report.problems.append("\(owner): object \(object) " + (errno == ENOENT ? "is missing" : "cannot be read: \(String(cString: strerror(errno)))"))
                 continue
             }
             if Int64(st.st_size) != size {
@@ -65,7 +64,9 @@ extension BackupDatabase {
             if readData && subset.includes(object) {
                 report.objectsRead += 1
                 do {
-                    let actual = try objects.hash(of: path)
+                    let fd = try objects.open(object)
+                    defer { Glibc.close(fd) }
+                    let actual = try objects.hash(fd: fd, name: Path(objects.path(of: object)))
                     if actual != object { report.problems.append("\(owner): object \(object) is corrupt (its data hashes to \(actual))") }
                 } catch {
                     report.problems.append("\(owner): object \(object) cannot be read: \(BMError.wrap(error).message)")
@@ -92,9 +93,8 @@ extension BackupDatabase {
             var removed = 0
             var bytes: Int64 = 0
             for id in objects.allObjects() where !used.contains(id) {
-                let path = objects.path(of: id)
-                let size = FS.stat(path).map { Int64($0.st_size) } ?? 0
-                if unlink(path) == 0 {
+                let size = (try? objects.status(of: id)).flatMap { $0 }.map { Int64($0.st_size) } ?? 0
+                if objects.remove(id) {
                     removed += 1
                     bytes += size
                 }

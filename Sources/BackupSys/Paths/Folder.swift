@@ -102,6 +102,7 @@ final class Folder {
             throw FS.failure("cannot list the folder", path)
         }
         defer { closedir(dir) }
+        rewinddir(dir)   // the copy shares the descriptor's offset, which an earlier listing left at the end
         var out: [Entry] = []
         while true {
             errno = 0

@@ -10,9 +10,22 @@ import Foundation
 final class ObjectStore {
     let root: String
     private let tmp: String
-    /// `objects/` and `tmp/`, opened once: objects are made and named relative to them.
-    private lazy var rootFolder: Folder? = try? Folder.open(Path(root), follow: false)
-    private lazy var tmpFolder: Folder? = try? Folder.open(Path(tmp), follow: false)
+    /// Opens one of the repository's own folders (never through a link: error 21).
+    private let openFolder: (String) throws -> Folder
+    private var rootFolderStorage: Folder?, tmpFolderStorage: Folder?
+    /// `objects/` and `tmp/`, opened once: objects are made, named, read and removed relative to them.
+    private func rootFolder() throws -> Folder {
+        if let f = rootFolderStorage { return f }
+        let f = try openFolder("objects")
+        rootFolderStorage = f
+        return f
+    }
+    private func tmpFolder() throws -> Folder {
+        if let f = tmpFolderStorage { return f }
+        let f = try openFolder("tmp")
+        tmpFolderStorage = f
+        return f
+    }
     /// Fan-out folders known to exist: each is made (or found) once a process, not tried per object.
     private var fanOut = Set<UInt16>()
     private var pendingFiles = 0
@@ -25,9 +38,16 @@ final class ObjectStore {
     /// read and new ones are read once.
     private(set) var sourceReads = 0
 
-    init(repositoryRoot: String) {
+    init(repositoryRoot: String, openFolder: @escaping (String) throws -> Folder) {
         root = repositoryRoot + "/objects"
         tmp = repositoryRoot + "/tmp"
+        self.openFolder = openFolder
+    }
+
+    /// An object id: 64 lowercase hex digits (a catalog's value is checked
+    /// before it names a file).
+    static func isValid(_ id: String) -> Bool {
+        id.utf8.count == 64 && id.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
     }
 
     /// The 256 fan-out folders `ab/` (a new repository has them all).
@@ -37,8 +57,27 @@ final class ObjectStore {
     private func relative(_ id: String) -> Path { Path("\(id.prefix(2))/\(id)") }
 
     func exists(_ id: String) -> Bool {
-        guard let folder = rootFolder else { return FS.exists(path(of: id)) }
-        return folder.stat(relative(id)) != nil
+        (try? rootFolder().stat(relative(id))) != nil
+    }
+
+    /// The status of object `id`'s file (nil, errno set, if there is none).
+    func status(of id: String) throws -> stat? { try rootFolder().stat(relative(id)) }
+
+    /// Opens object `id` for reading, never through a link; error 21 if it is missing.
+    func open(_ id: String) throws -> Int32 {
+        guard Self.isValid(id) else { throw BMError(21, "\(id.debugDescription) is not an object id") }
+        let fd = try rootFolder().openFile(relative(id))
+        guard fd >= 0 else {
+            if errno == ENOENT { throw BMError(21, "object \(id) is missing", path: Path(path(of: id))) }
+            throw FS.failure("cannot read", path(of: id))
+        }
+        return fd
+    }
+
+    /// Removes object `id` (gc); whether it was there.
+    func remove(_ id: String) -> Bool {
+        guard Self.isValid(id), let folder = try? rootFolder() else { return false }
+        return folder.unlink(relative(id))
     }
 
     struct Stored {
@@ -71,7 +110,7 @@ final class ObjectStore {
         let head = UnsafeRawBufferPointer(rebasing: buffer[0..<size])
         hasher.update(bufferPointer: head)
         let whole = size < buffer.count
-        guard let tmpFolder, let rootFolder else { throw FS.failure("cannot open", tmp) }
+        let tmpFolder = try tmpFolder(), rootFolder = try rootFolder()
         // Read-only from the start (the descriptor still writes): no chmod afterwards.
         var temp = Path(""), output: Int32 = -1
         for _ in 0..<100 where output < 0 {
@@ -97,8 +136,12 @@ final class ObjectStore {
         // Not looked up first: the rename itself says whether the object is
         // there (dedup), so a new object costs no failed stat.
         let renamed = temp.withCString { t in relative(id).withCString { renameat2(tmpFolder.fd, t, rootFolder.fd, $0, 1 /* RENAME_NOREPLACE */) } }
-        if renamed != 0 && errno == EEXIST { return Stored(id: id, size: Int64(size), isNew: false) }
-        if renamed != 0 && errno == EINVAL && exists(id) { return Stored(id: id, size: Int64(size), isNew: false) }
+        if renamed != 0 && (errno == EEXIST || errno == EINVAL && exists(id)) {
+            // There already. Shared only if it holds these bytes: a power cut
+            // can leave a file with other (or no) bytes under a content name
+            // that no row references yet. Then ours replaces it.
+            if intact(id, size: size) { return Stored(id: id, size: Int64(size), isNew: false) }
+        }
         let moved = renamed == 0 || temp.withCString { t in relative(id).withCString { renameat(tmpFolder.fd, t, rootFolder.fd, $0) } } == 0
         guard moved else { throw FS.failure("cannot store object in", root) }
         keep = true
@@ -117,8 +160,16 @@ final class ObjectStore {
         return Path(tempPrefix + String(tempCounter))
     }
 
+    /// Object `id` has `size` bytes that hash to `id`.
+    private func intact(_ id: String, size: Int) -> Bool {
+        guard let st = try? status(of: id), Int(st.st_size) == size, let fd = try? open(id) else { return false }
+        defer { close(fd) }
+        return (try? hash(fd: fd, name: Path(path(of: id)))) == id
+    }
+
     private func makeFanOut(for id: String) throws {
-        guard let key = UInt16(id.prefix(2), radix: 16), !fanOut.contains(key), let rootFolder else { return }
+        guard let key = UInt16(id.prefix(2), radix: 16), !fanOut.contains(key) else { return }
+        let rootFolder = try rootFolder()
         if Path(String(id.prefix(2))).withCString({ mkdirat(rootFolder.fd, $0, 0o700) }) != 0 && errno != EEXIST {
             throw FS.failure("cannot create", root + "/" + id.prefix(2))
         }
@@ -129,12 +180,17 @@ final class ObjectStore {
     /// `syncfs`; a few: fsync each and their directories.
     func sync() {
         guard pendingFiles > 0 else { return }
-        if pendingFiles > 32, let rootFolder {
-            _ = syncfs(rootFolder.fd)
-        } else {
-            for id in created.suffix(pendingFiles) { FS.fsync(path: path(of: id)) }
-            for d in pendingDirs { FS.fsync(path: root + "/" + d, directory: true) }
-            FS.fsync(path: root, directory: true)
+        if let rootFolder = try? rootFolder() {
+            if pendingFiles > 32 {
+                _ = syncfs(rootFolder.fd)
+            } else {
+                for id in created.suffix(pendingFiles) {
+                    let fd = rootFolder.openFile(relative(id))
+                    if fd >= 0 { fsync(fd); close(fd) }
+                }
+                for d in pendingDirs { if let f = try? rootFolder.folder(Path(d)) { f.sync() } }
+                rootFolder.sync()
+            }
         }
         pendingFiles = 0
         pendingDirs.removeAll()
@@ -144,7 +200,7 @@ final class ObjectStore {
 
     /// Removes the objects created since `beginTracking()`: the operation that wrote them failed.
     func discardCreated() {
-        for id in created { unlink(path(of: id)) }
+        for id in created { _ = remove(id) }
         created.removeAll()
         pendingFiles = 0
     }
@@ -152,8 +208,7 @@ final class ObjectStore {
     /// Streams object `id` to `fd`, verifying its hash; error 21 if it does not match.
     func copy(_ id: String, to fd: Int32, destination: Path) throws {
         let source = path(of: id)
-        let input = open(source, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw BMError(21, "object \(id) is missing", path: Path(source)) }
+        let input = try open(id)
         defer { close(input) }
         var hasher = SHA256()
         try stream(input, name: Path(source)) { chunk in
@@ -166,7 +221,7 @@ final class ObjectStore {
 
     /// The SHA-256 of a whole file, streamed.
     func hash(of path: String) throws -> String {
-        let input = open(path, O_RDONLY | O_CLOEXEC)
+        let input = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw FS.failure("cannot read", path) }
         defer { close(input) }
         return try hash(fd: input, name: Path(path))
@@ -178,13 +233,14 @@ final class ObjectStore {
         return hasher.finalize().hex
     }
 
-    /// Every object id present, for check and gc.
+    /// Every object id present, for check and gc (names not of an object's form are left alone).
     func allObjects() -> [String] {
+        guard let rootFolder = try? rootFolder() else { return [] }
         var ids: [String] = []
-        let fm = FileManager.default
-        for dir in (try? fm.contentsOfDirectory(atPath: root)) ?? [] {
-            for file in (try? fm.contentsOfDirectory(atPath: "\(root)/\(dir)")) ?? [] where file.hasPrefix(dir) {
-                ids.append(file)
+        for fan in (try? rootFolder.entries()) ?? [] where fan.name.string.map({ $0.utf8.count == 2 }) == true {
+            guard let folder = try? rootFolder.folder(fan.name) else { continue }
+            for e in (try? folder.entries()) ?? [] {
+                if let id = e.name.string, Self.isValid(id), id.hasPrefix(fan.name.string!) { ids.append(id) }
             }
         }
         return ids

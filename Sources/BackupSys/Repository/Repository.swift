@@ -67,14 +67,23 @@ public final class Repository {
         } catch let e as DatabaseError {
             throw Catalog.failure(e, Self.catalogPath(root))
         }
-        objects = ObjectStore(repositoryRoot: root)
+        let rootPath = Path(root)
+        objects = ObjectStore(repositoryRoot: root) { name in try Repository.ownFolder(rootPath, [Path(name)]) }
     }
 
     deinit { if lockFD >= 0 { Glibc.close(lockFD) } }
 
-    /// A folder inside the repository, reached from its root without following a link.
-    func folder(_ names: [Path]) throws -> Folder {
-        try Folder.open(Path(root)).descend(names)
+    /// A folder inside the repository, reached from its root (which the user
+    /// named: followed) without following a link: a repository on a shared
+    /// drive may hold links planted to make bmlua write or delete elsewhere.
+    func folder(_ names: [Path]) throws -> Folder { try Self.ownFolder(Path(root), names) }
+
+    static func ownFolder(_ root: Path, _ names: [Path]) throws -> Folder {
+        do {
+            return try Folder.open(root).descend(names)
+        } catch let e as BMError where e.number == 12 {
+            throw BMError(21, "\(e.message.dropFirst(ErrorTable.message(for: 12)!.count + 2)) in the repository (its own folders are never followed)", path: e.path)
+        }
     }
 
     private var cleanedTmp = false
@@ -85,8 +94,11 @@ public final class Repository {
     /// (a script may hold one outside any operation).
     func lockForWriting(wait: Double = 0) throws {
         if lockFD < 0 {
-            let fd = Glibc.open(root + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw FS.failure("cannot open the lock of", root) }
+            let fd = Glibc.open(root + "/lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            guard fd >= 0 else {
+                if errno == ELOOP { throw BMError(21, "\(FS.shown(root + "/lock")) is a symbolic link (a repository's lock is never followed)", path: root + "/lock") }
+                throw FS.failure("cannot open the lock of", root)
+            }
             lockFD = fd
         }
         // Polled, not a blocking flock: a timer signal to end the wait could
@@ -103,9 +115,10 @@ public final class Repository {
             pause = min(pause * 2, 100_000)
         }
         if !cleanedTmp {
+            let tmp: Folder
+            do { tmp = try folder(["tmp"]) } catch { unlock(); throw error }   // a link there is error 21, before anything is deleted
             cleanedTmp = true
-            let tmp = root + "/tmp"
-            for f in (try? FS.folderEntries(tmp)) ?? [] where !LuaVM.isLiveTempFile(f) { unlink(tmp + "/" + f) }
+            for e in try tmp.entries() where !LuaVM.isLiveTempFile(String(decoding: e.name.bytes, as: UTF8.self)) { _ = tmp.unlink(e.name) }
         }
     }
 
