@@ -1,0 +1,188 @@
+import Foundation
+import GRDB
+import Testing
+@testable import BackupSys
+@testable import HookVM
+
+/// DESIGN §2: a restore never leaves its target, and a repository contains
+/// itself. Each case is an attack tried on an earlier bmlua; a sentinel folder
+/// outside the repository and the target must come out of it untouched.
+@Suite struct ContainmentTests {
+    /// A folder outside everything, with a file, and a way to see it is untouched.
+    struct Sentinel {
+        let path: String
+        init(_ base: String) throws {
+            path = base + "/sentinel"
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try Data("keep me".utf8).write(to: URL(fileURLWithPath: path + "/keep.txt"))
+            chmod(path + "/keep.txt", 0o600)
+            chmod(path, 0o700)
+        }
+        var state: String {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: path).sorted()) ?? []
+            let modes = ([path] + names.map { path + "/" + $0 }).map { p in FS.stat(p, follow: false).map { "\($0.st_mode) \($0.st_uid)" } ?? "-" }
+            return "\(names) \(modes) \((try? String(contentsOfFile: path + "/keep.txt", encoding: .utf8)) ?? "-")"
+        }
+    }
+
+    // MARK: Restores
+
+    @Test func aFolderReplacedByALinkIsNotRestoredThrough() throws {
+        let s = try SnapshotFixture()
+        let sentinel = try Sentinel(s.f.base), before = sentinel.state
+        try s.write("sub/keep.txt", "from the snapshot")
+        let sid = try #require(try s.run().sid)
+        try FileManager.default.removeItem(atPath: s.tree + "/sub")
+        #expect(symlink(sentinel.path, s.tree + "/sub") == 0)
+        let r = try s.f.bd.restore(sid, overwrite: true)
+        #expect(!r.failed.isEmpty && r.failed.allSatisfy { $0.number == 12 }, "\(r.failed)")
+        #expect(sentinel.state == before)
+    }
+
+    @Test func aLinkPlantedInTheTargetIsNotRestoredThrough() throws {
+        let s = try SnapshotFixture()
+        let sentinel = try Sentinel(s.f.base), before = sentinel.state
+        let sid = try #require(try s.run().sid)
+        let out = s.f.base + "/out"
+        try FileManager.default.createDirectory(atPath: out + s.tree, withIntermediateDirectories: true)
+        #expect(symlink(sentinel.path, out + s.tree + "/sub") == 0)
+        let r = try s.f.bd.restore(sid, to: out, overwrite: true)
+        #expect(!r.failed.isEmpty && r.failed.allSatisfy { $0.number == 12 }, "\(r.failed)")
+        #expect(sentinel.state == before)
+        #expect(try s.f.read(out + s.tree + "/a.txt") == "alpha")
+    }
+
+    /// The first snapshot brings back `sub` as an absolute link; the second's
+    /// `sub/…` files must not go through it.
+    @Test func twoSnapshotsIntoOneTargetDoNotWriteThroughALinkTheFirstMade() throws {
+        let s = try SnapshotFixture()
+        let sentinel = try Sentinel(s.f.base), before = sentinel.state
+        try FileManager.default.moveItem(atPath: s.tree + "/sub", toPath: s.f.base + "/sub-away")
+        #expect(symlink(sentinel.path, s.tree + "/sub") == 0)
+        let first = try #require(try s.run(at: Date(timeIntervalSinceNow: -3600)).sid)
+        unlink(s.tree + "/sub")
+        try FileManager.default.moveItem(atPath: s.f.base + "/sub-away", toPath: s.tree + "/sub")
+        let second = try #require(try s.run().sid)
+        let out = s.f.base + "/out"
+        #expect(try s.f.bd.restore(first, to: out).failed.isEmpty)
+        let r = try s.f.bd.restore(second, to: out, overwrite: true)
+        #expect(!r.failed.isEmpty && r.failed.allSatisfy { $0.number == 12 }, "\(r.failed)")
+        #expect(sentinel.state == before)
+    }
+
+    @Test func aSingleFileRestoreInPlaceDoesNotGoThroughALinkedParent() throws {
+        let f = try Fixture()
+        let sentinel = try Sentinel(f.base), before = sentinel.state
+        let i = try f.bd.newbu(try f.file("dir/keep.txt", "mine"))
+        try FileManager.default.removeItem(atPath: f.work + "/dir")
+        #expect(symlink(sentinel.path, f.work + "/dir") == 0)
+        expectError(12) { try f.bd.restbu(i, overwrite: true) }
+        #expect(sentinel.state == before)
+    }
+
+    /// A file that appears between the check and the rename (here made by hook 4) is kept.
+    @Test func aFileThatAppearsDuringARestoreIsKept() throws {
+        let f = try Fixture()
+        let path = try f.file("a.txt", "backed up")
+        let i = try f.bd.newbu(path)
+        unlink(path)
+        try f.hook(4, "local h = io.open('\(path)', 'w') h:write('made meanwhile') h:close()")
+        expectError(15) { try f.bd.restbu(i) }
+        #expect(try f.read(path) == "made meanwhile")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: f.work) == ["a.txt"], "no temp file is left")
+    }
+
+    // MARK: A hostile repository
+
+    @Test func aLinkAsTmpIsRefusedBeforeAnythingIsDeleted() throws {
+        let f = try Fixture()
+        let sentinel = try Sentinel(f.base), before = sentinel.state
+        let i = try f.bd.newbu(try f.file("a.txt", "a"))
+        f.bd.close()
+        try FileManager.default.removeItem(atPath: f.root + "/tmp")
+        #expect(symlink(sentinel.path, f.root + "/tmp") == 0)
+        let bd = try BackupDatabase(at: f.root)
+        defer { bd.close() }
+        expectError(21) { _ = try bd.newver(i) }
+        #expect(sentinel.state == before)
+    }
+
+    @Test func aLinkAsSnapshotsIsRefusedByGC() throws {
+        let s = try SnapshotFixture()
+        let sentinel = try Sentinel(s.f.base), before = sentinel.state
+        _ = try s.run()
+        try FileManager.default.removeItem(atPath: s.f.root + "/snapshots")
+        #expect(symlink(sentinel.path, s.f.root + "/snapshots") == 0)
+        expectError(21) { _ = try s.f.bd.gc() }
+        #expect(sentinel.state == before)
+    }
+
+    @Test func aLinkAsTheLockIsNotFollowed() throws {
+        let f = try Fixture()
+        let target = f.base + "/created-by-lock"
+        unlink(f.root + "/lock")
+        #expect(symlink(target, f.root + "/lock") == 0)
+        let bd = try BackupDatabase(at: f.root)
+        defer { bd.close() }
+        expectError(21) { _ = try bd.newbu(try f.file("a.txt", "a")) }
+        #expect(!FS.exists(target))
+    }
+
+    /// Rows written straight into the catalog, as a hostile repository holds them.
+    func craft(_ f: Fixture, _ sql: String) throws {
+        try f.bd.dbQueueForTests.writeWithoutTransaction { try $0.execute(sql: "PRAGMA foreign_keys = OFF; " + sql + "; PRAGMA foreign_keys = ON") }
+    }
+
+    @Test func aSidThatClimbsOutIsRefusedByPrune() throws {
+        let s = try SnapshotFixture()
+        let sentinel = try Sentinel(s.f.base), before = sentinel.state
+        _ = try s.run(at: Date(timeIntervalSinceNow: -3600))
+        try s.write("c.txt", "c")
+        _ = try s.run()
+        try craft(s.f, "UPDATE snapshot SET sid = '../../sentinel' WHERE sid = (SELECT min(sid) FROM snapshot)")
+        expectError(21) { _ = try s.f.bd.prune(.init(last: 1)) }
+        #expect(sentinel.state == before)
+    }
+
+    @Test func aPathThatClimbsOutIsRefusedByDelete() throws {
+        let s = try SnapshotFixture()
+        let sentinel = try Sentinel(s.f.base), before = sentinel.state
+        _ = try #require(try s.run().sid)
+        let a = try s.f.bd.resolve(s.tree + "/a.txt").index
+        let climb = String(repeating: "/..", count: 12) + sentinel.path + "/keep.txt"
+        try craft(s.f, "UPDATE backup SET path = CAST('\(climb)' AS BLOB) WHERE idx = \(a)")
+        expectError(21) { _ = try s.f.bd.delbu(a) }
+        #expect(sentinel.state == before)
+    }
+
+    @Test func craftedLinkAndFolderRowsDoNotLeaveTheTarget() throws {
+        let s = try SnapshotFixture()
+        let sentinel = try Sentinel(s.f.base), before = sentinel.state
+        let sid = try #require(try s.run().sid)
+        let out = s.f.base + "/out/deep/er"
+        let climb = "/../../.." + sentinel.path
+        try craft(s.f, """
+            INSERT INTO snapshot_link (sid, path, target, mtime_ns, uid, gid) VALUES ('\(sid)', CAST('\(climb)/evil' AS BLOB), CAST('x' AS BLOB), 0, 0, 0);
+            """)
+        expectError(21) { _ = try s.f.bd.restore(sid, to: out, overwrite: true) }
+        try craft(s.f, """
+            DELETE FROM snapshot_link;
+            INSERT INTO snapshot_folder (sid, path, mode, mtime_ns, uid, gid) VALUES ('\(sid)', CAST('\(climb)' AS BLOB), 511, 0, 0, 0);
+            """)
+        expectError(21) { _ = try s.f.bd.restore(sid, to: out, overwrite: true) }
+        #expect(sentinel.state == before)
+    }
+
+    /// A value of the wrong type is error 21 naming the row, not a crash.
+    @Test func aMalformedRowIsError21() throws {
+        let f = try Fixture()
+        let i = try f.bd.newbu(try f.file("a.txt", "a"))
+        try craft(f, "UPDATE backup SET size = 'lots', object = 'not-hex' WHERE idx = \(i)")
+        let e = expectError(21) { _ = try f.bd.describeAll() }
+        #expect(e?.message.contains("catalog table backup, row \(i)") == true, "\(e?.message ?? "")")
+    }
+}
+
+extension BackupDatabase {
+    var dbQueueForTests: DatabaseQueue { repository.dbQueue }
+}
