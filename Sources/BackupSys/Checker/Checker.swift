@@ -84,10 +84,9 @@ extension BackupDatabase {
         try write { db in
             let sids = Set(try Catalog.snapshots(db).map(\.sid))
             var views = 0
-            if let root = try? repository.folder(["snapshots"]) {
-                for entry in (try? root.entries()) ?? [] where !sids.contains(String(decoding: entry.name.bytes, as: UTF8.self)) {
-                    if root.removeTree(entry.name) { views += 1 }
-                }
+            let root = try repository.folder(["snapshots"])   // a link there is error 21: nothing is deleted
+            for entry in try root.entries() where !sids.contains(String(decoding: entry.name.bytes, as: UTF8.self)) {
+                if root.removeTree(entry.name) { views += 1 }
             }
             let used = Set(try Catalog.referencedObjects(db).map(\.object))
             var removed = 0
