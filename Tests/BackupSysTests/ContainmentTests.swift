@@ -186,3 +186,21 @@ import Testing
 extension BackupDatabase {
     var dbQueueForTests: DatabaseQueue { repository.dbQueue }
 }
+
+/// DESIGN §2: an object is never shared before its bytes are known good.
+@Suite struct DurabilityTests {
+    /// What a power cut can leave: a file under a content name that no row
+    /// references, with no bytes or other bytes. A backup of that content
+    /// must not share it.
+    @Test(arguments: ["", "wrong bytes"]) func aBadObjectNoRowNamesIsNotShared(left: String) throws {
+        let f = try Fixture()
+        let path = try f.file("a.txt", "precious data")
+        let id = try f.bd.objects.hash(of: path)
+        let object = f.bd.objects.path(of: id)
+        try Data(left.utf8).write(to: URL(fileURLWithPath: object))
+        chmod(object, 0o444)
+        let i = try f.bd.newbu(path)
+        #expect(try f.objectBytes(f.bd.backup(i).data.object) == "precious data")
+        #expect(try f.bd.check(readData: true).ok)
+    }
+}
