@@ -191,6 +191,16 @@ public final class LuaVM {
         return try call(on: L, base: base, args: args)
     }
 
+    /// The globals there are now (Lua's standard library, the API): names a routine may not take.
+    public private(set) var reservedNames: Set<String> = []
+
+    public func reserveGlobals() {
+        let names = (try? run("local t = {} for k in pairs(_G) do if type(k) == 'string' then t[#t + 1] = k end end return table.concat(t, ' ')",
+                              chunkName: "=bmlua")) ?? []
+        reservedNames = Set((names.first?.stringValue ?? "").split(separator: " ").map(String.init))
+            .union(["bhin", "bhout", "bhout2", "bhtemp", "bhooks", "errornum", "bfvar", "arg"])
+    }
+
     /// Defines global `name` as the compiled `code` (a vararg function): a routine.
     public func define(_ name: String, code: String, chunkName: String? = nil) throws {
         let L = current

@@ -100,6 +100,24 @@ func counted(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : 
 /// named with a newline or a tab keeps to one line and its columns. --json
 /// gives the names exactly.
 func printable(_ p: Path) -> String { p.description }
+
+/// Stored code as `cat -v` and git show it: a control character as `^X`
+/// (`^[` for ESC, `^?` for DEL), newlines and tabs kept. Reviewing a hook
+/// before --trust must show what it holds: `ESC[2K` would erase the line it is on.
+func reviewable(_ code: String) -> String {
+    var out = String.UnicodeScalarView()
+    for u in code.unicodeScalars {
+        if u == "\n" || u == "\t" { out.append(u); continue }
+        if u.value < 0x20 || u.value == 0x7F {
+            out.append("^")
+            out.append(Unicode.Scalar(u.value == 0x7F ? 0x3F : u.value + 0x40)!)
+            continue
+        }
+        if (0x80..<0xA0).contains(u.value) { out.append(contentsOf: "M-^".unicodeScalars); out.append(Unicode.Scalar(u.value - 0x80 + 0x40)!); continue }
+        out.append(u)
+    }
+    return String(out)
+}
 func printable(_ s: String) -> String { Path(s).description }
 func printable(_ v: LuaValue) -> String { v.bytesValue.map { Path.escaped($0) } ?? v.description }
 

@@ -92,6 +92,53 @@ import Testing
         #expect(try Self.bmlua(["backup", path2, "--trust", "-v"], repo: f.root).stderr.contains("ran"))
     }
 
+    /// A routine may not take a name the API or Lua's library uses: it would
+    /// replace `backups` or `print` for every script.
+    @Test func aRoutineMayNotTakeAReservedName() throws {
+        let f = try Fixture()
+        let file = f.base + "/r.lua"
+        try Data("return 'mine'".utf8).write(to: URL(fileURLWithPath: file))
+        for name in ["backups", "print", "pairs"] {
+            let r = try Self.bmlua(["routine", "add", file, "--name", name], repo: f.root)
+            #expect(r.status == 1 && r.stderr.contains("error 22") && r.stderr.contains(name), "\(r.stderr)")
+        }
+        #expect(try Self.bmlua(["routine", "add", file, "--name", "tidy"], repo: f.root).status == 0)
+        // One that a catalog holds anyway does not run unless --trust.
+        try f.bd.dbQueueForTests.write { try $0.execute(sql: "INSERT INTO routine (name, code) VALUES ('backups', 'return {1, 2, 3}')") }
+        let r = try Self.bmlua(["eval", "return #backups()"], repo: f.root)
+        #expect(r.status == 1 && r.stderr.contains("error 36"), "\(r.stdout) \(r.stderr)")
+        #expect(try Self.bmlua(["eval", "return #backups()", "--trust"], repo: f.root).stdout == "3\n")
+    }
+
+    /// An untrusted repository's code runs from no command without --trust.
+    @Test func anUntrustedRepositorysRoutinesRunNowhere() throws {
+        let f = try Fixture()
+        let marker = f.base + "/ran"
+        try f.bd.setRoutine("tidy", code: "io.open('\(marker)', 'w'):close()")
+        try f.hook(1, "tidy()")
+        chmod(f.root + "/catalog.sqlite", 0o666)   // the catalog writable by others: its code is anyone's
+        let script = f.base + "/s.lua"
+        try Data("tidy()".utf8).write(to: URL(fileURLWithPath: script))
+        for args in [["eval", "tidy()"], ["--repo", f.root, "run", script], ["hooks", "test", "1"]] {
+            let r = try Self.bmlua(args, repo: f.root)
+            #expect(r.status == 1 && r.stderr.contains("error 36") && r.stderr.contains("catalog.sqlite"), "\(args) \(r.stderr)")
+        }
+        #expect(try Self.bmlua(["shell"], repo: f.root, input: "tidy()\n").stderr.contains("error 36"))
+        #expect(!FS.exists(marker))
+        #expect(try Self.bmlua(["eval", "tidy()", "--trust"], repo: f.root).status == 0 && FS.exists(marker))
+    }
+
+    /// `hooks list` and `routine show` show control bytes as cat -v does: an
+    /// escape sequence can't hide code from the review --trust asks for.
+    @Test func storedCodeIsShownWithControlCharactersEscaped() throws {
+        let f = try Fixture()
+        try f.hook(2, "os.execute('evil') --\u{1B}[2K\rbm.log('harmless')")
+        let r = try Self.bmlua(["hooks", "list"], repo: f.root)
+        #expect(r.stdout.contains("os.execute('evil') --^[[2K^Mbm.log('harmless')") && !r.stdout.contains("\u{1B}"), "\(r.stdout)")
+        try f.bd.setRoutine("tidy", code: "x = 1 --\u{1B}[2K")
+        #expect(try Self.bmlua(["routine", "show", "tidy"], repo: f.root).stdout == "x = 1 --^[[2K\n")
+    }
+
     /// Root reads every file, so as root the unreadable case runs bmlua as nobody.
     @Test func unreadableFileIsError11() throws {
         let f = try Fixture()

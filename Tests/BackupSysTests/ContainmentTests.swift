@@ -187,6 +187,18 @@ extension BackupDatabase {
     var dbQueueForTests: DatabaseQueue { repository.dbQueue }
 }
 
+/// An untrusted repository with hooks fails a snapshot once, recording nothing.
+@Suite struct UntrustedSnapshotTests {
+    @Test func anUntrustedRepositoryWithHooksFailsTheSnapshotOnce() throws {
+        let s = try SnapshotFixture()
+        try s.f.hook(1, "bm.log('ran')")
+        chmod(s.f.root, 0o777)
+        expectError(36) { _ = try s.run() }
+        #expect(try s.f.bd.snapshots().isEmpty && s.f.bd.describeAll().isEmpty)
+        #expect(try s.reasons() == ["7", "1", "4(5)", "2", "8"])
+    }
+}
+
 /// DESIGN §2: an object is never shared before its bytes are known good.
 @Suite struct DurabilityTests {
     /// What a power cut can leave: a file under a content name that no row

@@ -48,6 +48,8 @@ extension BackupDatabase {
         guard Hook.numbers.contains(n) else { throw BMError(22, "the hook number must be 1 to 10, not \(n)") }
         let code = try bhooks()?[n - 1] ?? ""
         guard !code.isEmpty else { throw BMError(22, "hook \(n) is empty (set it with: bmlua hooks set \(n) CODE)") }
+        _ = try luaVM()
+        try requireTrust()
         var result = HookTestResult()
         let logged = logLines.count
         do {
@@ -71,6 +73,9 @@ extension BackupDatabase {
     public func setRoutine(_ name: String, code: String?) throws {
         guard name.first.map({ $0.isLetter || $0 == "_" }) == true, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
             throw BMError(22, "a routine's name must be a Lua name (letters, digits, _), not \(name.debugDescription)")
+        }
+        if code != nil, try luaVM().reservedNames.contains(name) {
+            throw BMError(22, "\(name) is a name of Lua's standard library or of bmlua's API; a routine called so would replace it (choose another name)")
         }
         if let code {
             try checkCompiles(code, chunkName: "=\(name)")
@@ -131,6 +136,8 @@ extension BackupDatabase {
     /// is skipped, and the global `arg` holds the script (`arg[0]`) and the arguments.
     public func runScript(_ code: String, name: String, args: [LuaValue] = [], scriptPath: String? = nil) throws -> [LuaValue] {
         let vm = try luaVM()
+        // The user's own code, but the repository's routines are globals it may call.
+        if options.hooks, try !routines().isEmpty { try requireTrust() }
         var code = code
         if let scriptPath {
             if code.hasPrefix("#") {   // keep the newline: line numbers stay those of the file

@@ -153,12 +153,35 @@ public final class BackupDatabase {
         let vm = LuaVM(limits: limits, tempDirectory: repository.root + "/tmp")
         vmStorage = vm
         LuaAPI.install(in: vm, database: self)
+        vm.reserveGlobals()
         try defineRoutines(in: vm)
         return vm
     }
 
+    /// DESIGN §9: the repository's code (hooks, routines) runs only from a
+    /// repository that passes the ownership rule, or with --trust; and a
+    /// routine that would take a name of Lua's or of the API only with --trust.
+    func requireTrust() throws {
+        if !options.trust, let reason = repository.untrustedReason {
+            throw BMError(36, "\(reason); run with --trust to run its hooks and routines, or --no-hooks to run without them")
+        }
+        if !options.trust, !withheldRoutines.isEmpty {
+            throw BMError(36, "routine \(withheldRoutines.sorted().joined(separator: ", ")) would replace Lua's or bmlua's own; run with --trust to allow it")
+        }
+    }
+
+    /// Routines not defined because their names are Lua's or the API's.
+    var withheldRoutines: Set<String> = []
+
+    /// The routines become globals only where the repository's code may run;
+    /// one whose name is taken is left out (its calls would reach the builtin).
     func defineRoutines(in vm: LuaVM) throws {
+        guard repository.isTrusted || options.trust else { return }
         for r in try read(Catalog.routines) {
+            if vm.reservedNames.contains(r.name) && !options.trust {
+                withheldRoutines.insert(r.name)
+                continue
+            }
             do {
                 try vm.define(r.name, code: r.code)
             } catch let e as LuaError {
@@ -186,9 +209,7 @@ public final class BackupDatabase {
     /// A hook that fails throws its error (30–34) as a BMError.
     func runHook(_ hook: Hook) throws -> HookOutputs? {
         guard let code = try hookCode(hook.number) else { return nil }
-        guard repository.isTrusted || options.trust else {
-            throw BMError(36, "\(repository.untrustedReason); run with --trust to run its hooks, or --no-hooks to run without them")
-        }
+        try requireTrust()
         return try callHook(hook.number, code: code, bhin: hook.bhin)
     }
 

@@ -128,14 +128,20 @@ public final class Repository {
 
     /// DESIGN §9: hooks are code; they run only from a repository directory
     /// owned by the user and not writable by group or others.
-    public var isTrusted: Bool {
-        guard let st = FS.stat(root) else { return false }
-        return st.st_uid == geteuid() && st.st_mode & 0o022 == 0
-    }
+    public var isTrusted: Bool { untrustedReason == nil }
 
-    var untrustedReason: String {
-        guard let st = FS.stat(root) else { return "\(root) cannot be read" }
-        if st.st_uid != geteuid() { return "\(FS.shown(root)) is owned by uid \(st.st_uid), not by you (uid \(geteuid()))" }
-        return "\(FS.shown(root)) is writable by its group or by others (mode \(String(st.st_mode & 0o777, radix: 8)))"
+    /// Why the rule fails, or nil if it holds. The catalog is the code's
+    /// store, so it and its `-wal` and `-shm` files must pass it too.
+    var untrustedReason: String? {
+        let catalog = Self.catalogPath(root)
+        for (path, mustExist) in [(root, true), (catalog, true), (catalog + "-wal", false), (catalog + "-shm", false)] {
+            guard let st = FS.stat(path, follow: false) else {
+                if mustExist { return "\(FS.shown(path)) cannot be read" }
+                continue
+            }
+            if st.st_uid != geteuid() { return "\(FS.shown(path)) is owned by uid \(st.st_uid), not by you (uid \(geteuid()))" }
+            if st.st_mode & 0o022 != 0 { return "\(FS.shown(path)) is writable by its group or by others (mode \(String(st.st_mode & 0o777, radix: 8)))" }
+        }
+        return nil
     }
 }

@@ -94,6 +94,9 @@ public struct SnapshotRun {
         } catch let stop as Interrupted {
             callback.call(profile, .error, ["5", stop.description])
             failure = stop
+        } catch let e as BMError where e.number == 36 {
+            callback.call(profile, .error, ["5", e.description])
+            failure = e
         } catch let e as BMError where e.number == 3 || e.number == 4 {
             callback.call(profile, .error, e.number == 3 ? ["3"] : ["4", String(decoding: e.path.bytes, as: UTF8.self)])
             failure = e
@@ -191,6 +194,11 @@ public struct SnapshotRun {
     // MARK: The snapshot proper
 
     func take(_ profile: Profile, in bd: BackupDatabase) throws -> Summary {
+        // Hooks that may not run would fail every file: fail once, recording nothing.
+        if bd.options.hooks, try (bd.bhooks() ?? []).contains(where: { $0.contains { !$0.isWhitespace } }) {
+            _ = try bd.luaVM()
+            try bd.requireTrust()
+        }
         let started = now()
         var summary = Summary()
         let readsBefore = bd.objects.sourceReads

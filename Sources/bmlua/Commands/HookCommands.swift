@@ -18,7 +18,7 @@ struct HooksCommand: ParsableCommand {
                 if global.json { return printJSON(list.map { .list($0.map { .string($0) }) } ?? .nil) }
                 guard let list else { return print("no bhooks list is stored (set one with: bmlua hooks set N CODE)") }
                 for (i, code) in list.enumerated() {
-                    print(String(format: "%2d  ", i + 1) + (code.isEmpty ? "-" : code) + "    -- \(Hook.contracts[i].purpose)")
+                    print(String(format: "%2d  ", i + 1) + (code.isEmpty ? "-" : reviewable(code)) + "    -- \(Hook.contracts[i].purpose)")
                 }
             }
         }

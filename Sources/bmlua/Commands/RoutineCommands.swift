@@ -44,7 +44,8 @@ struct RoutineCommand: ParsableCommand {
                 guard let r = try bd.routines().first(where: { $0.name == name }) else {
                     throw BMError(22, "no routine \(name) (see: bmlua routine list)")
                 }
-                print(r.code, terminator: r.code.hasSuffix("\n") ? "" : "\n")
+                let shown = reviewable(r.code)
+                print(shown, terminator: shown.hasSuffix("\n") ? "" : "\n")
             }
         }
     }
