@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import BackupSys
 
@@ -137,6 +138,71 @@ import Testing
         #expect(r.stdout.contains("os.execute('evil') --^[[2K^Mbm.log('harmless')") && !r.stdout.contains("\u{1B}"), "\(r.stdout)")
         try f.bd.setRoutine("tidy", code: "x = 1 --\u{1B}[2K")
         #expect(try Self.bmlua(["routine", "show", "tidy"], repo: f.root).stdout == "x = 1 --^[[2K\n")
+    }
+
+    /// Only init makes a catalog: a lost one is error 21, and nothing is deleted.
+    @Test func aLostCatalogIsError21AndGCDeletesNothing() throws {
+        let f = try Fixture()
+        try f.bd.newbu(try f.file("a.txt", "a"))
+        let objects = f.bd.objects.allObjects()
+        f.bd.close()
+        for suffix in ["-wal", "-shm"] { unlink(f.root + "/catalog.sqlite" + suffix) }
+        #expect(truncate(f.root + "/catalog.sqlite", 0) == 0)
+        for args in [["list"], ["gc"], ["check"]] {
+            let r = try Self.bmlua(args, repo: f.root)
+            #expect(r.status == 1 && r.stderr.contains("error 21") && r.stderr.contains("empty"), "\(args) \(r.stderr)")
+        }
+        unlink(f.root + "/catalog.sqlite")
+        let r = try Self.bmlua(["gc"], repo: f.root)
+        #expect(r.status == 1 && r.stderr.contains("error 21") && r.stderr.contains("no catalog"), "\(r.stderr)")
+        #expect(!FS.exists(f.root + "/catalog.sqlite"))
+        let after = try Repository.objectsForTests(f.root)
+        #expect(after == objects)
+    }
+
+    /// A catalog a newer bmlua migrated is refused, not written.
+    @Test func aCatalogFromANewerBmluaIsRefused() throws {
+        let f = try Fixture()
+        try f.bd.dbQueueForTests.write { try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')") }
+        f.bd.close()
+        let r = try Self.bmlua(["backup", try f.file("a.txt", "a")], repo: f.root)
+        #expect(r.status == 1 && r.stderr.contains("error 21") && r.stderr.contains("v99: from the future") && r.stderr.contains("v4"), "\(r.stderr)")
+        let q = try DatabaseQueue(path: f.root + "/catalog.sqlite")
+        #expect(try q.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM backup") } == 0)
+    }
+
+    /// A repository this user may only read: reading commands and restores work.
+    @Test func aRepositoryThatCanOnlyBeReadIsRead() throws {
+        let f = try Fixture()
+        try f.bd.newbu(try f.file("tree/a.txt", "alpha"))
+        try f.bd.newver(1, comment: "one")
+        f.bd.close()
+        guard geteuid() == 0 else { return }   // needs another user to be the reader
+        let env = ["XDG_CONFIG_HOME": f.base + "/xdg", "XDG_RUNTIME_DIR": f.base + "/run"]
+        #expect(try Self.bmlua(["profile", "include", f.work + "/tree"], repo: f.root, environment: env).status == 0)
+        #expect(try Self.bmlua(["snapshot"], repo: f.root, environment: env).status == 0)
+        // Everything readable by others, nothing writable: as a repository another user owns with mode 0755.
+        _ = try FileManager.default.subpathsOfDirectory(atPath: f.root).map { chmod(f.root + "/" + $0, FS.isDirectory(f.root + "/" + $0) ? 0o755 : 0o644) }
+        for p in [f.base, f.root] { chmod(p, 0o755) }
+        let out = f.base + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        chown(out, 65534, 65534)
+        let list = try Self.bmlua(["list"], repo: f.root, asUser: "65534")
+        #expect(list.status == 0 && list.stdout.contains("a.txt"), "\(list.stderr)")
+        let show = try Self.bmlua(["show", "1", "--json"], repo: f.root, asUser: "65534")
+        #expect(show.status == 0 && show.stdout.contains("\"versions\""), "\(show.stderr)")
+        let check = try Self.bmlua(["check", "--read-data"], repo: f.root, asUser: "65534")
+        #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
+        let sids = try Self.bmlua(["snapshots", "--json"], repo: f.root, asUser: "65534")
+        let sid = try #require((try JSONSerialization.jsonObject(with: Data(sids.stdout.utf8)) as? [[String: Any]])?.first?["sid"] as? String)
+        let restore = try Self.bmlua(["snapshots", "restore", sid, "--to", out], repo: f.root, asUser: "65534")
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(try f.read(out + f.work + "/tree/a.txt") == "alpha")
+        let single = try Self.bmlua(["restore", "1", "--version", "1", "--to", out + "/"], repo: f.root, asUser: "65534")
+        #expect(single.status == 0 && (try? f.read(out + "/a.txt")) == "alpha", "\(single.stderr)")
+        // A change is refused with a reason, not attempted.
+        let write = try Self.bmlua(["version", "create", "1"], repo: f.root, asUser: "65534")
+        #expect(write.status == 1 && write.stderr.contains("error 11") && write.stderr.contains("can only be read"), "\(write.stderr)")
     }
 
     /// Root reads every file, so as root the unreadable case runs bmlua as nobody.

@@ -187,6 +187,13 @@ extension BackupDatabase {
     var dbQueueForTests: DatabaseQueue { repository.dbQueue }
 }
 
+extension Repository {
+    /// The object files of a repository, listed without opening its catalog.
+    static func objectsForTests(_ root: String) throws -> [String] {
+        try FileManager.default.subpathsOfDirectory(atPath: root + "/objects").filter { $0.count > 3 }.map { String($0.dropFirst(3)) }.sorted()
+    }
+}
+
 /// An untrusted repository with hooks fails a snapshot once, recording nothing.
 @Suite struct UntrustedSnapshotTests {
     @Test func anUntrustedRepositoryWithHooksFailsTheSnapshotOnce() throws {

@@ -13,6 +13,8 @@ enum Catalog {
         switch e.resultCode {
         case .SQLITE_CORRUPT, .SQLITE_NOTADB: number = 21
         case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH: number = 11
+        // A table or column that is not there: a damaged or foreign catalog, not a full disk.
+        case .SQLITE_ERROR where (e.message ?? "").hasPrefix("no such"): number = 21
         default: number = 20
         }
         return BMError(number, "catalog \(FS.shown(path)): \(e.message ?? "\(e)")", path: path)

@@ -97,10 +97,32 @@ public final class BackupDatabase {
         return result!
     }
 
+    /// A restore's transaction: a write (its hooks may write the catalog),
+    /// except in a repository that can only be read, where it is a read, and
+    /// anything it tries to change is error 11.
+    func restoring<T>(_ body: (Database) throws -> T) throws -> T {
+        guard repository.isReadOnly, db == nil else { return try write(body) }
+        do {
+            return try repository.dbQueue.inDatabase { db in
+                var result: T?
+                try db.inTransaction(.deferred) {
+                    self.db = db
+                    defer { self.db = nil }
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch {
+            throw translate(error)
+        }
+    }
+
     /// Keeps the writer lock across the operations `body` runs, each still its
     /// own transaction: a snapshot holds it for its whole run, so that no other
     /// writer slips in between two batches and makes the next one fail.
     public func holdingWriterLock<T>(_ body: () throws -> T) throws -> T {
+        if repository.isReadOnly { return try body() }
         try holdWriterLock()
         defer { releaseWriterLock() }
         return try body()

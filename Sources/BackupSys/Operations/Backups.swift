@@ -137,7 +137,7 @@ extension BackupDatabase {
     /// at once. One that replaces a file still is, before its rename.
     func restbu(_ index: Int64, version: Int64, overwrite: Bool, into folder: Folder, name: Path, syncEach: Bool) throws -> Path {
         let target = folder.path.appending(name)
-        return try write { db in
+        return try restoring { db in
             guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
             guard let copy = try StoredCopy(db, of: b, version: version) else {
                 throw BMError(14, "backup \(index) (\(FS.shown(b.name))) has no version \(version)", path: b.path)

@@ -41,34 +41,111 @@ public final class Repository {
         chmod(root, 0o700)
         for sub in ["objects", "snapshots", "tmp"] { try FS.mkdir(root + "/" + sub) }
         for fan in ObjectStore.fanOutNames { try FS.mkdir(root + "/objects/" + fan) }
-        let repo = try Repository(root: root)
+        let repo = try Repository(root: root, creating: true)
         FS.fsync(path: root, directory: true)
         return repo
     }
 
+    /// Only `init` makes a catalog: one that is missing (or empty) beside
+    /// `objects/` is a lost catalog (21), never a new empty one that would let gc
+    /// delete every object.
     public static func open(at root: String) throws -> Repository {
-        guard exists(at: root) else {
+        let catalog = catalogPath(root)
+        guard let st = FS.stat(catalog) else {
+            if FS.isDirectory(root + "/objects") {
+                throw BMError(21, "\(FS.shown(root)) has objects/ but no catalog.sqlite: its catalog is lost (restore it from a copy; bmlua will not make an empty one)", path: root)
+            }
             throw BMError(40, "no repository at \(FS.shown(root)) (create one with: bmlua init --repo \(FS.shown(root)))", path: root)
+        }
+        guard st.st_size > 0 else {
+            throw BMError(21, "\(FS.shown(catalog)) is empty: the catalog is lost (restore it from a copy; bmlua will not make an empty one)", path: catalog)
         }
         return try Repository(root: root)
     }
 
-    private init(root: String) throws {
+    /// A repository bmlua may not or cannot write (a read-only mount,
+    /// another user's, a full disk) is opened for reading: list, show,
+    /// check and restores work; a change is error 11.
+    public private(set) var isReadOnly = false
+
+    private init(root: String, creating: Bool = false) throws {
         self.root = root
-        var config = Configuration()
-        config.busyMode = .timeout(10)
-        config.prepareDatabase { db in
-            // Pages read through a mapping, not a pread each: a snapshot reads the whole backup table.
-            try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA mmap_size = 268435456")
-        }
+        let catalog = Self.catalogPath(root)
+        var readOnly = !creating && !Self.writable(root)
         do {
-            dbQueue = try DatabaseQueue(path: Self.catalogPath(root), configuration: config)
-            try Schema.migrator.migrate(dbQueue)
+            var queue: DatabaseQueue?
+            if !readOnly {
+                do {
+                    let q = try DatabaseQueue(path: catalog, configuration: Self.configuration(readOnly: false))
+                    try Self.migrate(q, catalog)
+                    queue = q
+                } catch let e as DatabaseError where !creating && [.SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_FULL, .SQLITE_IOERR].contains(e.resultCode) {
+                    readOnly = true   // e.g. the disk is full: it can still be read
+                }
+            }
+            if readOnly { queue = try Self.openForReading(catalog) }
+            dbQueue = queue!
         } catch let e as DatabaseError {
-            throw Catalog.failure(e, Self.catalogPath(root))
+            throw Catalog.failure(e, catalog)
         }
+        isReadOnly = readOnly
         let rootPath = Path(root)
         objects = ObjectStore(repositoryRoot: root) { name in try Repository.ownFolder(rootPath, [Path(name)]) }
+    }
+
+    private static func configuration(readOnly: Bool) -> Configuration {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.readonly = readOnly
+        config.prepareDatabase { db in
+            // Pages read through a mapping, not a pread each: a snapshot reads the whole backup table.
+            try db.execute(sql: readOnly ? "PRAGMA mmap_size = 268435456"
+                                         : "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA mmap_size = 268435456")
+        }
+        return config
+    }
+
+    /// Brings the catalog to this bmlua's schema; one from a newer bmlua is refused, not written.
+    private static func migrate(_ queue: DatabaseQueue, _ catalog: String) throws {
+        try queue.read { db in try refuseNewer(db, catalog) }
+        try Schema.migrator.migrate(queue)
+    }
+
+    private static func refuseNewer(_ db: Database, _ catalog: String) throws {
+        let known = Schema.migrator.migrations
+        let unknown = try Schema.migrator.appliedIdentifiers(db).subtracting(known)
+        guard unknown.isEmpty else {
+            throw BMError(21, "\(FS.shown(catalog)) was written by a newer bmlua (schema \(unknown.sorted().joined(separator: ", "))); this one knows up to \(known.last ?? "none"): use the newer bmlua")
+        }
+    }
+
+    /// Read-only: through SQLite's own read-only mode where the WAL's shared
+    /// memory file can be used, else as an immutable file (nothing can write
+    /// it then: the mount is read-only or bmlua may not write).
+    private static func openForReading(_ catalog: String) throws -> DatabaseQueue {
+        let config = configuration(readOnly: true)
+        if let q = try? DatabaseQueue(path: catalog, configuration: config), (try? q.read({ try $0.tableExists("backup") })) != nil {
+            try q.read { db in try needsNothing(db, catalog) }
+            return q
+        }
+        let encoded = catalog.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "?#%"))) ?? catalog
+        let q = try DatabaseQueue(path: "file:" + encoded + "?immutable=1", configuration: config)
+        try q.read { db in try needsNothing(db, catalog) }
+        return q
+    }
+
+    private static func needsNothing(_ db: Database, _ catalog: String) throws {
+        try refuseNewer(db, catalog)
+        guard try Schema.migrator.hasCompletedMigrations(db) else {
+            throw BMError(11, "\(FS.shown(catalog)) needs its schema brought up to date, and this repository can only be read here: open it once where bmlua may write to it")
+        }
+    }
+
+    /// bmlua may write the repository: its folder and catalog are writable and its file system is not read-only.
+    private static func writable(_ root: String) -> Bool {
+        var fs = statvfs()
+        if statvfs(root, &fs) == 0 && fs.f_flag & UInt(ST_RDONLY) != 0 { return false }
+        return access(root, W_OK) == 0 && access(catalogPath(root), W_OK) == 0
     }
 
     deinit { if lockFD >= 0 { Glibc.close(lockFD) } }
@@ -93,6 +170,7 @@ public final class Repository {
     /// left by a crash, except the `bm.tempfile()` files of running processes
     /// (a script may hold one outside any operation).
     func lockForWriting(wait: Double = 0) throws {
+        if isReadOnly { throw BMError(11, "\(FS.shown(root)) can only be read here (a read-only mount, another user's repository, or a full disk)", path: root) }
         if lockFD < 0 {
             let fd = Glibc.open(root + "/lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
             guard fd >= 0 else {
