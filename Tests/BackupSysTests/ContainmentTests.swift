@@ -223,3 +223,34 @@ extension Repository {
         #expect(try f.bd.check(readData: true).ok)
     }
 }
+
+/// A restore cleans up after a killed one, and a finished one can be run again.
+@Suite struct RestoreAgainTests {
+    @Test func aRestoreRemovesWhatAKilledOneLeft() throws {
+        let s = try SnapshotFixture()
+        let sid = try #require(try s.run().sid)
+        let out = s.f.base + "/out", folder = out + s.tree + "/sub"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for name in [".b.txt.bmlua-tmp-1x2y3z", ".other.bmlua-tmp-abc", ".b.txt.bak", "notes.bmlua-tmp-abc"] {
+            try Data("left".utf8).write(to: URL(fileURLWithPath: folder + "/" + name))
+        }
+        chown(folder + "/.other.bmlua-tmp-abc", 65534, 65534)   // another user's: not ours to remove
+        let r = try s.f.bd.restore(sid, to: out)
+        #expect(r.failed.isEmpty, "\(r.failed)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        #expect(left == (geteuid() == 0 ? [".b.txt.bak", ".other.bmlua-tmp-abc", "b.txt", "notes.bmlua-tmp-abc"]
+                                        : [".b.txt.bak", "b.txt", "notes.bmlua-tmp-abc"]), "\(left)")
+    }
+
+    @Test func aFinishedRestoreRunAgainFindsEverythingThere() throws {
+        let s = try SnapshotFixture()
+        #expect(symlink("a.txt", s.tree + "/link") == 0)
+        let sid = try #require(try s.run().sid)
+        let out = s.f.base + "/out"
+        let first = try s.f.bd.restore(sid, to: out)
+        #expect(first.failed.isEmpty && first.links == 1)
+        let again = try s.f.bd.restore(sid, to: out)
+        #expect(again.failed.isEmpty && again.restored.isEmpty, "\(again.failed)")
+        #expect(Set(again.unchanged) == [out + s.tree + "/a.txt", out + s.tree + "/sub/b.txt", out + s.tree + "/link"])
+    }
+}

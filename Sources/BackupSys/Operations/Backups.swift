@@ -129,6 +129,9 @@ extension BackupDatabase {
         // In place, the original's folder may be gone with it; --to names a folder that is there.
         let folder = to == nil || intoFolder ? try Folder.make(target.directory, follow: to != nil)
                                              : try Folder.open(target.directory)
+        var started = timespec()
+        clock_gettime(CLOCK_REALTIME, &started)
+        folder.removeStaleTemps(before: started)   // what a killed restore left here
         return try restbu(index, version: version, overwrite: overwrite, into: folder, name: target.baseName, syncEach: true)
     }
 

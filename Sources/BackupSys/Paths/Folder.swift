@@ -173,10 +173,37 @@ final class Folder {
         }
     }
 
+    /// `.<name>.bmlua-tmp-<random>`: a restore's temp file beside the file it
+    /// becomes. A restore that was killed leaves it; the next one into this
+    /// folder knows it by this form (`removeStaleTemps`).
     static func tempName(for name: Path) -> Path {
-        var bytes = [UInt8(ascii: ".")] + name.bytes.prefix(200) + Array(".bmlua-".utf8)
+        var bytes = [UInt8(ascii: ".")] + name.bytes.prefix(200) + tempMarker
         bytes += Array(String(UInt32.random(in: .min ... .max), radix: 36).utf8)
         return Path(bytes)
+    }
+
+    static let tempMarker = Array(".bmlua-tmp-".utf8)
+
+    static func isTempName(_ name: Path) -> Bool {
+        let b = name.bytes
+        guard b.first == UInt8(ascii: "."), let r = b.indices.reversed().first(where: { b[$0...].starts(with: tempMarker) }), r > 0 else { return false }
+        let suffix = b[(r + tempMarker.count)...]
+        return !suffix.isEmpty && suffix.count <= 7 && suffix.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A) }
+    }
+
+    /// Removes what an earlier, killed restore left here: only names of a
+    /// restore's temp form, only files and links this user owns, only those
+    /// made before `cutoff` (a restore running now keeps its own). Returns how many.
+    @discardableResult
+    func removeStaleTemps(before cutoff: timespec) -> Int {
+        var removed = 0
+        for e in (try? entries()) ?? [] where Self.isTempName(e.name) {
+            guard let st = stat(e.name), st.st_uid == geteuid(),
+                  st.st_mode & S_IFMT == S_IFREG || st.st_mode & S_IFMT == S_IFLNK,
+                  (st.st_ctim.tv_sec, st.st_ctim.tv_nsec) < (cutoff.tv_sec, cutoff.tv_nsec) else { continue }
+            if unlink(e.name) { removed += 1 }
+        }
+        return removed
     }
 
     /// A new file `name` here, open for writing, made with `mode` (0 to 0777).
@@ -209,12 +236,19 @@ final class FolderCursor {
     private var names: [Path] = []
     /// Make folders that are missing (0700 for a view, 0777 less the umask for a restore).
     let makeMode: mode_t?
-    /// Folders made, for a caller that syncs or sets them afterwards.
-    private(set) var made: [Path] = []
+    /// Called once for each folder the cursor reaches, the base included.
+    private let visit: ((Folder) -> Void)?
+    private var visited = Set<Path>()
 
-    init(base: Folder, makingWith mode: mode_t? = nil) {
+    init(base: Folder, makingWith mode: mode_t? = nil, visiting visit: ((Folder) -> Void)? = nil) {
         self.base = base
         makeMode = mode
+        self.visit = visit
+        seen(base)
+    }
+
+    private func seen(_ folder: Folder) {
+        if let visit, visited.insert(folder.path).inserted { visit(folder) }
     }
 
     /// The folder at `names` under the base (none followed as a link: a link
@@ -227,15 +261,10 @@ final class FolderCursor {
         for name in names.dropFirst(common) {
             let parent = open.last ?? base
             let next: Folder
-            if let mode = makeMode {
-                let existed = parent.stat(name) != nil
-                next = try parent.makeFolder(name, mode: mode)
-                if !existed { made.append(next.path) }
-            } else {
-                next = try parent.folder(name)
-            }
+            next = try makeMode.map { try parent.makeFolder(name, mode: $0) } ?? parent.folder(name)
             open.append(next)
             self.names.append(name)
+            seen(next)
         }
         return open.last ?? base
     }

@@ -57,7 +57,10 @@ extension BackupDatabase {
             guard !nothingThere else { return }
             let base = try to.map { try Folder.make($0) } ?? Folder.open(.root)
             let place = { (path: Path) in to.map { $0.absolute.under(path) } ?? path }
-            let cursor = FolderCursor(base: base, makingWith: 0o777)
+            // What a killed restore left in a folder this one writes into goes.
+            var started = timespec()
+            clock_gettime(CLOCK_REALTIME, &started)
+            let cursor = FolderCursor(base: base, makingWith: 0o777) { $0.removeStaleTemps(before: started) }
             // Folders there before anything is written keep their metadata, unless overwritten.
             let probe = FolderCursor(base: base)
             let kept = overwrite ? [] : Set(folders.map(\.path).filter { (try? probe.folder($0.components[...])) != nil })
@@ -157,7 +160,12 @@ extension BackupDatabase {
     }
 
     /// A link is put back as a link, whatever it points to.
-    private func restoreLink(_ link: SnapshotLink, in folder: Folder, name: Path, overwrite: Bool) throws -> Path {
+    /// A link already there saying what the snapshot's says is left alone, as a file is.
+    private func restoreLink(_ link: SnapshotLink, in folder: Folder, name: Path, overwrite: Bool) throws -> Path? {
+        if !overwrite, let st = folder.stat(name), st.st_mode & S_IFMT == S_IFLNK,
+           (try? folder.linkTarget(name, size: Int(st.st_size) + 1)) == link.target {
+            return nil
+        }
         _ = try replaceable(name, in: folder, overwrite: overwrite)
         try folder.replace(name, replacing: overwrite) { dir, temp in
             guard link.target.withCString({ t in temp.withCString { symlinkat(t, dir, $0) } }) == 0 else { return -1 }
