@@ -254,3 +254,55 @@ extension Repository {
         #expect(Set(again.unchanged) == [out + s.tree + "/a.txt", out + s.tree + "/sub/b.txt", out + s.tree + "/link"])
     }
 }
+
+/// A repository never backs up its own data.
+@Suite struct OwnDataTests {
+    @Test func aFileInsideTheRepositoryIsNotBackedUp() throws {
+        let f = try Fixture()
+        let i = try f.bd.newbu(try f.file("a.txt", "a"))
+        let object = f.bd.objects.path(of: try f.bd.backup(i).data.object)
+        expectError(22) { try f.bd.newbu(object, .init(storeAway: true)) }
+        #expect(FS.exists(object))
+        expectError(22) { try f.bd.newbu(f.root + "/catalog.sqlite") }
+    }
+
+    /// As Back In Time leaves out its snapshot folder: a profile that includes
+    /// its own repository does not back the repository up into itself.
+    @Test func aSnapshotPassesItsOwnRepositoryBy() throws {
+        let f = try Fixture()
+        try f.file("a.txt", "a")
+        var r = SnapshotRun(config: ProfileConfig(path: f.base + "/config.toml", profiles: [Profile(id: 1, name: "all", include: [f.base], exclude: ["*.lock"])]),
+                            defaultRepository: f.root)
+        r.lockDirectory = f.base + "/locks"
+        let said = Fixture.Sink()
+        r.options.verbose = true
+        r.options.diagnostics = { said.lines.append($0) }
+        let first = try r.run()
+        #expect(first.newFiles == 1, "\(first.errors)")
+        #expect(try f.bd.describeAll().compactMap { $0.field("path").pathValue }.allSatisfy { !$0.isAtOrUnder(Path(f.root)) })
+        #expect(said.lines.contains("bmlua: skipped \(f.root): the repository itself"), "\(said.lines)")
+        Thread.sleep(forTimeInterval: 1.1)
+        #expect(try r.run().sid == nil, "the second run finds nothing new")
+    }
+
+    /// Root writing into another user's repository leaves what it writes theirs.
+    @Test func rootWritesAnotherUsersRepositoryAsTheirs() throws {
+        guard geteuid() == 0 else { return }
+        let f = try Fixture()
+        f.bd.close()
+        _ = try FileManager.default.subpathsOfDirectory(atPath: f.root).map { chown(f.root + "/" + $0, 65534, 65534) }
+        chown(f.root, 65534, 65534)
+        try FileManager.default.removeItem(atPath: f.root + "/objects/ab")   // a fan-out folder made now, by root
+        let bd = try BackupDatabase(at: f.root, options: { var o = SessionOptions(); o.trust = true; return o }())
+        defer { bd.close() }
+        var content = "", id = ""
+        for n in 0..<5000 where !id.hasPrefix("ab") {   // a file whose object goes into objects/ab
+            content = "data \(n)"
+            try Data(content.utf8).write(to: URL(fileURLWithPath: f.work + "/probe"))
+            id = try bd.objects.hash(of: f.work + "/probe")
+        }
+        let i = try bd.newbu(try f.file("x.txt", content))
+        let object = bd.objects.path(of: try bd.backup(i).data.object)
+        #expect(FS.stat(object)?.st_uid == 65534 && FS.stat(f.root + "/objects/ab")?.st_uid == 65534)
+    }
+}

@@ -40,6 +40,9 @@ extension BackupDatabase {
     public func newbu(_ path: Path, _ options: NewBackupOptions = NewBackupOptions()) throws -> Int64 {
         guard !path.isEmpty else { throw BMError(22, "an empty path names no file") }
         let original = path.absolute
+        if repository.contains(original) {
+            throw BMError(22, "\(FS.shown(original)) is inside the repository \(FS.shown(repository.root)); bmlua does not back up its own data", path: original)
+        }
         let source = try SourceFile.open(path: original)
         guard original.withCString({ access($0, R_OK) }) == 0 else { throw FS.failure("cannot read", original) }
         let index = try newbu(source, options).index

@@ -9,7 +9,8 @@ enum FS {
         switch err {
         case ENOENT, ENOTDIR: return 10
         case EACCES, EPERM: return 11
-        case EISDIR: return 12
+        case EISDIR, ELOOP: return 12
+        case ENAMETOOLONG, EINVAL: return 22
         case ENOSPC, EDQUOT, EIO, EROFS: return 20
         default: return 20
         }

@@ -34,6 +34,9 @@ final class ObjectStore {
     private(set) var created: [String] = []
 
     static let chunkSize = 1 << 20
+    /// Set when root writes into another user's repository: its objects and folders become theirs.
+    var owner: Owner?
+
     /// Source files read for storing: lets tests prove unchanged files are not
     /// read and new ones are read once.
     private(set) var sourceReads = 0
@@ -118,6 +121,7 @@ final class ObjectStore {
             output = tmpFolder.createFile(temp, mode: 0o444)
             if output < 0 && errno != EEXIST { throw FS.failure("cannot write in", tmp) }
         }
+        if let owner { fchown(output, owner.uid, owner.gid) }
         var keep = false
         defer {
             close(output)
@@ -170,9 +174,9 @@ final class ObjectStore {
     private func makeFanOut(for id: String) throws {
         guard let key = UInt16(id.prefix(2), radix: 16), !fanOut.contains(key) else { return }
         let rootFolder = try rootFolder()
-        if Path(String(id.prefix(2))).withCString({ mkdirat(rootFolder.fd, $0, 0o700) }) != 0 && errno != EEXIST {
-            throw FS.failure("cannot create", root + "/" + id.prefix(2))
-        }
+        let made = Path(String(id.prefix(2))).withCString { mkdirat(rootFolder.fd, $0, 0o700) } == 0
+        if !made && errno != EEXIST { throw FS.failure("cannot create", root + "/" + id.prefix(2)) }
+        if made, let owner { _ = Path(String(id.prefix(2))).withCString { fchownat(rootFolder.fd, $0, owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) } }
         fanOut.insert(key)
     }
 

@@ -63,6 +63,28 @@ public final class Repository {
         return try Repository(root: root)
     }
 
+    /// Who owns the repository, when bmlua runs as root in another user's:
+    /// what it writes there is given to them, so that they can still read it.
+    lazy var foreignOwner: Owner? = {
+        guard geteuid() == 0, let st = FS.stat(root), st.st_uid != 0 else { return nil }
+        return Owner(st)
+    }()
+
+    /// The repository's folder as a file's identity: a walk that meets it passes it by.
+    var identity: Inode? { FS.stat(root).map(Inode.init) }
+
+    /// Whether `path` (absolute) lies inside the repository, links resolved on both sides.
+    func contains(_ path: Path) -> Bool {
+        func real(_ p: Path) -> Path? {
+            guard let r = p.withCString({ realpath($0, nil) }) else { return nil }
+            defer { free(r) }
+            return Path(bytes: UnsafeRawBufferPointer(start: r, count: strlen(r)))
+        }
+        guard let repo = real(Path(root)) else { return false }
+        let here = real(path) ?? real(path.directory).map { $0.appending(path.baseName) } ?? path
+        return here.isAtOrUnder(repo)
+    }
+
     /// A repository bmlua may not or cannot write (a read-only mount,
     /// another user's, a full disk) is opened for reading: list, show,
     /// check and restores work; a change is error 11.
@@ -91,6 +113,7 @@ public final class Repository {
         isReadOnly = readOnly
         let rootPath = Path(root)
         objects = ObjectStore(repositoryRoot: root) { name in try Repository.ownFolder(rootPath, [Path(name)]) }
+        objects.owner = foreignOwner
     }
 
     private static func configuration(readOnly: Bool) -> Configuration {

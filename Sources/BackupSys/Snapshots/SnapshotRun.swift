@@ -152,7 +152,7 @@ public struct SnapshotRun {
         defer { bd.close() }
         let known = try KnownFiles(bd)
         var plan = Plan()
-        let tree = try walker(profile).walk { file in
+        let tree = try walker(profile, in: bd).walk { file in
             guard let st = file.lookUp() else { return plan.unreadable.append((file.path, FS.failure("cannot read", file.path))) }
             if let b = known.byPath[file.path], known.unchangedVersion(of: b, st) != nil {
                 plan.unchanged += 1
@@ -166,8 +166,10 @@ public struct SnapshotRun {
         return plan
     }
 
-    func walker(_ profile: Profile, until stop: @escaping () -> Bool = { false }) -> Walker {
-        Walker(includes: profile.include.map { Path($0) }, excludes: profile.exclude, stop: stop)
+    func walker(_ profile: Profile, in bd: BackupDatabase, until stop: @escaping () -> Bool = { false }) -> Walker {
+        var w = Walker(includes: profile.include.map { Path($0) }, excludes: profile.exclude, stop: stop)
+        if let repo = bd.repository.identity { w.passOver[repo] = "the repository itself" }
+        return w
     }
 
     /// The backups by original path (bytewise), and each one's newest version.
@@ -271,7 +273,7 @@ public struct SnapshotRun {
             }
             batch.removeAll(keepingCapacity: true)
         }
-        let tree = try walker(profile, until: stop).walk { file in
+        let tree = try walker(profile, in: bd, until: stop).walk { file in
             batch.append(file)
             if batch.count >= batchSize { try flush() }
         }
@@ -336,7 +338,10 @@ public struct SnapshotRun {
         let objects = try bd.repository.folder(["objects"])
         let partialName = Path(".\(sid).partial")
         views.removeTree(partialName)
-        let cursor = FolderCursor(base: try views.makeFolder(partialName, mode: 0o755), makingWith: 0o755)
+        let owner = bd.repository.foreignOwner
+        let cursor = FolderCursor(base: try views.makeFolder(partialName, mode: 0o755), makingWith: 0o755) { folder in
+            if let owner { fchown(folder.fd, owner.uid, owner.gid) }
+        }
         // The walked folders, the empty ones too; a file's folder may be one
         // that was not walked (an include that is a file).
         for f in try Catalog.snapshotFolders(db, sid: sid) { _ = try cursor.folder(f.path.components[...]) }

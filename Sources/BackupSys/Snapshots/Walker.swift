@@ -10,6 +10,9 @@ struct Walker {
     var includes: [Path]
     var excludes: [String]
     var stop: () -> Bool = { false }
+    /// Folders passed by with their reason, as found (the repository itself: as
+    /// Back In Time leaves out its snapshot folder, a snapshot never backs up its own data).
+    var passOver: [Inode: String] = [:]
 
     /// A regular file the walk met.
     struct File {
@@ -60,6 +63,7 @@ struct Walker {
             if folders[path] == nil {
                 let st: stat
                 do { st = try folder.status() } catch { return failed(path, error) }
+                if let reason = passOver[Inode(st)] { return tree.skipped.append((path, reason)) }
                 folders[path] = SnapshotFolder(path: path, mode: UInt32(st.st_mode & 0o7777), mtimeNs: FS.nanoseconds(st.st_mtim),
                                                owner: Owner(st), xattrs: ExtendedAttributes.read(fd: folder.fd))
             }
