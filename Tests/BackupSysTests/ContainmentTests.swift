@@ -130,7 +130,10 @@ import Testing
 
     /// Rows written straight into the catalog, as a hostile repository holds them.
     func craft(_ f: Fixture, _ sql: String) throws {
-        try f.bd.dbQueueForTests.writeWithoutTransaction { try $0.execute(sql: "PRAGMA foreign_keys = OFF; " + sql + "; PRAGMA foreign_keys = ON") }
+        try f.bd.dbQueueForTests.writeWithoutTransaction {
+            try $0.execute(sql: "PRAGMA foreign_keys = OFF; PRAGMA ignore_check_constraints = ON; " + sql
+                + "; PRAGMA ignore_check_constraints = OFF; PRAGMA foreign_keys = ON")
+        }
     }
 
     @Test func aSidThatClimbsOutIsRefusedByPrune() throws {
@@ -171,6 +174,44 @@ import Testing
             """)
         expectError(21) { _ = try s.f.bd.restore(sid, to: out, overwrite: true) }
         #expect(sentinel.state == before)
+    }
+
+    /// Crafted rows of every kind: error 21 from the commands that read them
+    /// and a problem that `check` names, never a crash.
+    @Test(arguments: [
+        ("INSERT INTO bhook (slot, code) VALUES (11, 'x = 1')", "bhook"),
+        ("INSERT INTO bhook (slot, code) VALUES (0, 'x = 1')", "bhook"),
+        ("INSERT INTO routine (name, code) VALUES ('tidy', X'FF00FE')", "routine"),
+        ("UPDATE backup SET mtime_ns = 'yesterday'", "backup"),
+        ("UPDATE backup SET name = CAST('../x' AS BLOB)", "backup"),
+        ("INSERT INTO field (name, type) VALUES ('f', 'z')", "field"),
+    ])
+    func aCraftedRowIsError21(sql: String, table: String) throws {
+        let f = try Fixture()
+        _ = try f.bd.newbu(try f.file("a.txt", "a"))
+        try craft(f, sql)
+        let report = try f.bd.check(readData: true)
+        #expect(!report.ok && report.problems.contains { $0.contains("catalog table \(table)") }, "\(report.problems)")
+        f.bd.close()
+        let bd = try BackupDatabase(at: f.root)
+        defer { bd.close() }
+        expectError(21) {
+            switch table {
+            case "bhook": _ = try bd.bhooks()
+            case "routine": _ = try bd.routines()
+            case "field": _ = try bd.fields()
+            default: _ = try bd.describeAll()
+            }
+        }
+    }
+
+    /// A catalog that lacks a table fails `check`, whatever its objects say.
+    @Test func aCatalogWithoutATableFailsCheck() throws {
+        let f = try Fixture()
+        _ = try f.bd.newbu(try f.file("a.txt", "a"))
+        try craft(f, "DROP TABLE field_value")
+        let report = try f.bd.check(readData: true)
+        #expect(!report.ok && report.problems.contains { $0.contains("schema") }, "\(report.problems)")
     }
 
     /// A value of the wrong type is error 21 naming the row, not a crash.

@@ -95,7 +95,10 @@ enum Catalog {
     /// The newest version of every backup that has one: backup → version index.
     static func latestVersions(_ db: Database) throws -> [Int64: Int64] {
         let rows = try Row.fetchAll(db, sql: "SELECT backup, max(idx) AS v FROM version GROUP BY backup")
-        return Dictionary(uniqueKeysWithValues: rows.map { ($0["backup"], $0["v"]) })
+        return try Dictionary(rows.map { row in
+            let r = RowReader(row: row, table: "version")
+            return (try r.value(0) as Int64, try r.value(1) as Int64)
+        }, uniquingKeysWith: { a, _ in a })
     }
 
     static func version(_ db: Database, backup: Int64, index: Int64) throws -> Version? {
@@ -142,15 +145,11 @@ enum Catalog {
     // MARK: Fields
 
     static func field(_ db: Database, name: String) throws -> Field? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM field WHERE name = ?"), arguments: [name]).map {
-            Field(name: $0["name"], kind: Field.Kind(rawValue: $0["type"]) ?? .backup)
-        }
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT name, type FROM field WHERE name = ?"), arguments: [name]).map(Field.init)
     }
 
     static func fields(_ db: Database) throws -> [Field] {
-        try Row.fetchAll(db, sql: "SELECT * FROM field ORDER BY name").map {
-            Field(name: $0["name"], kind: Field.Kind(rawValue: $0["type"]) ?? .backup)
-        }
+        try Row.fetchAll(db, sql: "SELECT name, type FROM field ORDER BY name").map(Field.init)
     }
 
     static func registerField(_ db: Database, _ f: Field) throws {
@@ -160,7 +159,7 @@ enum Catalog {
     static func fieldValue(_ db: Database, field: String, owner: Int64) throws -> LuaValue {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT kind, value FROM field_value WHERE field = ? AND owner = ?"),
                                          arguments: [field, owner]) else { return .nil }
-        return StoredValue.decode(kind: row["kind"], row["value"])
+        return StoredValue.decode(kind: try RowReader(row: row, table: "field_value").value(0, "kind"), row[1])
     }
 
     static func setFieldValue(_ db: Database, field: String, owner: Int64, _ v: LuaValue) throws {
@@ -176,7 +175,10 @@ enum Catalog {
     /// Every value of one field: owner → value.
     static func fieldValues(_ db: Database, field: String) throws -> [(owner: Int64, value: LuaValue)] {
         try Row.fetchAll(db, sql: "SELECT owner, kind, value FROM field_value WHERE field = ? ORDER BY owner", arguments: [field])
-            .map { ($0["owner"], StoredValue.decode(kind: $0["kind"], $0["value"])) }
+            .map { row in
+                let r = RowReader(row: row, table: "field_value")
+                return (try r.value(0, "owner"), StoredValue.decode(kind: try r.value(1, "kind"), row[2]))
+            }
     }
 
     /// The field values that apply to one backup, by field name: its own `d`
@@ -186,7 +188,10 @@ enum Catalog {
             SELECT v.field, v.kind, v.value FROM field_value v JOIN field f ON f.name = v.field
             WHERE v.owner IN (?1, ?2) AND ((f.type = 'd' AND v.owner = ?1) OR (f.type = 'g' AND v.owner = ?2))
             """), arguments: [backup, group])
-        return Dictionary(uniqueKeysWithValues: rows.map { ($0["field"], StoredValue.decode(kind: $0["kind"], $0["value"])) })
+        return try Dictionary(rows.map { row in
+            let r = RowReader(row: row, table: "field_value")
+            return (try r.value(0, "field") as String, StoredValue.decode(kind: try r.value(1, "kind"), row[2]))
+        }, uniquingKeysWith: { a, _ in a })
     }
 
     // MARK: Hooks, routines, settings
@@ -196,7 +201,12 @@ enum Catalog {
         let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT slot, code FROM bhook"))
         guard !rows.isEmpty else { return nil }
         var list = Array(repeating: "", count: 10)
-        for r in rows { list[Int(r["slot"] as Int64) - 1] = r["code"] }
+        for row in rows {
+            let r = RowReader(row: row, table: "bhook")
+            let slot: Int64 = try r.value(0, "slot")
+            guard (1...10).contains(slot) else { throw r.corrupt("slot \(slot) is not a hook number (1 to 10)") }
+            list[Int(slot) - 1] = try r.value(1, "code")
+        }
         return list
     }
 
@@ -209,7 +219,10 @@ enum Catalog {
     }
 
     static func routines(_ db: Database) throws -> [(name: String, code: String)] {
-        try Row.fetchAll(db, sql: "SELECT name, code FROM routine ORDER BY name").map { ($0["name"], $0["code"]) }
+        try Row.fetchAll(db, sql: "SELECT name, code FROM routine ORDER BY name").map { row in
+            let r = RowReader(row: row, table: "routine")
+            return (try r.value(0, "name"), try r.value(1, "code"))
+        }
     }
 
     static func setRoutine(_ db: Database, name: String, code: String?) throws {
@@ -244,7 +257,10 @@ enum Catalog {
 
     static func snapshotEntries(_ db: Database, sid: String) throws -> [(backup: Int64, version: Int64)] {
         try Row.fetchAll(db, sql: "SELECT backup, version FROM snapshot_entry WHERE sid = ? ORDER BY backup", arguments: [sid])
-            .map { ($0["backup"], $0["version"]) }
+            .map { row in
+                let r = RowReader(row: row, table: "snapshot_entry")
+                return (try r.value(0, "backup"), try r.value(1, "version"))
+            }
     }
 
     /// A snapshot's files, by original path, with the object of each one's

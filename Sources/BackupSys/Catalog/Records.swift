@@ -145,6 +145,18 @@ public struct Field: Sendable, Equatable {
     public enum Kind: String, Sendable { case backup = "d", group = "g" }
     public var name: String
     public var kind: Kind
+
+    init(name: String, kind: Kind) {
+        self.name = name
+        self.kind = kind
+    }
+
+    init(row: Row) throws {
+        let r = RowReader(row: row, table: "field")
+        name = try r.value(0, "name")
+        guard let kind = Kind(rawValue: try r.value(1, "type")) else { throw r.corrupt("type is not d or g") }
+        self.kind = kind
+    }
 }
 
 public struct Snapshot: Sendable, Equatable {

@@ -48,6 +48,8 @@ extension BackupDatabase {
         var report = CheckReport()
         let integrity = try read(Catalog.integrityCheck)
         if integrity != "ok" { report.problems.append("catalog: \(integrity)") }
+        report.problems += try read(Self.catalogProblems)
+        guard report.problems.isEmpty else { return report }   // the objects are checked against a catalog that can be read
         var seen: Set<String> = []
         let distinct = try read(Catalog.referencedObjects).filter { seen.insert($0.object).inserted }   // shared objects once
         for (object, size, owner) in distinct {
@@ -74,6 +76,33 @@ extension BackupDatabase {
             }
         }
         return report
+    }
+
+    /// What is wrong in the catalog beyond SQLite's own check: a schema that is
+    /// not the one its migrations make, and every row read by the rules every
+    /// command reads it by (RowReader): a crafted row shows here, not as a crash later.
+    static func catalogProblems(_ db: Database) throws -> [String] {
+        var problems: [String] = []
+        if try Schema.migrator.hasSchemaChanges(db) {
+            problems.append("catalog: its schema is not the one bmlua's migrations make (a table or an index was changed or is missing)")
+            return problems
+        }
+        func validate(_ body: () throws -> Void) {
+            do { try body() } catch let e as BMError { problems.append(e.message) } catch { problems.append("catalog: \(error)") }
+        }
+        validate { _ = try Catalog.backups(db) }
+        validate { _ = try Row.fetchAll(db, sql: "SELECT \(Version.columns) FROM version").map(Version.init) }
+        validate { _ = try Catalog.fields(db) }
+        validate { _ = try Catalog.bhooks(db) }
+        validate { _ = try Catalog.routines(db) }
+        validate {
+            for s in try Catalog.snapshots(db) {
+                _ = try Catalog.snapshotFiles(db, sid: s.sid)
+                _ = try Catalog.snapshotLinks(db, sid: s.sid)
+                _ = try Catalog.snapshotFolders(db, sid: s.sid)
+            }
+        }
+        return problems
     }
 
     /// Removes objects no backup or version names (left by interrupted or failed
