@@ -205,6 +205,33 @@ import Testing
         #expect(write.status == 1 && write.stderr.contains("error 11") && write.stderr.contains("can only be read"), "\(write.stderr)")
     }
 
+    /// A read-only bind mount of a repository (where this machine lets root mount).
+    @Test func aReadOnlyMountOfARepositoryIsRead() throws {
+        let f = try Fixture()
+        try f.bd.newbu(try f.file("a.txt", "alpha"))
+        f.bd.close()
+        let ro = f.base + "/ro"
+        try FileManager.default.createDirectory(atPath: ro, withIntermediateDirectories: true)
+        func sh(_ command: String) -> Int32 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", command]
+            p.standardError = FileHandle.nullDevice
+            guard (try? p.run()) != nil else { return -1 }
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        guard geteuid() == 0, sh("mount --bind '\(f.root)' '\(ro)' && mount -o remount,ro,bind '\(ro)'") == 0 else { return }
+        defer { _ = sh("umount '\(ro)'") }
+        #expect(try Self.bmlua(["list"], repo: ro).stdout.contains("a.txt"))
+        #expect(try Self.bmlua(["show", "1", "--json"], repo: ro).stdout.contains("\"sha256\""))
+        #expect(try Self.bmlua(["check", "--read-data"], repo: ro).status == 0)
+        #expect(try Self.bmlua(["restore", "1", "--to", f.base + "/back.txt"], repo: ro).status == 0)
+        #expect(try f.read(f.base + "/back.txt") == "alpha")
+        let write = try Self.bmlua(["backup", try f.file("b.txt", "b")], repo: ro)
+        #expect(write.status == 1 && write.stderr.contains("error 11"), "\(write.stderr)")
+    }
+
     /// Root reads every file, so as root the unreadable case runs bmlua as nobody.
     @Test func unreadableFileIsError11() throws {
         let f = try Fixture()

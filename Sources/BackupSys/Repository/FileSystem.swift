@@ -77,6 +77,13 @@ enum FS {
         }
     }
 
+    /// Bytes free for an unprivileged writer on the file system holding `path` (nil if unknown).
+    static func freeBytes(_ path: String) -> UInt64? {
+        var fs = statvfs()
+        guard statvfs(path, &fs) == 0 else { return nil }
+        return UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
+    }
+
     static func mkdir(_ path: String, mode: mode_t = 0o700) throws {
         if Glibc.mkdir(path, mode) != 0 && errno != EEXIST { throw failure("cannot create", path) }
     }

@@ -89,11 +89,13 @@ public final class Repository {
     /// another user's, a full disk) is opened for reading: list, show,
     /// check and restores work; a change is error 11.
     public private(set) var isReadOnly = false
+    /// Read-only because its disk is full (a change is error 20 then, not 11).
+    private var isFull = false
 
     private init(root: String, creating: Bool = false) throws {
         self.root = root
         let catalog = Self.catalogPath(root)
-        var readOnly = !creating && !Self.writable(root)
+        var readOnly = !creating && !Self.writable(root), full = false
         do {
             var queue: DatabaseQueue?
             if !readOnly {
@@ -103,6 +105,7 @@ public final class Repository {
                     queue = q
                 } catch let e as DatabaseError where !creating && [.SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_FULL, .SQLITE_IOERR].contains(e.resultCode) {
                     readOnly = true   // e.g. the disk is full: it can still be read
+                    full = e.resultCode == .SQLITE_FULL || FS.freeBytes(root) == 0
                 }
             }
             if readOnly { queue = try Self.openForReading(catalog) }
@@ -111,6 +114,7 @@ public final class Repository {
             throw Catalog.failure(e, catalog)
         }
         isReadOnly = readOnly
+        isFull = full
         let rootPath = Path(root)
         objects = ObjectStore(repositoryRoot: root) { name in try Repository.ownFolder(rootPath, [Path(name)]) }
         objects.owner = foreignOwner
@@ -193,7 +197,8 @@ public final class Repository {
     /// left by a crash, except the `bm.tempfile()` files of running processes
     /// (a script may hold one outside any operation).
     func lockForWriting(wait: Double = 0) throws {
-        if isReadOnly { throw BMError(11, "\(FS.shown(root)) can only be read here (a read-only mount, another user's repository, or a full disk)", path: root) }
+        if isFull { throw BMError(20, "the disk holding \(FS.shown(root)) is full: it can be read, not written (free some space)", path: root) }
+        if isReadOnly { throw BMError(11, "\(FS.shown(root)) can only be read here (a read-only mount, or another user's repository)", path: root) }
         if lockFD < 0 {
             let fd = Glibc.open(root + "/lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
             guard fd >= 0 else {
