@@ -21,7 +21,7 @@ struct GlobalOptions: ParsableArguments {
     var trust = false
 
     @Option(name: .customLong("lock-wait"), help: ArgumentHelp("Wait up to this many seconds for another bmlua writing to the repository (default: fail at once with error 2).", valueName: "seconds"))
-    var lockWait: Double?
+    var lockWait: WaitSeconds?
 
     @Flag(name: .shortAndLong, help: "Show more: bm.log lines from hooks and scripts.")
     var verbose = false
@@ -43,7 +43,7 @@ struct GlobalOptions: ParsableArguments {
         o.hooks = !noHooks
         o.traceHooks = traceHooks
         o.trust = trust
-        o.lockWait = lockWait ?? 0
+        o.lockWait = lockWait?.value ?? 0
         o.verbose = verbose
         return o
     }

@@ -22,8 +22,8 @@ extension BackupDatabase {
     public func hookLimits() throws -> LuaVM.Limits { try luaVM().limits }
 
     public func setHookLimits(time: Double?, memoryMiB: Int?) throws {
-        if let time, !(time > 0) { throw BMError(22, "the time limit must be a positive number of seconds") }
-        if let memoryMiB, memoryMiB < 1 { throw BMError(22, "the memory limit must be at least 1 MiB") }
+        if let time, !(time > 0 && time.isFinite && time <= 1e9) { throw BMError(22, "the time limit must be a finite number of seconds above 0") }
+        if let memoryMiB, !(1...(1 << 20)).contains(memoryMiB) { throw BMError(22, "the memory limit must be 1 to 1048576 MiB") }
         try write { db in
             if let time { try Catalog.setSetting(db, "hook_time_limit", time) }
             if let memoryMiB { try Catalog.setSetting(db, "hook_memory_limit", memoryMiB << 20) }

@@ -301,6 +301,9 @@ extension BackupDatabase {
     public func prune(_ policy: PrunePolicy, profile: Int64? = nil, dryRun: Bool = false, forgetDeleted: Bool = false)
         throws -> (removed: [String], versions: Int, backups: Int)
     {
+        guard [policy.last, policy.hourly, policy.daily, policy.weekly, policy.monthly, policy.yearly].allSatisfy({ $0 >= 0 }) else {
+            throw BMError(22, "a keep count must be 0 or more")
+        }
         guard !policy.isEmpty else { throw BMError(22, "say what to keep, e.g. --keep-last 7 --keep-daily 14 (or --keep-within 30d)") }
         // Decided and done under one writer lock: no snapshot appears in between. A dry run only reads.
         if dryRun { return try prune(policy, profile: profile, forgetDeleted: forgetDeleted, apply: false) }
@@ -311,7 +314,9 @@ extension BackupDatabase {
         throws -> (removed: [String], versions: Int, backups: Int)
     {
         let all = try snapshots().filter { profile == nil || $0.profile == profile }.sorted { $0.sid > $1.sid }
-        let keep = policy.kept(all)
+        // Each profile's snapshots by themselves, as restic groups by host and
+        // paths: --keep-last 1 keeps the newest of every profile, not of all.
+        let keep = Dictionary(grouping: all, by: \.profile).values.reduce(into: Set<String>()) { $0.formUnion(policy.kept($1)) }
         let doomed = all.filter { !keep.contains($0.sid) }.map(\.sid)
 
         // The versions that only doomed snapshots use, each once.

@@ -7,7 +7,7 @@ struct BackupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "backup", abstract: "Back up files (newbu; hooks 1 and 2).")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The files to back up.") var paths: [String]
-    @Option(help: "The group (profile id) the backups belong to.") var group: Int64 = 0
+    @Option(help: "The group (profile id) the backups belong to: 0 or more.") var group = Index<FromZero>(0)
     @Flag(name: .customLong("store-away"), help: "Remove the originals once they are safely backed up (restoring one to its place brings it back).") var storeAway = false
 
     func run() throws {
@@ -16,7 +16,7 @@ struct BackupCommand: ParsableCommand {
             var made: [LuaValue] = []
             for path in paths {
                 do {
-                    let i = try bd.newbu(Path(argument: path), .init(group: group, storeAway: storeAway))
+                    let i = try bd.newbu(Path(argument: path), .init(group: group.value, storeAway: storeAway))
                     made.append(.integer(i))
                     global.say("backup \(i): \(printable(try bd.backup(i).name))")
                 } catch {
@@ -53,16 +53,16 @@ struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Write a backup's data back (restbu; hook 4).")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The backup, by index, name or original path.") var backup: String
-    @Option(help: "Restore this version instead of the current copy.") var version: Int64 = 0
+    @Option(help: "Restore this version instead of the current copy (0).") var version = Index<FromZero>(0)
     @Option(help: "Write here instead of the original path: a file, or a folder to restore into (with a trailing /, made if missing).") var to: String?
     @Flag(help: "Replace an existing file.") var overwrite = false
 
     func run() throws {
         try global.withDatabase { bd in
             let b = try bd.resolve(Path(argument: backup))
-            let path = try bd.restbu(b.index, version: version, overwrite: overwrite, to: to.map { Path(argument: $0) })
-            global.report("restored \(printable(b.name))\(version > 0 ? " version \(version)" : "") to \(printable(path))",
-                          json: .map(["index": .integer(b.index), "version": .integer(version), "path": .path(path)]))
+            let path = try bd.restbu(b.index, version: version.value, overwrite: overwrite, to: to.map { Path(argument: $0) })
+            global.report("restored \(printable(b.name))\(version.value > 0 ? " version \(version)" : "") to \(printable(path))",
+                          json: .map(["index": .integer(b.index), "version": .integer(version.value), "path": .path(path)]))
         }
     }
 }

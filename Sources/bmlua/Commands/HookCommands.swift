@@ -105,12 +105,12 @@ extension HooksCommand {
     struct Limits: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show or set this repository's limits for one hook call.")
         @OptionGroup var global: GlobalOptions
-        @Option(help: "Seconds a hook call may run (error 32 past it).") var time: Double?
-        @Option(help: "MiB the Lua heap may hold during a hook call (error 33 past it).") var memory: Int?
+        @Option(help: "Seconds a hook call may run (error 32 past it): above 0.") var time: Seconds?
+        @Option(help: "MiB the Lua heap may hold during a hook call (error 33 past it): 1 to 1048576.") var memory: MiB?
 
         func run() throws {
             try global.withDatabase { bd in
-                if time != nil || memory != nil { try bd.setHookLimits(time: time, memoryMiB: memory) }
+                if time != nil || memory != nil { try bd.setHookLimits(time: time?.value, memoryMiB: memory?.value) }
                 let l = try bd.hookLimits()
                 let t = l.time ?? 0, m = Int64((l.memory ?? 0) >> 20)
                 if global.json { return printJSON(.map(["time": .number(t), "memory_mib": .integer(m)])) }

@@ -76,11 +76,11 @@ struct ProfileCommand: ParsableCommand {
         @OptionGroup var global: GlobalOptions
         @OptionGroup var config: ConfigOption
         @Argument(help: "Files or folders.") var paths: [String]
-        @Option(help: "The profile's id.") var profile: Int64 = 1
+        @Option(help: "The profile's id.") var profile = Index<FromOne>(1)
 
         func run() throws {
             let paths = paths.map(absolutePath)
-            config.append(paths, to: \.include, named: "include", of: profile, reporting: global)
+            config.append(paths, to: \.include, named: "include", of: profile.value, reporting: global)
             // Added all the same: it may be on a drive the user-callback mounts (reason 7).
             for p in paths where !global.quiet && !FileManager.default.fileExists(atPath: p) {
                 FileHandle.standardError.write(Data("bmlua: warning: \(p) does not exist (yet): snapshots count it as failed until it does\n".utf8))
@@ -93,8 +93,8 @@ struct ProfileCommand: ParsableCommand {
         @OptionGroup var global: GlobalOptions
         @OptionGroup var config: ConfigOption
         @Argument(help: "Glob patterns, like '*.tmp' or '/home/me/.cache'.") var globs: [String]
-        @Option(help: "The profile's id.") var profile: Int64 = 1
+        @Option(help: "The profile's id.") var profile = Index<FromOne>(1)
 
-        func run() throws { config.append(globs, to: \.exclude, named: "exclude", of: profile, reporting: global) }
+        func run() throws { config.append(globs, to: \.exclude, named: "exclude", of: profile.value, reporting: global) }
     }
 }

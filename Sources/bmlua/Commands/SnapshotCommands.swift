@@ -9,10 +9,10 @@ struct SnapshotCommand: ParsableCommand {
         discussion: "Calls the user-callback with Back In Time's protocol. A snapshot taken with errors (unreadable files) prints error 6 and exits 1, as every error does (DESIGN §6); the snapshot is kept.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var config: ConfigOption
-    @Option(help: "The profile's id.") var profile: Int64 = 1
+    @Option(help: "The profile's id.") var profile = Index<FromOne>(1)
     @Option(name: .customLong("user-callback"), help: ArgumentHelp("The user-callback program.", discussion: "Default: $BMLUA_USER_CALLBACK, else $XDG_CONFIG_HOME/bmlua/user-callback.", valueName: "path"))
     var userCallback: String?
-    @Option(name: .customLong("callback-timeout"), help: "Seconds each user-callback call may take.") var callbackTimeout: Double = 600
+    @Option(name: .customLong("callback-timeout"), help: "Seconds each user-callback call may take: above 0.") var callbackTimeout = Seconds(600)
     @Flag(name: .customLong("dry-run"), help: ArgumentHelp(
         "Store nothing: say which files a snapshot would store (with -v, each one).",
         discussion: "No hook and no user-callback runs. Handy to try excludes."))
@@ -21,11 +21,11 @@ struct SnapshotCommand: ParsableCommand {
     func run() throws {
         if dryRun { return try plan() }
         var run = SnapshotRun(config: config.load(), defaultRepository: global.root)
-        run.profileID = profile
+        run.profileID = profile.value
         run.options = global.sessionOptions
         run.options.stopRequested = Interruption.install()
         run.callbackPath = UserCallback.locate(userCallback)
-        run.callbackTimeLimit = callbackTimeout
+        run.callbackTimeLimit = callbackTimeout.value
         let started = Date()
         let line = ProgressLine(global)
         run.progress = { s in
@@ -62,7 +62,7 @@ struct SnapshotCommand: ParsableCommand {
 extension SnapshotCommand {
     func plan() throws {
         var run = SnapshotRun(config: config.load(), defaultRepository: global.root)
-        run.profileID = profile
+        run.profileID = profile.value
         run.options = global.sessionOptions
         let p: SnapshotRun.Plan
         do { p = try run.plan() } catch { fail(BMError.wrap(error)) }
@@ -204,12 +204,12 @@ struct Prune: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Remove snapshots outside a keep policy, and the versions only they used (hook 8 fires for each).")
     @OptionGroup var global: GlobalOptions
-    @Option(name: .customLong("keep-last"), help: "Keep the newest N snapshots.") var last = 0
-    @Option(name: .customLong("keep-hourly"), help: "Keep the newest snapshot of each of the last N hours that have one.") var hourly = 0
-    @Option(name: .customLong("keep-daily"), help: "Keep the newest snapshot of each of the last N days that have one.") var daily = 0
-    @Option(name: .customLong("keep-weekly"), help: "Keep the newest snapshot of each of the last N weeks that have one.") var weekly = 0
-    @Option(name: .customLong("keep-monthly"), help: "Keep the newest snapshot of each of the last N months that have one.") var monthly = 0
-    @Option(name: .customLong("keep-yearly"), help: "Keep the newest snapshot of each of the last N years that have one.") var yearly = 0
+    @Option(name: .customLong("keep-last"), help: "Keep the newest N snapshots.") var last = Count(0)
+    @Option(name: .customLong("keep-hourly"), help: "Keep the newest snapshot of each of the last N hours that have one.") var hourly = Count(0)
+    @Option(name: .customLong("keep-daily"), help: "Keep the newest snapshot of each of the last N days that have one.") var daily = Count(0)
+    @Option(name: .customLong("keep-weekly"), help: "Keep the newest snapshot of each of the last N weeks that have one.") var weekly = Count(0)
+    @Option(name: .customLong("keep-monthly"), help: "Keep the newest snapshot of each of the last N months that have one.") var monthly = Count(0)
+    @Option(name: .customLong("keep-yearly"), help: "Keep the newest snapshot of each of the last N years that have one.") var yearly = Count(0)
     @Option(name: .customLong("keep-within"), help: ArgumentHelp(
         "Keep every snapshot taken within this long of the newest one.",
         discussion: "A duration as restic writes it: numbers with y (years), m (months), d (days), h (hours), e.g. 1y6m or 14d12h.",
@@ -221,7 +221,7 @@ struct Prune: ParsableCommand {
             return d
         })
     var within: DateComponents?
-    @Option(help: "Only this profile's snapshots.") var profile: Int64?
+    @Option(help: "Only this profile's snapshots.") var profile: Index<FromOne>?
     @Flag(name: .customLong("dry-run"), help: "Change nothing: list the snapshots that would be removed and count the versions.")
     var dryRun = false
     @Flag(name: .customLong("forget-deleted"), help: ArgumentHelp(
@@ -231,9 +231,10 @@ struct Prune: ParsableCommand {
 
     func run() throws {
         try global.withDatabase { bd in
-            let policy = BackupDatabase.PrunePolicy(last: last, hourly: hourly, daily: daily, weekly: weekly, monthly: monthly,
-                                                    yearly: yearly, within: within)
-            let r = try bd.prune(policy, profile: profile,
+            let policy = BackupDatabase.PrunePolicy(last: last.value, hourly: hourly.value, daily: daily.value, weekly: weekly.value,
+                                                    monthly: monthly.value, yearly: yearly.value, within: within)
+            let profiles = Dictionary(try bd.snapshots().map { ($0.sid, $0.profile) }, uniquingKeysWith: { a, _ in a })
+            let r = try bd.prune(policy, profile: profile?.value,
                                  dryRun: dryRun, forgetDeleted: forgetDeleted)
             if global.json {
                 var json: [LuaValue: LuaValue] = ["removed": .list(r.removed.map { .string($0) }), "versions": .integer(Int64(r.versions)),
@@ -244,7 +245,7 @@ struct Prune: ParsableCommand {
             let what = "\(counted(r.removed.count, "snapshot")) and \(counted(r.versions, "version"))"
                 + (forgetDeleted ? ", and \(counted(r.backups, "backup")) of deleted files" : "")
             if dryRun {
-                for sid in r.removed { print(sid) }
+                for sid in r.removed { print("\(sid)\tprofile \(profiles[sid].map(String.init) ?? "?")") }
                 global.say("would remove " + what)
             } else {
                 global.say("removed " + what)
