@@ -49,3 +49,36 @@ import Testing
     }
 }
 
+
+/// What a restore gives back is the file as it was: its time to the nanosecond
+/// (before 1970 too) and its holes.
+@Suite struct ExactMetadataTests {
+    @Test func aTimeBefore1970WithNanosecondsRoundTrips() throws {
+        let f = try Fixture()
+        let path = try f.file("old.txt", "from 1969")
+        var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), timespec(tv_sec: -12_345_679, tv_nsec: 123_456_789)]
+        #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+        let i = try f.bd.newbu(path)
+        let back = try f.bd.restbu(i, to: f.work + "/back.txt")
+        let st = try #require(FS.stat(back))
+        #expect(st.st_mtim.tv_sec == -12_345_679 && st.st_mtim.tv_nsec == 123_456_789)
+    }
+
+    @Test func aSparseFileIsStoredAndRestoredSparse() throws {
+        let f = try Fixture()
+        let path = f.work + "/disk.img"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        try #require(fd >= 0)
+        #expect(pwrite(fd, "head", 4, 0) == 4 && pwrite(fd, "tail", 4, 200 << 20) == 4)
+        close(fd)
+        let i = try f.bd.newbu(path)
+        let b = try f.bd.backup(i)
+        #expect(b.data.size == (200 << 20) + 4)
+        let object = try #require(FS.stat(f.bd.objects.path(of: b.data.object)))
+        #expect(Int(object.st_blocks) * 512 < 1 << 20, "the object keeps the holes: \(object.st_blocks) blocks")
+        let back = try f.bd.restbu(i, to: f.work + "/back.img")
+        let st = try #require(FS.stat(back))
+        #expect(Int(st.st_size) == (200 << 20) + 4 && Int(st.st_blocks) * 512 < 1 << 20, "\(st.st_blocks) blocks")
+        #expect(try f.bd.objects.hash(of: back) == b.data.object)
+    }
+}

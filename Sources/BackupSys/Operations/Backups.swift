@@ -164,7 +164,9 @@ extension BackupDatabase {
                                 syncFile: durable || existing != nil, syncFolder: durable) { fd in
                 if let source {
                     let input = try SourceFile.open(path: source)
-                    try stream(input.fd, name: source) { try writeAll(fd, $0, to: target) }
+                    var out = SparseOutput(fd: fd, name: target)
+                    try stream(input.fd, name: source) { try out.write($0) }
+                    try out.finish()
                 } else {
                     try objects.copy(copy.data.object, to: fd, destination: target)
                 }
@@ -225,7 +227,7 @@ extension BackupDatabase {
         data.xattrs?.apply(to: fd)
         fchmod(fd, mode_t(data.mode & 0o7777))
         var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), FS.timespecOf(data.mtimeNs)]
-        futimens(fd, &times)
+        guard futimens(fd, &times) == 0 else { throw FS.failure("cannot set the time of", folder.path.appending(name)) }
         if syncFile {
             guard fsync(fd) == 0 else { throw FS.failure("cannot write", folder.path.appending(temp)) }
         }

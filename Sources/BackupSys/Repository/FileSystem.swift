@@ -119,8 +119,12 @@ enum FS {
 
     static func nanoseconds(_ t: timespec) -> Int64 { Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec) }
 
+    /// Nanoseconds since 1970 as a timespec, whose tv_nsec is 0…999,999,999
+    /// also before 1970 (-1.5 s is -2 s + 0.5 s): truncating would make an
+    /// invalid time that futimens refuses.
     static func timespecOf(_ ns: Int64) -> timespec {
-        timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+        let (q, r) = ns.quotientAndRemainder(dividingBy: 1_000_000_000)
+        return r < 0 ? timespec(tv_sec: Int(q - 1), tv_nsec: Int(r + 1_000_000_000)) : timespec(tv_sec: Int(q), tv_nsec: Int(r))
     }
 
     /// An absolute, normalised form of a path bmlua keeps as text (a

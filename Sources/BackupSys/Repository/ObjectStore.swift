@@ -127,14 +127,16 @@ final class ObjectStore {
             close(output)
             if !keep { _ = tmpFolder.unlink(temp) }
         }
-        try writeAll(output, head, to: temp)
+        var out = SparseOutput(fd: output, name: temp)
+        try out.write(head)
         if !whole {
             try stream(input, name: name, through: buffer) { chunk in
                 hasher.update(bufferPointer: chunk)
-                try writeAll(output, chunk, to: temp)
+                try out.write(chunk)
                 size += chunk.count
             }
         }
+        try out.finish()
         let id = hasher.finalize().hex
         try makeFanOut(for: id)
         // Not looked up first: the rename itself says whether the object is
@@ -215,10 +217,12 @@ final class ObjectStore {
         let input = try open(id)
         defer { close(input) }
         var hasher = SHA256()
+        var out = SparseOutput(fd: fd, name: destination)
         try stream(input, name: Path(source)) { chunk in
             hasher.update(bufferPointer: chunk)
-            try writeAll(fd, chunk, to: destination)
+            try out.write(chunk)
         }
+        try out.finish()
         let actual = hasher.finalize().hex
         guard actual == id else { throw BMError(21, "object \(id) does not match its hash", path: Path(source)) }
     }
