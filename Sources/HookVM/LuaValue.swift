@@ -205,7 +205,23 @@ extension LuaVM {
     }
 
     /// Reads the value at `idx` of `L`. Uses only raw, non-raising API calls.
-    func value(at idx: Int32, on L: OpaquePointer, depth: Int = 0) -> LuaValue {
+    /// One copy out of Lua, bounded: a table met twice is converted once (a
+    /// shared table is not copied again for every path to it), a table met
+    /// inside itself stays in Lua (a cycle: `<table>`), and past `limit`
+    /// values in all (counting a shared table each time it appears) the rest
+    /// stays in Lua too. Without this a table holding itself twice takes
+    /// exponential time and memory outside every hook limit.
+    final class Copy {
+        var done: [UnsafeRawPointer: (value: LuaValue, size: Int)] = [:]
+        var onPath: Set<UnsafeRawPointer> = []
+        var used = 0
+        let limit: Int
+        init(limit: Int = 1_000_000) { self.limit = limit }
+    }
+
+    func value(at idx: Int32, on L: OpaquePointer, depth: Int = 0, copy: Copy? = nil) -> LuaValue {
+        let copy = copy ?? Copy()
+        copy.used += 1
         switch lua_type(L, idx) {
         case LUA_TNIL, LUA_TNONE:
             return .nil
@@ -220,10 +236,22 @@ extension LuaVM {
         case LUA_TTABLE where depth < 64 && lua_checkstack(L, 3) != 0 && !hasMetatable(idx, on: L):
             // A table with a metatable is an object (a proxy, a class instance):
             // copying it would lose its behaviour, so it stays in Lua.
-            return table(at: lua_absindex(L, idx), on: L, depth: depth)
+            guard let id = lua_topointer(L, idx), !copy.onPath.contains(id) else { break }
+            if let earlier = copy.done[id] {
+                guard copy.used + earlier.size <= copy.limit else { break }
+                copy.used += earlier.size
+                return earlier.value
+            }
+            let before = copy.used
+            copy.onPath.insert(id)
+            defer { copy.onPath.remove(id) }
+            guard let table = table(at: lua_absindex(L, idx), on: L, depth: depth, copy: copy) else { break }
+            copy.done[id] = (table, copy.used - before)
+            return table
         default:
-            return .opaque(reference(at: idx, on: L))
+            break
         }
+        return .opaque(reference(at: idx, on: L))
     }
 
     private func hasMetatable(_ idx: Int32, on L: OpaquePointer) -> Bool {
@@ -232,15 +260,20 @@ extension LuaVM {
         return true
     }
 
-    private func table(at t: Int32, on L: OpaquePointer, depth: Int) -> LuaValue {
+    /// Nil if the copy ran past its limit inside: the table then stays in Lua.
+    private func table(at t: Int32, on L: OpaquePointer, depth: Int, copy: Copy) -> LuaValue? {
         var map: [LuaValue: LuaValue] = [:]
         var maxInt: Int64 = 0
         var allPositiveInts = true
         lua_pushnil(L)
         while lua_next(L, t) != 0 {
-            let k = value(at: -2, on: L, depth: depth + 1)
+            guard copy.used <= copy.limit else {
+                bmlua_pop(L, 2)
+                return nil
+            }
+            let k = value(at: -2, on: L, depth: depth + 1, copy: copy)
             if case .integer(let i) = k, i > 0 { maxInt = max(maxInt, i) } else { allPositiveInts = false }
-            map[k] = value(at: -1, on: L, depth: depth + 1)
+            map[k] = value(at: -1, on: L, depth: depth + 1, copy: copy)
             bmlua_pop(L, 1)
         }
         if allPositiveInts && maxInt == Int64(map.count) {

@@ -82,3 +82,36 @@ import Testing
         #expect(try f.bd.objects.hash(of: back) == b.data.object)
     }
 }
+
+/// A copy out of Lua is bounded: shared tables once, cycles left in Lua.
+@Suite struct BoundedCopyTests {
+    @Test func aTableHoldingItselfIsCopiedOnceAndItsCycleStaysInLua() throws {
+        let f = try Fixture()
+        let r = try f.bd.luaVM().run("local t = {} t[1] = t t[2] = t return t", chunkName: "=t")
+        guard case .list(let items) = r.first, items.count == 2, case .opaque(let ref) = items[0] else {
+            Issue.record("\(r)")
+            return
+        }
+        #expect(ref.type == .table)
+    }
+
+    /// 2^40 paths to 41 tables: converted in linear time, then cut at the limit.
+    @Test func aDeeplySharedTableIsBounded() throws {
+        let f = try Fixture()
+        let r = try f.bd.luaVM().run("local t = {} for i = 1, 40 do t = {t, t} end return t", chunkName: "=t")
+        func nodes(_ v: LuaValue) -> Int {
+            switch v {
+            case .list(let a): return 1 + a.reduce(0) { $0 + nodes($1) }
+            default: return 1
+            }
+        }
+        #expect(nodes(try #require(r.first)) <= 2_000_000)
+    }
+
+    @Test func aCyclicBhoutIsError31() throws {
+        let f = try Fixture()
+        try f.hook(1, "local t = {} t[1] = t t[2] = t bhout = t")
+        let e = try f.bd.testHook(1, bhin: Hook.sample(1)!.bhin).error
+        #expect(e?.number == 31, "\(String(describing: e))")
+    }
+}
