@@ -115,3 +115,64 @@ import Testing
         #expect(e?.number == 31, "\(String(describing: e))")
     }
 }
+
+/// The user-callback as Back In Time runs it, with bounds.
+@Suite struct UserCallbackBoundsTests {
+    /// bmlua run as a program, with its peak memory (KiB) from wait4.
+    static func measured(_ args: [String], environment: [String: String]) throws -> (status: Int32, maxKiB: Int, stderr: String) {
+        let err = FileManager.default.temporaryDirectory.appendingPathComponent("bmlua-err-\(UUID().uuidString)").path
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
+        let argv = [CommandLineTests.binary] + args
+        var pid: pid_t = 0
+        let c = { (s: [String]) in s.map { strdup($0) } + [nil] }
+        var a = c(argv), e = c(env)
+        defer { (a + e).forEach { free($0) } }
+        guard posix_spawn(&pid, CommandLineTests.binary, &actions, nil, &a, &e) == 0 else { throw BMError(20, "spawn failed") }
+        var status: Int32 = 0, usage = rusage()
+        wait4(pid, &status, 0, &usage)
+        defer { unlink(err) }
+        return ((status >> 8) & 0xff, usage.ru_maxrss, (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+    }
+
+    @Test(arguments: ["yes | head -c 300000000", "exec yes"])
+    func aCallbackThatPrintsWithoutEndCostsLittleMemory(script: String) throws {
+        let f = try Fixture()
+        try f.file("tree/a.txt", "a")
+        let calls = f.base + "/calls", callback = f.base + "/callback"
+        try Fixture.script("#!/bin/sh\necho \"$3\" >> '\(calls)'\nif [ \"$3\" = 1 ]; then \(script); fi\nexit 0\n", at: callback)
+        let env = ["XDG_CONFIG_HOME": f.base + "/xdg", "XDG_RUNTIME_DIR": f.base + "/run", "BMLUA_REPO": f.root]
+        #expect(try CommandLineTests.bmlua(["profile", "include", f.work + "/tree"], repo: f.root, environment: env).status == 0)
+        let r = try Self.measured(["snapshot", "--user-callback", callback, "--callback-timeout", "5"], environment: env)
+        #expect(r.maxKiB < 100 << 10, "peak \(r.maxKiB) KiB")
+        #expect(try f.read(calls).split(separator: "\n").last == "8", "reason 8 unmounts what 7 mounted")
+    }
+
+    /// A callback that can't be run is logged, and the snapshot is taken (Back In Time's rule).
+    @Test func aCallbackThatCannotRunIsLoggedAndTheRunGoesOn() throws {
+        let s = try SnapshotFixture()
+        chmod(s.callback, 0o644)
+        var r = SnapshotRun(config: s.config, defaultRepository: s.f.root)
+        r.callbackPath = s.callback
+        r.lockDirectory = s.f.base + "/locks"
+        let said = Fixture.Sink()
+        r.options.diagnostics = { said.lines.append($0) }
+        let summary = try r.run()
+        #expect(summary.sid != nil)
+        #expect(said.lines.contains { $0.contains("cannot be run") }, "\(said.lines)")
+    }
+
+    /// A callback that exits at once but leaves a daemon writing to its stdout ends when it exits.
+    @Test func aDaemonTheCallbackLeftIsNotWaitedFor() throws {
+        let s = try SnapshotFixture(callbackScript: "(setsid sh -c 'while :; do echo tick; sleep 0.1; done' &)")
+        let started = Date()
+        let summary = try s.run(timeLimit: 8)
+        #expect(summary.sid != nil)
+        #expect(Date().timeIntervalSince(started) < 8, "no call was taken for one that ran past its limit")
+        system("pkill -f 'while :; do echo tick' >/dev/null 2>&1")   // the daemon is left as Back In Time leaves it; the test ends it
+    }
+}

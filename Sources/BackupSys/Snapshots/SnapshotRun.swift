@@ -49,6 +49,9 @@ public struct SnapshotRun {
         let verbose = options.verbose
         let info: (String) -> Void = { if verbose { log("bmlua: \($0)") } }
         let repo = repository
+        guard callbackTimeLimit > 0 && callbackTimeLimit.isFinite else {
+            throw BMError(22, "the user-callback's time limit must be a finite number of seconds above 0")
+        }
         let callback = UserCallback(path: callbackPath, repository: repo, timeLimit: callbackTimeLimit,
                                     log: info, errorLog: { log("bmlua: \($0)") })
 

@@ -50,14 +50,19 @@ public struct UserCallback {
         let result = ChildProcess.run(path, arguments: [String(profile.id), profile.name, String(reason.rawValue)] + extra,
                                       environment: env, timeLimit: timeLimit)
         let out = result.stdout.trimmingCharacters(in: .newlines)
+        if result.droppedOut > 0 { log("user-callback wrote \(result.droppedOut) bytes more than the last \(ChildProcess.kept) kept") }
         if !out.isEmpty { log("user-callback returned '\(out)'") }
+        if result.droppedErr > 0 { errorLog("user-callback error: \(result.droppedErr) bytes of its stderr dropped (the last \(ChildProcess.kept) kept)") }
         for line in result.stderr.split(separator: "\n") { errorLog("user-callback error: \(line)") }
         switch result.outcome {
         case .exited(0): return true
         case .exited(let code): errorLog("user-callback \(path) exited with \(code) (reason \(reason.rawValue))")
         case .signalled(let s): errorLog("user-callback \(path) was killed by signal \(s) (reason \(reason.rawValue))")
         case .timedOut: errorLog("user-callback \(path) ran past \(formatLimit(timeLimit)) s and was killed (reason \(reason.rawValue))")
-        case .failedToStart(let e): errorLog("user-callback \(path) cannot be run: \(String(cString: strerror(e)))")
+        case .failedToStart(let e):
+            // As Back In Time: a callback that can't be run is an error in the log, not a veto.
+            errorLog("user-callback \(path) cannot be run: \(String(cString: strerror(e))) (reason \(reason.rawValue); the run goes on)")
+            return true
         }
         return false
     }
@@ -76,7 +81,16 @@ enum ChildProcess {
         var outcome: Outcome
         var stdout: String
         var stderr: String
+        /// Bytes written beyond the tail kept.
+        var droppedOut = 0, droppedErr = 0
     }
+
+    /// Of each of stdout and stderr, the last this many bytes are kept: a
+    /// callback that prints without end costs no more memory than this.
+    static let kept = 64 << 10
+    /// Once the callback has exited, how long output from what it left
+    /// running (a daemon holding its stdout) is still read.
+    static let drain = 0.5
 
     static func run(_ path: String, arguments: [String], environment: [String: String], timeLimit: Double) -> Result {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
@@ -113,15 +127,21 @@ enum ChildProcess {
         defer { close(outPipe[0]); close(errPipe[0]) }
         guard rc == 0 else { return Result(outcome: .failedToStart(rc), stdout: "", stderr: "") }
 
-        var out = [UInt8](), err = [UInt8]()
+        var out = [UInt8](), err = [UInt8](), droppedOut = 0, droppedErr = 0
         var open: [Int32] = [outPipe[0], errPipe[0]]
         let deadline = Date().addingTimeInterval(timeLimit)
+        var drainUntil: Date?
         var status: Int32 = 0
         var exited = false
         var timedOut = false
         var buffer = [UInt8](repeating: 0, count: 65536)
         while !open.isEmpty || !exited {
             if !exited && waitpid(pid, &status, WNOHANG) == pid { exited = true }
+            if exited {
+                // The call ends with its process: what it left holding the pipe is not waited for.
+                if drainUntil == nil { drainUntil = Date().addingTimeInterval(drain) }
+                if Date() >= drainUntil! { break }
+            }
             if Date() >= deadline {
                 kill(-pid, SIGKILL)
                 timedOut = true
@@ -139,16 +159,23 @@ enum ChildProcess {
             for f in fds where f.revents != 0 {
                 let n = read(f.fd, &buffer, buffer.count)
                 if n > 0 {
-                    if f.fd == outPipe[0] { out += buffer[0..<n] } else { err += buffer[0..<n] }
+                    if f.fd == outPipe[0] { keepTail(&out, buffer[0..<n], &droppedOut) } else { keepTail(&err, buffer[0..<n], &droppedErr) }
                 } else {
                     open.removeAll { $0 == f.fd }
                 }
             }
         }
         let text = { (b: [UInt8]) in String(decoding: b, as: UTF8.self) }
-        if timedOut { return Result(outcome: .timedOut, stdout: text(out), stderr: text(err)) }
-        let outcome: Outcome = status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
-        return Result(outcome: outcome, stdout: text(out), stderr: text(err))
+        let outcome: Outcome = timedOut ? .timedOut : status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
+        return Result(outcome: outcome, stdout: text(out), stderr: text(err), droppedOut: droppedOut, droppedErr: droppedErr)
+    }
+
+    private static func keepTail(_ kept: inout [UInt8], _ new: ArraySlice<UInt8>, _ dropped: inout Int) {
+        kept += new
+        if kept.count > Self.kept {
+            dropped += kept.count - Self.kept
+            kept.removeFirst(kept.count - Self.kept)
+        }
     }
 
     private static func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
