@@ -118,7 +118,7 @@ import Testing
 
 /// The user-callback as Back In Time runs it, with bounds.
 @Suite struct UserCallbackBoundsTests {
-    /// bmlua run as a program, with its peak memory (KiB) from wait4.
+    /// bmlua run as a program, with its peak memory (KiB).
     static func measured(_ args: [String], environment: [String: String]) throws -> (status: Int32, maxKiB: Int, stderr: String) {
         let err = FileManager.default.temporaryDirectory.appendingPathComponent("bmlua-err-\(UUID().uuidString)").path
         var actions = posix_spawn_file_actions_t()
@@ -133,10 +133,19 @@ import Testing
         var a = c(argv), e = c(env)
         defer { (a + e).forEach { free($0) } }
         guard posix_spawn(&pid, CommandLineTests.binary, &actions, nil, &a, &e) == 0 else { throw BMError(20, "spawn failed") }
-        var status: Int32 = 0, usage = rusage()
-        wait4(pid, &status, 0, &usage)
+        // VmHWM of its own memory (wait4's maxrss would count the test process
+        // the child was spawned from, before its exec): sampled until it exits.
+        var status: Int32 = 0, peak = 0
+        while waitpid(pid, &status, WNOHANG) == 0 {
+            if let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+               let kib = Int(line.split(separator: " ").dropFirst().first ?? "") {
+                peak = max(peak, kib)
+            }
+            usleep(20_000)
+        }
         defer { unlink(err) }
-        return ((status >> 8) & 0xff, usage.ru_maxrss, (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        return ((status >> 8) & 0xff, peak, (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
 
     @Test(arguments: ["yes | head -c 300000000", "exec yes"])
