@@ -48,9 +48,10 @@ typedef struct bmlua_Limits {
     int nresumed;
     volatile char resumedlock;
     /* The programs os.execute and io.popen run, each with the clock of the
-       call that started it, and the lock that keeps a time trip from killing
-       a pid once reaped (see bmlua_killchildren). */
-    struct { pid_t pid; unsigned long clock; } children[BMLUA_CHILDREN];
+       call that started it and its start time (in clock ticks since boot, as
+       /proc says: what a program it left behind started after), and the lock
+       that keeps a time trip from killing a pid once reaped (see bmlua_killchildren). */
+    struct { pid_t pid; unsigned long clock; unsigned long long start; } children[BMLUA_CHILDREN];
     int nchildren;
     volatile char childlock;
     /* Freed small blocks kept for reuse, by size class (see bmlua_alloc). */

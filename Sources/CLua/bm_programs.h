@@ -12,15 +12,45 @@
 
 #include "bm_limits.h"
 
+/* A process's parent and start time from /proc/PID/stat (fields 4 and 22);
+   0 if it is gone. */
+static inline int bmlua_procstat(const char *pid, pid_t *parent, unsigned long long *start) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%s/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *end = strrchr(buf, ')');   /* the name may hold spaces and parentheses */
+    int ppid = 0;
+    unsigned long long t = 0;
+    if (end == NULL || sscanf(end + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                              &ppid, &t) != 2) return 0;
+    if (parent) *parent = (pid_t)ppid;
+    if (start) *start = t;
+    return 1;
+}
+
 static inline void bmlua_addchild(bmlua_Limits *lim, pid_t pid) {
+    char id[24];
+    unsigned long long start = 0;
+    snprintf(id, sizeof id, "%d", (int)pid);
+    bmlua_procstat(id, NULL, &start);
     bmlua_lock(&lim->childlock);
     if (lim->nchildren < BMLUA_CHILDREN) {
         lim->children[lim->nchildren].pid = pid;
         lim->children[lim->nchildren].clock = lim->clock;
+        lim->children[lim->nchildren].start = start;
         lim->nchildren++;
     }
     bmlua_unlock(&lim->childlock);
 }
+
+/* Makes this process the reaper of the programs hook calls leave behind: a
+   program that detaches (`setsid cmd &`, a daemon) becomes bmlua's child
+   instead of init's, so a time trip can still find it (bmlua_killchildren). */
+static inline void bmlua_becomesubreaper(void) { prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 
 /* Waits for `pid` to end, takes it off the list, reaps it: its wait status,
    or -1 with errno set (another part of the process reaped it). */
@@ -178,9 +208,29 @@ static inline void bmlua_killtree(pid_t root) {
 static inline void bmlua_killchildren(bmlua_Limits *lim, unsigned long seen) {
     if (__atomic_load_n(&lim->nchildren, __ATOMIC_SEQ_CST) == 0) return;
     bmlua_lock(&lim->childlock);
+    unsigned long long since = ~0ULL;
     for (int i = 0; i < lim->nchildren; i++) {
-        if (lim->children[i].clock == seen) bmlua_killtree(lim->children[i].pid);
+        if (lim->children[i].clock != seen) continue;
+        bmlua_killtree(lim->children[i].pid);
+        if (lim->children[i].start < since) since = lim->children[i].start;
     }
+    /* What the call's programs left behind, detached: orphans that came to
+       bmlua (a subreaper) and started after the call's first program. */
+    DIR *d = since == ~0ULL ? NULL : opendir("/proc");
+    struct dirent *e;
+    pid_t self = getpid();
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        pid_t pid = (pid_t)atoi(e->d_name), parent = 0;
+        unsigned long long start = 0;
+        if (!bmlua_procstat(e->d_name, &parent, &start) || parent != self || start < since) continue;
+        int listed = 0;
+        for (int i = 0; i < lim->nchildren; i++) if (lim->children[i].pid == pid) listed = 1;
+        if (listed) continue;
+        bmlua_killtree(pid);
+        waitpid(pid, NULL, 0);   /* bmlua's child now: reaped here, nobody else waits for it */
+    }
+    if (d) closedir(d);
     bmlua_unlock(&lim->childlock);
 }
 

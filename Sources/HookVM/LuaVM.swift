@@ -67,6 +67,7 @@ public final class LuaVM {
         bmlua_guardlibs(L)
         register("tempfile", in: "bm") { [unowned self] _ in [.string(try self.makeTempFile())] }
         LuaVM.interruptible = limitsPtr
+        bmlua_becomesubreaper()
     }
 
     deinit { close() }
@@ -77,14 +78,20 @@ public final class LuaVM {
         clearTemp()
         for path in tempFiles { unlink(path) }
         tempFiles.removeAll()
-        watchdog?.stop()
-        watchdog = nil
         chunks.removeAll()
         hookChunks.removeAll()
         boxes.removeAll()
         isClosed = true
         if LuaVM.interruptible == limitsPtr { LuaVM.interruptible = nil }
+        // Closing runs the finalizers hooks left, with Lua's hooks off: under
+        // the watchdog as a call, so that one that loops ends the process at
+        // limit and grace, after the work was committed, not hangs it.
+        let timed = watchdog != nil && bmlua_clock(limitsPtr) & 1 == 0
+        if timed { bmlua_tick(limitsPtr) }
         bmlua_closestate(main, limitsPtr)
+        if timed { bmlua_tick(limitsPtr) }
+        watchdog?.stop()
+        watchdog = nil
     }
 
     // MARK: Globals

@@ -19,6 +19,10 @@ final class LimitsStorage: @unchecked Sendable {
 /// A call is stopped no earlier than the limit and at most two polls later.
 final class Watchdog: @unchecked Sendable {
     static let poll: UInt64 = 50_000_000
+    /// How long past a trip a call may take to stop. Code that Lua runs with
+    /// its hooks off (a finalizer, a message handler) or a blocking system
+    /// call (opening a FIFO) never sees the trip: then the process ends.
+    static let grace: UInt64 = 2_000_000_000
 
     private let storage: LimitsStorage
     private let limit: Atomic<UInt64>
@@ -50,10 +54,28 @@ final class Watchdog: @unchecked Sendable {
                 since = now()
             } else if now() - since >= limit.load(ordering: .relaxed) {
                 if bmlua_timetrip(limits, clock) != 0 { bmlua_killchildren(limits, clock) }
+                if now() - since >= limit.load(ordering: .relaxed) &+ Self.grace && bmlua_clock(limits) == clock {
+                    Self.endProcess(seconds: Double(now() - since) / 1e9)
+                }
             }
             var ts = timespec(tv_sec: 0, tv_nsec: Int(Self.poll))
             nanosleep(&ts, nil)
         }
+    }
+}
+
+extension Watchdog {
+    /// The time limit always holds (DESIGN §4): a call that does not stop
+    /// ends bmlua, as a crash would. SQLite rolls back the open transaction at
+    /// the next open, the writer lock goes with the process, and the objects
+    /// the operation wrote are left for `gc`.
+    static func endProcess(seconds: Double) -> Never {
+        let message = "bmlua: error 32: Hook ran past its time limit: the hook did not stop "
+            + String(format: "%.1f s after it started", seconds)
+            + " (code Lua runs with its hooks off, a looping finalizer or message handler, or a blocking call such as opening a FIFO);"
+            + " bmlua ends here, and an operation still open is rolled back\n"
+        _ = message.withCString { write(2, $0, strlen($0)) }
+        _exit(1)
     }
 }
 

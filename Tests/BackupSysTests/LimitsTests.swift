@@ -185,3 +185,53 @@ import Testing
         system("pkill -f 'while :; do echo tick' >/dev/null 2>&1")   // the daemon is left as Back In Time leaves it; the test ends it
     }
 }
+
+/// DESIGN §4: the time limit always holds, for code Lua runs with its hooks
+/// off and for programs that detach. Each runs bmlua under a 60 s guard that
+/// a hang would hit (the guard's kill is status 137).
+@Suite struct TimeLimitAlwaysHoldsTests {
+    static func guarded(_ args: [String], repo: String) throws -> CommandLineTests.Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        p.arguments = ["-s", "KILL", "60", CommandLineTests.binary] + args + ["--repo", repo]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let data = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return CommandLineTests.Result(status: p.terminationStatus, stdout: "", stderr: String(decoding: data, as: UTF8.self))
+    }
+
+    @Test(arguments: [
+        "xpcall(error, function() while true do end end)",
+        "setmetatable({}, {__gc = function() while true do end end}) collectgarbage()",
+        "setmetatable({}, {__gc = function() while true do end end})",
+        "io.open(FIFO)",
+    ])
+    func codeThatCannotBeInterruptedEndsBmluaWithError32(code: String) throws {
+        let f = try Fixture()
+        let fifo = f.base + "/fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        try f.bd.setHookLimits(time: 1, memoryMiB: nil)
+        try f.hook(1, code.replacingOccurrences(of: "FIFO", with: "'\(fifo)'"))
+        f.bd.close()
+        let r = try Self.guarded(["backup", try f.file("a.txt", "a")], repo: f.root)
+        #expect(r.status == 1 && r.stderr.contains("error 32"), "\(r.status) \(r.stderr)")
+        #expect(try CommandLineTests.bmlua(["check", "--read-data"], repo: f.root).status == 0)
+        #expect(try CommandLineTests.bmlua(["backup", try f.file("b.txt", "b"), "--no-hooks"], repo: f.root).status == 0, "the lock went with the process")
+    }
+
+    @Test func aProgramThatDetachesIsKilledAtTheLimit() throws {
+        let f = try Fixture()
+        try f.bd.setHookLimits(time: 1, memoryMiB: nil)
+        try f.hook(1, "io.popen('(setsid sleep 25.4321 &) ; echo x'):read('a')")
+        f.bd.close()
+        let r = try Self.guarded(["backup", try f.file("a.txt", "a")], repo: f.root)
+        #expect(r.status == 1 && r.stderr.contains("error 32") && r.stderr.contains("time limit exceeded"), "\(r.status) \(r.stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { Int($0) != nil }.filter { pid in
+            ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "").contains("25.4321")
+        }
+        #expect(left.isEmpty, "left running: \(left)")
+    }
+}
