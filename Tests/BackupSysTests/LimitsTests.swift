@@ -235,3 +235,32 @@ import Testing
         #expect(left.isEmpty, "left running: \(left)")
     }
 }
+
+/// No blocking open and no endless read of something that is not a file.
+@Suite struct NotAFileTests {
+    @Test(arguments: [1, 3, 4, 6]) func aBhoutThatIsAFIFOOrADeviceIsError12(hook: Int) throws {
+        let f = try Fixture()
+        let fifo = f.base + "/fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let i = try f.bd.newbu(try f.file("a.txt", "a"))
+        for target in [fifo, "/dev/zero"] {
+            try f.hook(hook, "bhout = '\(target)'")
+            expectError(12) {
+                switch hook {
+                case 1: try f.bd.newbu(try f.file("b.txt", "b"))
+                case 3: try f.bd.updbu(i)
+                case 4: try f.bd.restbu(i, to: f.work + "/back.txt")
+                default: try f.bd.newver(i)
+                }
+            }
+        }
+    }
+
+    /// /proc/kmsg reads as a regular file that blocks: opened without
+    /// blocking, it is error 12 at once.
+    @Test func aProcFileThatWouldBlockIsError12() throws {
+        guard geteuid() == 0, FS.exists("/proc/kmsg") else { return }
+        let f = try Fixture()
+        expectError(12) { try f.bd.newbu("/proc/kmsg") }
+    }
+}

@@ -9,7 +9,9 @@ enum FS {
         switch err {
         case ENOENT, ENOTDIR: return 10
         case EACCES, EPERM: return 11
-        case EISDIR, ELOOP: return 12
+        // EAGAIN: a file opened without blocking that has nothing to read now
+        // (/proc/kmsg): not data a backup can hold.
+        case EISDIR, ELOOP, EAGAIN: return 12
         case ENAMETOOLONG, EINVAL: return 22
         case ENOSPC, EDQUOT, EIO, EROFS: return 20
         default: return 20

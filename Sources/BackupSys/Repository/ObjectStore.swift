@@ -100,12 +100,19 @@ final class ObjectStore {
         sourceReads += 1
         if source.consumed { lseek(source.fd, 0, SEEK_SET) }   // stored before: hook 6 wants it stored again
         source.consumed = true
-        return try put(from: source.fd, name: source.path, expectedSize: Int(source.status.st_size))
+        // A source is read up to its size when it was opened and a margin, no
+        // further: a file that grows meanwhile (a log) is stored as far as
+        // that, and a file of /proc that reads without end does not fill the repository.
+        let size = Int(source.status.st_size)
+        return try put(from: source.fd, name: source.path, expectedSize: size, limit: size + Self.growthMargin)
     }
 
     /// `expectedSize` (what fstat said) lets a short read end a small file
     /// without a second read to see its end; a file that grew meanwhile is read on to its end.
-    func put(from input: Int32, name: Path, expectedSize: Int? = nil) throws -> Stored {
+    /// How far past its size at open a source is read.
+    static let growthMargin = 16 << 20
+
+    func put(from input: Int32, name: Path, expectedSize: Int? = nil, limit: Int = .max) throws -> Stored {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
         defer { buffer.deallocate() }
         var hasher = SHA256()
@@ -129,12 +136,13 @@ final class ObjectStore {
         }
         var out = SparseOutput(fd: output, name: temp)
         try out.write(head)
-        if !whole {
-            try stream(input, name: name, through: buffer) { chunk in
-                hasher.update(bufferPointer: chunk)
-                try out.write(chunk)
-                size += chunk.count
-            }
+        while !whole && size < limit {
+            let n = try fill(buffer, from: input, name: name)
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<min(n, limit - size)])
+            hasher.update(bufferPointer: chunk)
+            try out.write(chunk)
+            size += chunk.count
+            if n < buffer.count { break }
         }
         try out.finish()
         let id = hasher.finalize().hex
