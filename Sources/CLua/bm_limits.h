@@ -52,6 +52,9 @@ typedef struct bmlua_Limits {
        /proc says: what a program it left behind started after), and the lock
        that keeps a time trip from killing a pid once reaped (see bmlua_killchildren). */
     struct { pid_t pid; unsigned long clock; unsigned long long start; } children[BMLUA_CHILDREN];
+    /* This process is the subreaper of what hook programs leave behind (the
+       bmlua program is; a host with children of its own is not). */
+    int reaporphans;
     int nchildren;
     volatile char childlock;
     /* Freed small blocks kept for reuse, by size class (see bmlua_alloc). */

@@ -216,7 +216,7 @@ static inline void bmlua_killchildren(bmlua_Limits *lim, unsigned long seen) {
     }
     /* What the call's programs left behind, detached: orphans that came to
        bmlua (a subreaper) and started after the call's first program. */
-    DIR *d = since == ~0ULL ? NULL : opendir("/proc");
+    DIR *d = since == ~0ULL || !lim->reaporphans ? NULL : opendir("/proc");
     struct dirent *e;
     pid_t self = getpid();
     while (d && (e = readdir(d)) != NULL) {

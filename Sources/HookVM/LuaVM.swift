@@ -67,7 +67,18 @@ public final class LuaVM {
         bmlua_guardlibs(L)
         register("tempfile", in: "bm") { [unowned self] _ in [.string(try self.makeTempFile())] }
         LuaVM.interruptible = limitsPtr
+        limitsPtr.pointee.reaporphans = LuaVM.reapsOrphans ? 1 : 0
+    }
+
+    /// Set by a program whose only children in a hook call are the hook's
+    /// programs (bmlua is one): it becomes their subreaper, and a time trip
+    /// also kills what they left behind detached (`setsid cmd &`). A host with
+    /// children of its own leaves this off: those would count as left behind.
+    nonisolated(unsafe) public private(set) static var reapsOrphans = false
+
+    public static func adoptOrphans() {
         bmlua_becomesubreaper()
+        reapsOrphans = true
     }
 
     deinit { close() }
