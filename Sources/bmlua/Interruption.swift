@@ -28,14 +28,23 @@ enum Interruption {
         action.sa_flags = SA_RESTART
         sigaction(SIGINT, &action, nil)
         sigaction(SIGTERM, &action, nil)
+        var late = sigaction()
+        late.__sigaction_handler.sa_handler = onLate
+        sigemptyset(&late.sa_mask)
+        late.sa_flags = SA_RESTART
+        sigaction(SIGALRM, &late, nil)
         // A parent may have started bmlua with them blocked (blocked masks are inherited).
         var wanted = sigset_t()
         sigemptyset(&wanted)
         sigaddset(&wanted, SIGINT)
         sigaddset(&wanted, SIGTERM)
+        sigaddset(&wanted, SIGALRM)
         pthread_sigmask(SIG_UNBLOCK, &wanted, nil)
         return { signals.load(ordering: .relaxed) > 0 }
     }
+
+    /// The Lua code stopped: a note that it has not is no longer due.
+    static func delivered() { alarm(0) }
 
     /// Ctrl-C's usual meaning again (the shell, at its prompt).
     static func uninstall() {
@@ -49,10 +58,18 @@ enum Interruption {
     }
 }
 
+/// Code Lua runs with its hooks off (a finalizer, a message handler) or a
+/// blocking call does not see the first Ctrl-C: say so, and how to quit.
+private func onLate(_: Int32) {
+    let note: StaticString = "\nbmlua: the Lua code has not stopped (it runs with Lua's hooks off or waits in a system call); press Ctrl-C again to quit at once\n"
+    _ = write(2, note.utf8Start, note.utf8CodeUnitCount)
+}
+
 private func onSignal(_: Int32) {
     if Interruption.signals.add(1, ordering: .relaxed).newValue > 1 { _exit(130) }
     if Interruption.stopsLua.load(ordering: .relaxed) {
         LuaVM.interruptRunningCode()
+        alarm(2)   // if the code has not stopped by then, onLate says so
         return
     }
     let note: StaticString = "\nbmlua: stopping after the current file (press Ctrl-C again to quit at once)\n"

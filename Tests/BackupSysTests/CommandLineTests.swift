@@ -627,6 +627,22 @@ import Testing
         #expect(eval.status == 130 && eval.stderr.contains("bmlua: interrupted"), "\(eval.status) \(eval.stderr)")
     }
 
+    /// Code that a first Ctrl-C can't stop (a finalizer that loops runs with
+    /// Lua's hooks off): bmlua says so, and a second Ctrl-C quits.
+    @Test func aFirstCtrlCThatCannotStopTheCodeSaysSo() throws {
+        let f = try Fixture()
+        let began = f.base + "/began"
+        let loop = "setmetatable({}, {__gc = function() io.open('\(began)', 'w'):close() while true do end end}) collectgarbage()"
+        let r = try Self.bmlua(["eval", loop], repo: f.root) { p in
+            let deadline = Date(timeIntervalSinceNow: 20)
+            while Date() < deadline, !FS.exists(began) { usleep(10_000) }
+            kill(p.processIdentifier, SIGINT)
+            Thread.sleep(forTimeInterval: 3)
+            kill(p.processIdentifier, SIGINT)
+        }
+        #expect(r.status == 130 && r.stderr.contains("has not stopped") && r.stderr.contains("Ctrl-C again"), "\(r.status) \(r.stderr)")
+    }
+
     /// posix_spawn with byte arguments (Foundation's Process takes only Strings).
     func runRaw(arguments: [[UInt8]]) throws -> Result {
         let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("bmlua-err-\(UUID().uuidString)").path

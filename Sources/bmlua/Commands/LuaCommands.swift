@@ -87,6 +87,7 @@ struct Shell: ParsableCommand {
                 do {
                     for r in try bd.runScript(code, name: "=stdin") { printLua(r) }
                 } catch let stop as Interrupted {
+                    Interruption.delivered()
                     FileHandle.standardError.write(Data("bmlua: \(stop)\n".utf8))
                 } catch {
                     FileHandle.standardError.write(Data("bmlua: \(bd.handle(BMError.wrap(error)).reported)\n".utf8))
