@@ -346,13 +346,23 @@ public final class LuaVM {
         }
     }
 
-    /// `chunk:line: ` of the Lua code that called the running Swift function (luaL_where(L, 1)).
+    /// `chunk:line: ` of the user's Lua code that called the running Swift
+    /// function: the first frame not in a chunk of the host's own (`=bmlua`,
+    /// as the `bfvar` proxy), so an error names the hook's line, not bmlua's.
     private func place(on L: OpaquePointer) -> String {
         var ar = lua_Debug()
-        guard lua_getstack(L, 1, &ar) != 0, lua_getinfo(L, "Sl", &ar) != 0, ar.currentline > 0 else { return "" }
-        let src = withUnsafeBytes(of: &ar.short_src) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-        return "\(src):\(ar.currentline): "
+        var level: Int32 = 1
+        while lua_getstack(L, level, &ar) != 0, lua_getinfo(L, "Sl", &ar) != 0 {
+            level += 1
+            let src = withUnsafeBytes(of: &ar.short_src) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if src == Self.hostChunk || ar.currentline <= 0 { continue }
+            return "\(src):\(ar.currentline): "
+        }
+        return ""
     }
+
+    /// The chunk name of the host's own Lua code (short_src of `=bmlua`).
+    public static let hostChunk = "bmlua"
 
     func release(_ ref: Int32) {
         guard !isClosed else { return }

@@ -134,6 +134,7 @@ import Testing
         let i = try f.bd.newbu(try f.file("a.txt", "x"), .init(group: 3))
         let other = try f.bd.newbu(try f.file("b.txt", "y"))
         let r = try f.bd.runScript("""
+            openbd()
             regbd('Owner', 'g'); bfvar[3] = 'team'
             regbd('Stars', 'd'); bfvar[\(i)] = 5
             getbd('Owner', 'g'); local owner = bfvar[3]

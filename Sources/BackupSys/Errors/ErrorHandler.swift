@@ -12,6 +12,9 @@ extension BackupDatabase {
         func consult(_ hook: Hook) {
             do {
                 guard let out = try runHook(hook) else { return }
+                if !out.bhout.isNil && out.bhout.integerValue == nil {
+                    throw BMError(31, "hook \(hook.number): bhout must be an integer error number, not \(out.bhout)")
+                }
                 if let n = out.bhout.integerValue, n != e.number {
                     e.number = Int(n)
                     e.message = ErrorTable.message(for: e.number) ?? ErrorTable.unknown(e.number)
@@ -23,7 +26,7 @@ extension BackupDatabase {
                 }
             } catch {
                 // The handler must not fail itself: the original error stands.
-                options.diagnostics("bmlua: warning: \(BMError.wrap(error).message) (in the error handler)")
+                options.diagnostics("bmlua: warning: \(BMError.wrap(error).description) (in the error handler; the original error stands)")
             }
         }
         consult(.onError(number: e.number, path: e.path, dialog: dialog, pass: pass))

@@ -37,13 +37,29 @@ enum LuaAPI {
             vm[global: "bhooks"] = try bd.bhooks().map { .list($0.map { .string($0) }) } ?? .nil
             return []
         }
+        /// A script opens the database before it uses it (Backup Manager's
+        /// rule); inside a hook it is open already. Error 40 otherwise: an
+        /// installer that forgot openbd() would store a fresh `bhooks` over everyone's.
+        func requireOpen(_ fn: String) throws {
+            guard bd.openInLua || bd.db != nil else {
+                throw BMError(40, "\(fn) needs the database opened first: call openbd() at the start of the script")
+            }
+        }
         api("closebd") { _ in
+            // Inside a hook that did not call openbd() itself, closebd() does
+            // nothing: the operation owns the database, and bhooks stays as stored.
+            guard bd.openInLua else {
+                if bd.db != nil { return [] }
+                try requireOpen("closebd()")
+                return []
+            }
             try bd.storeBhooks(vm[global: "bhooks"])
             bd.openInLua = false
             vm.clearTemp()
             return []
         }
         api("regbd") { args in
+            try requireOpen("regbd()")
             let field = try fieldArgs(args, "regbd")
             try bd.write { db in
                 if try Catalog.field(db, name: field.name) != nil {
@@ -54,6 +70,7 @@ enum LuaAPI {
             return try setBfvar(field.name)
         }
         api("getbd") { args in
+            try requireOpen("getbd()")
             let field = try fieldArgs(args, "getbd")
             guard let existing = try bd.read({ try Catalog.field($0, name: field.name) }), existing.kind == field.kind else {
                 throw BMError(18, "no field \(field.name) of type \"\(field.kind.rawValue)\" is registered")
@@ -66,15 +83,18 @@ enum LuaAPI {
             return []
         }
         api("fieldget", in: "bm") { args in
+            try requireOpen("bfvar")
             let (name, owner) = try (string(args, 0, "bfvar"), integer(args, 1, "bfvar index"))
             return [try bd.read { try Catalog.fieldValue($0, field: name, owner: owner) }]
         }
         api("fieldset", in: "bm") { args in
+            try requireOpen("bfvar")
             let (name, owner) = try (string(args, 0, "bfvar"), integer(args, 1, "bfvar index"))
             let value = args.count > 2 ? args[2] : .nil
             try bd.write { db in
                 guard let field = try Catalog.field(db, name: name) else { throw BMError(18, "no field \(name)") }
                 if field.kind == .backup, try Catalog.backup(db, index: owner) == nil {
+                    if owner == 0 { throw BMError(13, "no backup has index 0: hook 1 runs before the backup exists; set fields in hook 2, where bhin[4] is its index") }
                     throw BMError(13, "no backup has index \(owner)")
                 }
                 try Catalog.setFieldValue(db, field: name, owner: owner, value)
@@ -134,7 +154,7 @@ enum LuaAPI {
             return []
         }
         api("delver") { args in try bd.delver(try index(args, 0), try integer(args, 1, "version")); return [] }
-        api("backups") { _ in [.list(try bd.read { db in try Catalog.backups(db).map { try bd.describe($0, db, versions: false) } })] }
+        api("backups") { _ in [.list(try bd.read { db in try Catalog.backups(db).map { try bd.describe($0, db, versions: true) } })] }
         api("backup") { args in
             let b = try bd.backup(try index(args, 0))
             return [try bd.read { try bd.describe(b, $0, versions: true) }]

@@ -8,6 +8,9 @@ public struct SessionOptions {
     public var hooks = true
     /// `--trace-hooks`: each hook call, its bhin, bhout, bhout2 and time on stderr.
     public var traceHooks = false
+    /// `--raw`: with --no-hooks, restore the stored bytes although a hook 4 is
+    /// set (whose job may be to decrypt or decompress them).
+    public var raw = false
     /// `--trust`: run hooks even from a repository that fails the ownership rule.
     public var trust = false
     /// `--lock-wait`: seconds to wait for another writer before error 2 (borg's option).
@@ -232,7 +235,12 @@ public final class BackupDatabase {
     func runHook(_ hook: Hook) throws -> HookOutputs? {
         guard let code = try hookCode(hook.number) else { return nil }
         try requireTrust()
-        return try callHook(hook.number, code: code, bhin: hook.bhin)
+        do {
+            return try callHook(hook.number, code: code, bhin: hook.bhin)
+        } catch var e as BMError where e.path.isEmpty {
+            e.path = hook.path   // raised with no file (passerr): it concerns the operation's
+            throw e
+        }
     }
 
     /// The code hook `n` runs: nil when none is set (or hooks are off).

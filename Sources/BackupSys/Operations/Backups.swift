@@ -15,9 +15,22 @@ extension BackupDatabase {
         }
     }
 
-    /// Finds a backup by index, by name, or by original path (the bytes the user typed). Error 13 if none.
+    /// Finds a backup by index, by name, or by original path (the bytes the
+    /// user typed), in that order. `index:N` (or `#N`), `name:X` and `path:X`
+    /// take one kind only: a file named `1` is `name:1`. Error 13 if none.
     public func resolve(_ ref: Path) throws -> Backup {
         try read { db in
+            for (prefix, kind) in [("#", "index"), ("index:", "index"), ("name:", "name"), ("path:", "path")] where ref.hasPrefix(Path(prefix)) {
+                let rest = Path(bytes: ref.bytes.dropFirst(prefix.utf8.count))
+                let found: Backup?
+                switch kind {
+                case "index": found = try rest.string.flatMap { Int64($0) }.flatMap { try Catalog.backup(db, index: $0) }
+                case "name": found = try Catalog.backup(db, name: rest)
+                default: found = try Catalog.backup(db, path: rest.absolute)
+                }
+                guard let found else { throw BMError(13, "no backup has \(kind) \(FS.shown(rest))", path: rest) }
+                return found
+            }
             if let text = ref.string, let i = Int64(text), let b = try Catalog.backup(db, index: i) { return b }
             if let b = try Catalog.backup(db, name: ref) { return b }
             if let b = try Catalog.backup(db, path: ref.absolute) { return b }
@@ -123,6 +136,7 @@ extension BackupDatabase {
     @discardableResult
     public func restbu(_ index: Int64, version: Int64 = 0, overwrite: Bool = false, to: Path? = nil) throws -> Path {
         let b = try backup(index)
+        try requireRawWithoutHook4()
         let intoFolder = to?.hasTrailingSlash ?? false   // `--to DIR/`: a folder, made if missing
         var target = to?.absolute ?? b.path
         if intoFolder, let st = FS.stat(target), st.st_mode & S_IFMT != S_IFDIR {
@@ -136,6 +150,13 @@ extension BackupDatabase {
         clock_gettime(CLOCK_REALTIME, &started)
         folder.removeStaleTemps(before: started)   // what a killed restore left here
         return try restbu(index, version: version, overwrite: overwrite, into: folder, name: target.baseName, syncEach: true)
+    }
+
+    /// With hooks off, a restore would write the stored bytes, which a hook 4
+    /// may be there to turn back into the file (decrypt, decompress): only with --raw.
+    func requireRawWithoutHook4() throws {
+        guard !options.hooks, !options.raw, let code = try bhooks()?[3], code.contains(where: { !$0.isWhitespace }) else { return }
+        throw BMError(22, "hook 4 is set, and --no-hooks would restore the bytes as stored, without it (encrypted or compressed, if that is its job); add --raw to restore them so, or drop --no-hooks")
     }
 
     /// restbu into `folder` as `name`. With `syncEach` false (a snapshot's many

@@ -90,8 +90,10 @@ public struct SnapshotRun {
             let bd = try BackupDatabase(at: repo, options: options)
             defer { bd.close() }
             summary = try bd.holdingWriterLock { try take(profile, in: bd) }
+            // Failures are reason 4 with 6 whether or not a snapshot was taken (the
+            // same failures as the last one record none); reason 3 only for a new one.
+            if summary.failedFiles > 0 { callback.call(profile, .error, ["6", isoTime(Date())]) }
             if let sid = summary.sid {
-                if summary.failedFiles > 0 { callback.call(profile, .error, ["6", isoTime(Date())]) }
                 callback.call(profile, .newSnapshot, [sid, repo + "/snapshots/" + sid])
             }
         } catch let stop as Interrupted {
@@ -290,11 +292,13 @@ public struct SnapshotRun {
 
         summary.seconds = Date().timeIntervalSince(started)
         summary.filesRead = bd.objects.sourceReads - readsBefore
+        let last = try bd.read { db in try Catalog.lastSnapshot(db, profile: profile.id) }
         let (previous, previousLinks, previousFolders) = try bd.read { db in
-            try Catalog.lastSnapshot(db, profile: profile.id).map {
+            try last.map {
                 (try Catalog.snapshotEntries(db, sid: $0), try Catalog.snapshotLinks(db, sid: $0), try Catalog.snapshotFolders(db, sid: $0))
             } ?? ([], [], [])
         }
+        let lastHadErrors = try last.map { try bd.snapshot($0).status != "ok" } ?? false
         let sameFiles = previous.count == entries.count
             && Set(previous.map { "\($0.backup)/\($0.version)" }) == Set(entries.map { "\($0.backup)/\($0.version)" })
         // Links and folders are sorted by path on both sides.
@@ -302,8 +306,11 @@ public struct SnapshotRun {
         let sameFolders = previousFolders.map(\.path) == tree.folders.map(\.path) && previousFolders.map(\.shape) == tree.folders.map(\.shape)
         let same = sameFiles && sameLinks && sameFolders
         let empty = entries.isEmpty && tree.links.isEmpty
-        if summary.newFiles == 0 && summary.changedFiles == 0 && (same || empty) && summary.failedFiles == 0 {
-            return summary   // nothing changed: no snapshot
+        // Nothing changed: no snapshot. Nor when the only news is failures
+        // the last snapshot had too (its files are the same, and it was taken
+        // with errors): a copy of it every run would push good ones out of prune.
+        if summary.newFiles == 0 && summary.changedFiles == 0 && (same || empty) && (summary.failedFiles == 0 || lastHadErrors) {
+            return summary
         }
         // The data is stored either way; only the record waits for the next run.
         if let existing = try bd.read({ try Catalog.snapshot($0, stamped: stamp) }) {

@@ -41,6 +41,7 @@ extension BackupDatabase {
                                 progress: ((Int, Int) -> Void)? = nil)
         throws -> (restored: [Path], failed: [BMError], links: Int, unchanged: [Path])
     {
+        try requireRawWithoutHook4()
         let prefix = path?.absolute
         var restored: [Path] = [], failed: [BMError] = [], stopped: String?, linksRestored = 0
         var unchanged: [Path] = []

@@ -56,9 +56,11 @@ struct Restore: ParsableCommand {
     @Option(help: "Restore this version instead of the current copy (0).") var version = Index<FromZero>(0)
     @Option(help: "Write here instead of the original path: a file, or a folder to restore into (with a trailing /, made if missing).") var to: String?
     @Flag(help: "Replace an existing file.") var overwrite = false
+    @Flag(help: "With --no-hooks, restore the stored bytes although a hook 4 is set.") var raw = false
 
     func run() throws {
         try global.withDatabase { bd in
+            bd.options.raw = raw
             let b = try bd.resolve(Path(argument: backup))
             let path = try bd.restbu(b.index, version: version.value, overwrite: overwrite, to: to.map { Path(argument: $0) })
             global.report("restored \(printable(b.name))\(version.value > 0 ? " version \(version)" : "") to \(printable(path))",

@@ -49,6 +49,8 @@ struct SnapshotCommand: ParsableCommand {
         } else if let sid = s.sid {
             global.say("snapshot \(sid): \(s.newFiles) new, \(s.changedFiles) changed, \(s.unchangedFiles) unchanged, \(s.failedFiles) failed"
                 + (s.links > 0 ? "; \(counted(s.links, "link")) kept" : ""))
+        } else if s.failedFiles > 0 {
+            global.say("no new snapshot: nothing changed but the same \(counted(s.failedFiles, "file")) failed as in the last one")
         } else {
             global.say("nothing changed: no snapshot taken (\(counted(s.unchangedFiles, "file")) unchanged)")
         }
@@ -164,9 +166,11 @@ struct SnapshotsCommand: ParsableCommand {
         @Option(help: "Restore under this folder (as DIR/<original path>) instead of in place.") var to: String?
         @Flag(help: "Replace existing files (without it, a file already as the snapshot has it is left alone, and one that differs is error 15).")
         var overwrite = false
+        @Flag(help: "With --no-hooks, restore the stored bytes although a hook 4 is set.") var raw = false
 
         func run() throws {
             try global.withDatabase { bd in
+                bd.options.raw = raw
                 bd.options.stopRequested = Interruption.install()
                 let line = ProgressLine(global)
                 defer { line.finish() }
