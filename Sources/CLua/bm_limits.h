@@ -55,6 +55,9 @@ typedef struct bmlua_Limits {
     /* This process is the subreaper of what hook programs leave behind (the
        bmlua program is; a host with children of its own is not). */
     int reaporphans;
+    /* The error value the trampoline last raised for a Swift function (a
+       bmlua error with its own number): a script's traceback leaves it as it is. */
+    const void *hostraised;
     int nchildren;
     volatile char childlock;
     /* Freed small blocks kept for reuse, by size class (see bmlua_alloc). */

@@ -17,8 +17,34 @@ static inline int bmlua_trampoline(lua_State *L) {
     lim->capped = 0;
     int n = fn(L, box);
     lim->capped = saved;
-    if (n < 0) return lua_error(L);
+    if (n < 0) {
+        lim->hostraised = lua_topointer(L, -1);
+        return lua_error(L);
+    }
     return n;
+}
+
+/* A script's message handler, as lua.c's: a Lua error gets a traceback; an
+   error a bmlua function raised keeps its value (its number travels with it). */
+static inline int bmlua_traceback(lua_State *L) {
+    bmlua_Limits *lim = bmlua_limits(L);
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL || lua_topointer(L, 1) == lim->hostraised) return 1;
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+/* pcall with the traceback handler below the function and its arguments. */
+static inline int bmlua_tracedcall(lua_State *L, bmlua_Limits *lim, int nargs, int nresults) {
+    int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, bmlua_traceback);
+    lua_insert(L, base);
+    int saved = lim->capped;
+    lim->capped = 1;
+    int status = lua_pcall(L, nargs, nresults, base);
+    lim->capped = saved;
+    lua_remove(L, base);
+    return status;
 }
 
 /* Pushes a closure that calls `fn` with `box` (both light userdata). */

@@ -191,12 +191,13 @@ public final class LuaVM {
     /// Runs `code` as a chunk with `...` = `args` and returns its results.
     /// Scripts are not timed (only hook calls are) and not cached (they run once).
     @discardableResult
-    public func run(_ code: String, chunkName: String, args: [LuaValue] = []) throws -> [LuaValue] {
+    /// With `traceback`, a Lua error's message ends with the stack, as lua.c prints it (scripts).
+    public func run(_ code: String, chunkName: String, args: [LuaValue] = [], traceback: Bool = false) throws -> [LuaValue] {
         let L = current
         let base = lua_gettop(L)
         defer { lua_settop(L, base) }
         try load(code, chunkName: chunkName, on: L)
-        return try call(on: L, base: base, args: args)
+        return try call(on: L, base: base, args: args, traceback: traceback)
     }
 
     /// Calls a Lua function held by reference (for Swift functions given callbacks).
@@ -227,12 +228,12 @@ public final class LuaVM {
     }
 
     /// The function is at base+1; pushes args, calls, returns the results.
-    private func call(on L: OpaquePointer, base: Int32, args: [LuaValue]) throws -> [LuaValue] {
-        guard lua_checkstack(L, Int32(clamping: args.count + 1)) != 0 else {
+    private func call(on L: OpaquePointer, base: Int32, args: [LuaValue], traceback: Bool = false) throws -> [LuaValue] {
+        guard lua_checkstack(L, Int32(clamping: args.count + 2)) != 0 else {
             throw LuaError(.runtime, "too many arguments")
         }
         for a in args { push(a, on: L) }
-        try execute(on: L, nargs: Int32(args.count), nresults: LUA_MULTRET, timed: false)
+        try execute(on: L, nargs: Int32(args.count), nresults: LUA_MULTRET, timed: false, traceback: traceback)
         let top = lua_gettop(L)
         return top > base ? (base + 1...top).map { value(at: $0, on: L) } : []
     }
@@ -251,7 +252,7 @@ public final class LuaVM {
 
     /// The one place user code runs: a protected call under the limits.
     /// On failure the error value is popped and thrown as a Swift error.
-    func execute(on L: OpaquePointer, nargs: Int32, nresults: Int32, timed: Bool) throws {
+    func execute(on L: OpaquePointer, nargs: Int32, nresults: Int32, timed: Bool, traceback: Bool = false) throws {
         let limits = limitsPtr
         let armsClock = timed && timedDepth == 0 && self.limits.time != nil
         if timed { timedDepth += 1 }
@@ -265,7 +266,7 @@ public final class LuaVM {
             if limits.pointee.tripped == Int32(BMLUA_TRIP_INTERRUPT) { bmlua_untrip(limits) }   // came between two runs
             limits.pointee.running = 1
         }
-        let status = bmlua_limitedcall(L, limits, nargs, nresults)
+        let status = traceback ? bmlua_tracedcall(L, limits, nargs, nresults) : bmlua_limitedcall(L, limits, nargs, nresults)
         if outermost { limits.pointee.running = 0 }
         let callClock = limits.pointee.clock
         if armsClock { bmlua_tick(limits) }

@@ -96,3 +96,24 @@ import Testing
         expectError(13) { _ = try f.bd.resolve("name:nope") }
     }
 }
+
+@Suite struct ScriptErrorTests {
+    /// A script's Lua error says it is the script's, with a traceback, as lua.c does;
+    /// a bmlua error keeps its number and place.
+    @Test func aScriptErrorIsTheScriptsWithATraceback() throws {
+        let f = try Fixture()
+        let e = expectError(30) { _ = try f.bd.runScript("for i, b in ipairs(backups) do end", name: "=report") }
+        #expect(e?.message.hasPrefix("Lua error in the script: ") == true && e?.message.contains("stack traceback:") == true
+                && e?.message.contains("report:1: in main chunk") == true, "\(e?.message ?? "")")
+        let own = expectError(13) { _ = try f.bd.runScript("local ok = pcall(delbu, 98)\ndelbu(99)", name: "=report") }
+        #expect(own?.place == "report:2" && own?.message.contains("traceback") == false, "\(String(describing: own))")
+    }
+
+    /// `hooks test` without --bhin runs the hook on a real file.
+    @Test func hooksTestRunsOnARealSampleFile() throws {
+        let f = try Fixture()
+        #expect(try CommandLineTests.bmlua(["hooks", "set", "1", "local h = assert(io.open(bhin[2])) bm.log(h:read('l')) h:close()"], repo: f.root).status == 0)
+        let r = try CommandLineTests.bmlua(["hooks", "test", "1"], repo: f.root)
+        #expect(r.status == 0 && r.stdout.contains("sample: a temporary file") && r.stdout.contains("log    | Notes for trying a hook"), "\(r.stdout) \(r.stderr)")
+    }
+}

@@ -130,14 +130,15 @@ public enum Hook: Sendable, Equatable {
                  bhout: Output(type: .number, meaning: "errornum to assume"), bhout2: Output(type: .string, meaning: "message text")),
     ]
 
-    /// A plausible call of hook `n`, for `hooks test N` when no `bhin` is given.
-    public static func sample(_ n: Int) -> Hook? {
-        let orig: Path = "/home/user/notes.txt", name: Path = "notes.txt"
+    /// A plausible call of hook `n`, for `hooks test N` when no `bhin` is
+    /// given: on `file` (a real one, so that a hook that reads it works).
+    public static func sample(_ n: Int, file: Path = "/home/user/notes.txt") -> Hook? {
+        let orig = file, name = file.baseName
         switch n {
         case 1: return .beforeNewBackup(original: orig, name: name, storedAway: false)
         case 2: return .afterNewBackup(original: orig, actual: orig, name: name, index: 1, storedAway: false)
         case 3: return .beforeUpdate(original: orig, name: name, index: 1)
-        case 4: return .beforeRestore(original: orig, object: "/path/to/object", name: name, index: 1, version: 0, overwrite: false)
+        case 4: return .beforeRestore(original: orig, object: orig, name: name, index: 1, version: 0, overwrite: false)
         case 5: return .beforeDelete(original: orig, name: name, index: 1, deleteStoredAway: false)
         case 6: return .beforeNewVersion(original: orig, name: name, index: 1, comment: "", version: 1)
         case 7: return .beforeComment(original: orig, name: name, index: 1, comment: "comment", version: 1)

@@ -149,12 +149,13 @@ extension BackupDatabase {
         }
         let results: [LuaValue]
         do {
-            results = try vm.run(code, chunkName: name, args: args)
+            results = try vm.run(code, chunkName: name, args: args, traceback: true)
         } catch let e as LuaError {
             openInLua = false
             vm.clearTemp()
             if e.interrupted { throw Interrupted("the Lua code stopped (an operation it was in is rolled back)") }
-            throw BMError(e)
+            // A script is no hook: its Lua errors say so (the number stays 30).
+            throw e.code == 30 ? BMError(number: 30, message: "Lua error in the script: \(e.message)") : BMError(e)
         }
         if openInLua {
             try storeBhooks(vm[global: "bhooks"])

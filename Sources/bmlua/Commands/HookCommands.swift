@@ -76,13 +76,21 @@ struct HooksCommand: ParsableCommand {
 
         func run() throws {
             let input: [LuaValue]
+            var sample: String?
+            defer { if let sample { try? FileManager.default.removeItem(atPath: (sample as NSString).deletingLastPathComponent) } }
             if let bhin {
                 guard case .list(let items) = try? JSON.decode(bhin) else {
                     fail(BMError(22, "--bhin must be a JSON array, like '[1, \"a\"]'"))
                 }
                 input = items
             } else {
-                input = Hook.sample(number)?.bhin ?? []
+                // A real file, so that a hook that reads or compresses its file works on the sample.
+                let folder = NSTemporaryDirectory() + "bmlua-sample-\(getpid())"
+                try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                sample = folder + "/notes.txt"
+                try Data("Notes for trying a hook: this file is removed afterwards.\n".utf8).write(to: URL(fileURLWithPath: sample!))
+                input = Hook.sample(number, file: Path(sample!))?.bhin ?? []
+                if !global.json { print("sample: a temporary file \(sample!) (its act path too), backup 1, version 1") }
             }
             try global.withDatabase { bd in
                 let r = try bd.testHook(number, bhin: input)
