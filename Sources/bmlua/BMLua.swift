@@ -54,6 +54,11 @@ extension BMLua {
             try command.run()
         } catch let code as ExitCode {
             exit(code.rawValue)
+        } catch let failure as CommandFailure {
+            FileHandle.standardError.write(Data("bmlua: \(failure.error.reported)\n".utf8))
+            exit(1)
+        } catch let stop as CommandInterrupted {
+            Interruption.exit(stop.stop)
         } catch {
             let code = BMLua.exitCode(for: error)
             let text = BMLua.fullMessage(for: error)

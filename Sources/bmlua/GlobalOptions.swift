@@ -55,7 +55,7 @@ struct GlobalOptions: ParsableArguments {
         do {
             bd = try BackupDatabase(at: root, options: sessionOptions)
         } catch {
-            fail(BMError.wrap(error))
+            throw CommandFailure(BMError.wrap(error))
         }
         defer { bd.close() }
         do {
@@ -63,9 +63,11 @@ struct GlobalOptions: ParsableArguments {
         } catch let code as ExitCode {
             throw code
         } catch let stop as Interrupted {
-            Interruption.exit(stop)
+            throw CommandInterrupted(stop)
+        } catch let failure as CommandFailure {
+            throw failure
         } catch {
-            fail(bd.handle(BMError.wrap(error)))
+            throw CommandFailure(bd.handle(BMError.wrap(error)))
         }
     }
 
@@ -80,14 +82,22 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-func fail(_ e: BMError) -> Never {
-    FileHandle.standardError.write(Data("bmlua: \(e.reported)\n".utf8))
-    exit(1)
+/// A command's failure, thrown to `main`, which prints `bmlua: error N: …`
+/// and exits 1 (130 for an interruption): never an exit inside a closure,
+/// whose `defer`s (closing the Lua state, reason 6 of the shell) would not run.
+struct CommandFailure: Error {
+    let error: BMError
+    init(_ error: BMError) { self.error = error }
+}
+
+struct CommandInterrupted: Error {
+    let stop: Interrupted
+    init(_ stop: Interrupted) { self.stop = stop }
 }
 
 /// A text file the user named (a script, a routine), or error 10.
-func readTextFile(_ path: String) -> String {
-    do { return try String(contentsOfFile: path, encoding: .utf8) } catch { fail(BMError(10, "cannot read \(path)", path: path)) }
+func readTextFile(_ path: String) throws -> String {
+    do { return try String(contentsOfFile: path, encoding: .utf8) } catch { throw CommandFailure(BMError(10, "cannot read \(path)", path: path)) }
 }
 
 func printJSON(_ v: LuaValue) { print(JSON.encode(v)) }

@@ -117,3 +117,16 @@ import Testing
         #expect(r.status == 0 && r.stdout.contains("sample: a temporary file") && r.stdout.contains("log    | Notes for trying a hook"), "\(r.stdout) \(r.stderr)")
     }
 }
+
+@Suite struct CommandCleanUpTests {
+    /// A failing command still runs its clean-up: the shell calls reason 6
+    /// although the repository could not be opened.
+    @Test func theShellCallsReason6WhenTheRepositoryFails() throws {
+        let f = try Fixture()
+        let calls = f.base + "/calls", callback = f.base + "/callback"
+        try Fixture.script("#!/bin/sh\necho \"$3\" >> '\(calls)'\n", at: callback)
+        let r = try CommandLineTests.bmlua(["shell", "--user-callback", callback], repo: f.base + "/nowhere", input: "")
+        #expect(r.status == 1 && r.stderr.contains("error 40"), "\(r.stderr)")
+        #expect(try f.read(calls) == "5\n6\n")
+    }
+}

@@ -80,7 +80,7 @@ struct HooksCommand: ParsableCommand {
             defer { if let sample { try? FileManager.default.removeItem(atPath: (sample as NSString).deletingLastPathComponent) } }
             if let bhin {
                 guard case .list(let items) = try? JSON.decode(bhin) else {
-                    fail(BMError(22, "--bhin must be a JSON array, like '[1, \"a\"]'"))
+                    throw CommandFailure(BMError(22, "--bhin must be a JSON array, like '[1, \"a\"]'"))
                 }
                 input = items
             } else {

@@ -11,7 +11,7 @@ struct Run: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "Arguments for the script.") var arguments: [String] = []
 
     func run() throws {
-        let code = readTextFile(script)
+        let code = try readTextFile(script)
         try global.withDatabase { bd in
             Interruption.install(stoppingLua: true)
             let results = try bd.runScript(code, name: "@" + script, args: arguments.map { .string($0) }, scriptPath: script)
@@ -60,7 +60,7 @@ struct Shell: ParsableCommand {
         let callback = UserCallback(path: UserCallback.locate(userCallback), repository: global.root,
                                     log: { if global.verbose { FileHandle.standardError.write(Data("bmlua: \($0)\n".utf8)) } },
                                     errorLog: { FileHandle.standardError.write(Data("bmlua: \($0)\n".utf8)) })
-        let profile = config.load().profile(1) ?? .main
+        let profile = try config.load().profile(1) ?? .main
         callback.call(profile, .appStart)
         defer { callback.call(profile, .appClose) }
         try global.withDatabase { bd in

@@ -8,18 +8,18 @@ struct ConfigOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The profiles file.", discussion: "Default: $XDG_CONFIG_HOME/bmlua/config.toml.", valueName: "file"))
     var config: String?
 
-    func load() -> ProfileConfig {
-        do { return try ProfileConfig.load(config.map { absolutePath($0) }) } catch { fail(BMError.wrap(error)) }
+    func load() throws -> ProfileConfig {
+        do { return try ProfileConfig.load(config.map { absolutePath($0) }) } catch { throw CommandFailure(BMError.wrap(error)) }
     }
 
     /// Adds `items` (once each) to list `key` ("include" or "exclude") of profile `id`,
     /// saves the file and reports the whole list.
     func append(_ items: [String], to list: WritableKeyPath<Profile, [String]>, named key: String, of id: Int64,
-                reporting global: GlobalOptions) {
-        var c = load()
+                reporting global: GlobalOptions) throws {
+        var c = try load()
         do {
             try c.update(id) { p in for item in items where !p[keyPath: list].contains(item) { p[keyPath: list].append(item) } }
-        } catch { fail(BMError.wrap(error)) }
+        } catch { throw CommandFailure(BMError.wrap(error)) }
         let all = c.profile(id)?[keyPath: list] ?? []
         global.report("profile \(id) \(key)s \(all.joined(separator: ", "))",
                       json: .map(["id": .integer(id), .string(key): .list(all.map { .string($0) })]))
@@ -37,7 +37,7 @@ struct ProfileCommand: ParsableCommand {
         @OptionGroup var config: ConfigOption
 
         func run() throws {
-            let c = config.load()
+            let c = try config.load()
             if global.json {
                 return printJSON(.list(c.profiles.map { p in
                     .map(["id": .integer(p.id), "name": .string(p.name), "repo": .string(p.repo ?? global.root),
@@ -61,13 +61,13 @@ struct ProfileCommand: ParsableCommand {
         @Argument(help: "The profile's name.") var name: String
 
         func run() throws {
-            var c = config.load()
+            var c = try config.load()
             do {
                 // Only an explicit --repo: $BMLUA_REPO is the default of the run, not of the profile.
                 let p = try c.add(name: name, repo: global.repo)
                 if global.json { return printJSON(.map(["id": .integer(p.id)])) }
                 print(p.id)
-            } catch { fail(BMError.wrap(error)) }
+            } catch { throw CommandFailure(BMError.wrap(error)) }
         }
     }
 
@@ -80,7 +80,7 @@ struct ProfileCommand: ParsableCommand {
 
         func run() throws {
             let paths = paths.map(absolutePath)
-            config.append(paths, to: \.include, named: "include", of: profile.value, reporting: global)
+            try config.append(paths, to: \.include, named: "include", of: profile.value, reporting: global)
             // Added all the same: it may be on a drive the user-callback mounts (reason 7).
             for p in paths where !global.quiet && !FileManager.default.fileExists(atPath: p) {
                 FileHandle.standardError.write(Data("bmlua: warning: \(p) does not exist (yet): snapshots count it as failed until it does\n".utf8))
@@ -95,6 +95,6 @@ struct ProfileCommand: ParsableCommand {
         @Argument(help: "Glob patterns, like '*.tmp' or '/home/me/.cache'.") var globs: [String]
         @Option(help: "The profile's id.") var profile = Index<FromOne>(1)
 
-        func run() throws { config.append(globs, to: \.exclude, named: "exclude", of: profile.value, reporting: global) }
+        func run() throws { try config.append(globs, to: \.exclude, named: "exclude", of: profile.value, reporting: global) }
     }
 }

@@ -10,7 +10,7 @@ struct Init: ParsableCommand {
         do {
             try Repository.create(at: global.root)
         } catch {
-            fail(BMError.wrap(error))
+            throw CommandFailure(BMError.wrap(error))
         }
         global.report("created repository \(global.root)", json: .map(["repository": .string(global.root)]))
     }

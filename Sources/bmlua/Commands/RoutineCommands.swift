@@ -14,7 +14,7 @@ struct RoutineCommand: ParsableCommand {
         @Option(help: "The routine's name, if not the file's base name.") var name: String?
 
         func run() throws {
-            let code = readTextFile(file)
+            let code = try readTextFile(file)
             let routine = name ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
             try global.withDatabase { bd in try bd.setRoutine(routine, code: code) }
             global.report("routine \(routine) stored", json: .map(["name": .string(routine)]))

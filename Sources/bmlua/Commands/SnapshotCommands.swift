@@ -20,7 +20,7 @@ struct SnapshotCommand: ParsableCommand {
 
     func run() throws {
         if dryRun { return try plan() }
-        var run = SnapshotRun(config: config.load(), defaultRepository: global.root)
+        var run = SnapshotRun(config: try config.load(), defaultRepository: global.root)
         run.profileID = profile.value
         run.options = global.sessionOptions
         run.options.stopRequested = Interruption.install()
@@ -36,8 +36,8 @@ struct SnapshotCommand: ParsableCommand {
         let s: SnapshotRun.Summary
         do { s = try run.run() } catch {
             line.finish()
-            if let stop = error as? Interrupted { Interruption.exit(stop) }
-            fail(BMError.wrap(error))
+            if let stop = error as? Interrupted { throw CommandInterrupted(stop) }
+            throw CommandFailure(BMError.wrap(error))
         }
         line.finish()
         if global.json {
@@ -63,11 +63,11 @@ struct SnapshotCommand: ParsableCommand {
 
 extension SnapshotCommand {
     func plan() throws {
-        var run = SnapshotRun(config: config.load(), defaultRepository: global.root)
+        var run = SnapshotRun(config: try config.load(), defaultRepository: global.root)
         run.profileID = profile.value
         run.options = global.sessionOptions
         let p: SnapshotRun.Plan
-        do { p = try run.plan() } catch { fail(BMError.wrap(error)) }
+        do { p = try run.plan() } catch { throw CommandFailure(BMError.wrap(error)) }
         for (path, e) in p.unreadable { FileHandle.standardError.write(Data("bmlua: \(printable(path)): \(e.reported)\n".utf8)) }
         if global.json {
             return printJSON(.map(["dry_run": .boolean(true), "new": .list(p.new.map { .path($0) }),
