@@ -50,10 +50,12 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the database, runs `body`, and turns any failure into
     /// `bmlua: error N: message` (through the error handler and its hooks) and exit 1.
-    func withDatabase<T>(_ body: (BackupDatabase) throws -> T) throws -> T {
+    /// With `orNone`, a missing repository is no error until the work uses
+    /// it (Lua code: `eval`, `run`, `shell`).
+    func withDatabase<T>(orNone: Bool = false, _ body: (BackupDatabase) throws -> T) throws -> T {
         let bd: BackupDatabase
         do {
-            bd = try BackupDatabase(at: root, options: sessionOptions)
+            bd = orNone ? try BackupDatabase(orNoneAt: root, options: sessionOptions) : try BackupDatabase(at: root, options: sessionOptions)
         } catch {
             throw CommandFailure(BMError.wrap(error))
         }

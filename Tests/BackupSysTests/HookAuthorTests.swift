@@ -125,8 +125,23 @@ import Testing
         let f = try Fixture()
         let calls = f.base + "/calls", callback = f.base + "/callback"
         try Fixture.script("#!/bin/sh\necho \"$3\" >> '\(calls)'\n", at: callback)
-        let r = try CommandLineTests.bmlua(["shell", "--user-callback", callback], repo: f.base + "/nowhere", input: "")
-        #expect(r.status == 1 && r.stderr.contains("error 40"), "\(r.stderr)")
+        f.bd.close()
+        #expect(truncate(f.root + "/catalog.sqlite", 0) == 0)   // a lost catalog: error 21
+        let r = try CommandLineTests.bmlua(["shell", "--user-callback", callback], repo: f.root, input: "")
+        #expect(r.status == 1 && r.stderr.contains("error 21"), "\(r.stderr)")
         #expect(try f.read(calls) == "5\n6\n")
+    }
+
+    /// Lua runs without a repository; only what needs the database is error 40.
+    @Test func luaRunsWithoutARepository() throws {
+        let f = try Fixture()
+        let nowhere = f.base + "/nowhere"
+        let sum = try CommandLineTests.bmlua(["eval", "return 1 + 1"], repo: nowhere)
+        #expect(sum.status == 0 && sum.stdout == "2\n", "\(sum.stderr)")
+        let needs = try CommandLineTests.bmlua(["eval", "return #backups()"], repo: nowhere)
+        #expect(needs.status == 1 && needs.stderr.contains("error 40") && needs.stderr.contains("bmlua init"), "\(needs.stderr)")
+        let shell = try CommandLineTests.bmlua(["shell"], repo: nowhere, input: "print(2 * 21)\n")
+        #expect(shell.status == 0 && shell.stdout.contains("42"), "\(shell.stdout) \(shell.stderr)")
+        #expect(!FS.exists(nowhere))
     }
 }

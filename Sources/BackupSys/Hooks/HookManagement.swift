@@ -137,7 +137,7 @@ extension BackupDatabase {
     public func runScript(_ code: String, name: String, args: [LuaValue] = [], scriptPath: String? = nil) throws -> [LuaValue] {
         let vm = try luaVM()
         // The user's own code, but the repository's routines are globals it may call.
-        if options.hooks, try !routines().isEmpty { try requireTrust() }
+        if options.hooks, !repository.isAbsent, try !routines().isEmpty { try requireTrust() }
         var code = code
         if let scriptPath {
             if code.hasPrefix("#") {   // keep the newline: line numbers stay those of the file

@@ -51,6 +51,16 @@ public final class BackupDatabase {
         self.init(repository: try Repository.open(at: root), options: options)
     }
 
+    /// The database at `root`, or, if no repository is there, one whose every
+    /// use is error 40: for Lua code that may not need it (`bmlua eval 'return 1+1'`).
+    public convenience init(orNoneAt root: String, options: SessionOptions = SessionOptions()) throws {
+        do {
+            try self.init(at: root, options: options)
+        } catch let e as BMError where e.number == 40 {
+            self.init(repository: try Repository.absent(at: root), options: options)
+        }
+    }
+
     var objects: ObjectStore { repository.objects }
 
     /// Closing clears `bhtemp` (DESIGN §4) and ends the Lua state.
@@ -67,6 +77,7 @@ public final class BackupDatabase {
     /// durable first) or not at all, and then the objects it created are removed.
     /// Nested calls (a hook calling an operation) run in a savepoint of the outer one.
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
+        if repository.isAbsent { throw Repository.missing(repository.root) }
         if let db {
             var result: T?
             try db.inSavepoint {
@@ -125,6 +136,7 @@ public final class BackupDatabase {
     /// own transaction: a snapshot holds it for its whole run, so that no other
     /// writer slips in between two batches and makes the next one fail.
     public func holdingWriterLock<T>(_ body: () throws -> T) throws -> T {
+        if repository.isAbsent { throw Repository.missing(repository.root) }
         if repository.isReadOnly { return try body() }
         try holdWriterLock()
         defer { releaseWriterLock() }
@@ -143,6 +155,7 @@ public final class BackupDatabase {
 
     /// Reads inside the current transaction if there is one.
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
+        if repository.isAbsent { throw Repository.missing(repository.root) }
         if let db { return try body(db) }
         do {
             // One deferred transaction, so several queries see one state. Not
@@ -171,11 +184,11 @@ public final class BackupDatabase {
     /// The process's one Lua state, made on first use with the Lua API and the routines.
     public func luaVM() throws -> LuaVM {
         if let vm = vmStorage { return vm }
-        let limits = try read { db in
+        let limits = repository.isAbsent ? LuaVM.Limits(time: 10, memory: 256 << 20) : try read { db in
             LuaVM.Limits(time: try Catalog.setting(db, "hook_time_limit").flatMap { Double.fromDatabaseValue($0) } ?? 10,
                          memory: try Catalog.setting(db, "hook_memory_limit").flatMap { Int.fromDatabaseValue($0) } ?? 256 << 20)
         }
-        let vm = LuaVM(limits: limits, tempDirectory: repository.root + "/tmp")
+        let vm = LuaVM(limits: limits, tempDirectory: repository.isAbsent ? nil : repository.root + "/tmp")
         vmStorage = vm
         LuaAPI.install(in: vm, database: self)
         vm.reserveGlobals()
@@ -201,7 +214,7 @@ public final class BackupDatabase {
     /// The routines become globals only where the repository's code may run;
     /// one whose name is taken is left out (its calls would reach the builtin).
     func defineRoutines(in vm: LuaVM) throws {
-        guard repository.isTrusted || options.trust else { return }
+        guard !repository.isAbsent, repository.isTrusted || options.trust else { return }
         for r in try read(Catalog.routines) {
             if vm.reservedNames.contains(r.name) && !options.trust {
                 withheldRoutines.insert(r.name)

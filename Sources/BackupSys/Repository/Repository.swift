@@ -49,6 +49,26 @@ public final class Repository {
     /// Only `init` makes a catalog: one that is missing (or empty) beside
     /// `objects/` is a lost catalog (21), never a new empty one that would let gc
     /// delete every object.
+    /// No repository is at `root`: Lua code runs all the same (`eval`,
+    /// `run`, `shell`), and whatever needs the database is error 40.
+    public private(set) var isAbsent = false
+
+    static func absent(at root: String) throws -> Repository {
+        let repo = try Repository(absentAt: root)
+        return repo
+    }
+
+    private init(absentAt root: String) throws {
+        self.root = root
+        dbQueue = try DatabaseQueue()
+        isAbsent = true
+        objects = ObjectStore(repositoryRoot: root) { _ in throw Repository.missing(root) }
+    }
+
+    static func missing(_ root: String) -> BMError {
+        BMError(40, "no repository at \(FS.shown(root)) (create one with: bmlua init --repo \(FS.shown(root)))", path: root)
+    }
+
     public static func open(at root: String) throws -> Repository {
         let catalog = catalogPath(root)
         guard let st = FS.stat(catalog) else {

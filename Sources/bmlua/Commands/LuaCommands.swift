@@ -12,7 +12,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let code = try readTextFile(script)
-        try global.withDatabase { bd in
+        try global.withDatabase(orNone: true) { bd in
             Interruption.install(stoppingLua: true)
             let results = try bd.runScript(code, name: "@" + script, args: arguments.map { .string($0) }, scriptPath: script)
             printResults(results, json: global.json)
@@ -26,7 +26,7 @@ struct Eval: ParsableCommand {
     @Argument(help: "The Lua code, for example: 'return #backups()'") var code: String
 
     func run() throws {
-        try global.withDatabase { bd in
+        try global.withDatabase(orNone: true) { bd in
             Interruption.install(stoppingLua: true)
             printResults(try bd.runScript(code, name: "=eval"), json: global.json)
         }
@@ -63,7 +63,7 @@ struct Shell: ParsableCommand {
         let profile = try config.load().profile(1) ?? .main
         callback.call(profile, .appStart)
         defer { callback.call(profile, .appClose) }
-        try global.withDatabase { bd in
+        try global.withDatabase(orNone: true) { bd in
             let input = LineInput()
             if input.interactive {
                 print("bmlua shell on \(bd.repository.root) (\((try? bd.luaVM()[global: "_VERSION"].stringValue) ?? "Lua")). Ctrl-D leaves.")
