@@ -69,7 +69,7 @@ public struct ProfileConfig {
 
     /// Writes the file atomically (temp file, then rename).
     public func save() throws {
-        var text = "# bmlua profiles (DESIGN §8). Profile 1 is the main profile.\n"
+        var text = "# bmlua profiles (see the README, \"Profiles and snapshots\"). Profile 1 is the main profile.\n"
         for p in profiles {
             text += "\n[[profile]]\nid = \(p.id)\nname = \(quote(p.name))\n"
             if let repo = p.repo { text += "repo = \(quote(repo))\n" }
