@@ -11,7 +11,7 @@ struct BMLua: ParsableCommand {
         subcommands: [
             Init.self, BackupCommand.self, Update.self, Restore.self, Delete.self, VersionCommand.self,
             List.self, Show.self, FieldCommand.self, HooksCommand.self, RoutineCommand.self,
-            ProfileCommand.self, SnapshotCommand.self, SnapshotsCommand.self, Prune.self,
+            ProfileCommand.self, ScheduleCommand.self, SnapshotCommand.self, SnapshotsCommand.self, Prune.self,
             Run.self, Eval.self, Shell.self, Check.self, GC.self, Errors.self,
         ]
     )
