@@ -3,12 +3,16 @@
 #   make test   install what is missing, build, run the tests
 #   make bench  the hook-call and snapshot benchmarks (release build); with valgrind,
 #               also the hook call's instructions, which do not drift with the machine
+#   make install [PREFIX=/usr/local]  the release binary, bmlua(1) and completions; make uninstall
 
 SWIFT      ?= swift
 JOBS       ?= 2
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test demo bench clean
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+
+.PHONY: deps build test demo bench clean install uninstall
 
 # The system packages bmlua builds on: Lua 5.4, readline (the shell), pkg-config.
 deps:
@@ -42,6 +46,27 @@ bench: deps .build/shim.stamp
 	"$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua-bench"
 	@if command -v valgrind >/dev/null; then bash scripts/bench-instructions.sh "$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua-bench"; fi
 	bash scripts/bench-snapshot.sh "$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua" 20000
+
+# The release binary, bmlua(1) (made from the command definitions and
+# docs/man/), and bash, zsh and fish completions, in their usual places.
+install: deps .build/shim.stamp
+	$(SWIFT) build -c release -j $(JOBS) --product bmlua
+	@bin="$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua"; \
+	set -e; \
+	install -d "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/share/man/man1" \
+		"$(DESTDIR)$(PREFIX)/share/bash-completion/completions" "$(DESTDIR)$(PREFIX)/share/zsh/site-functions" \
+		"$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d"; \
+	install -m 0755 "$$bin" "$(DESTDIR)$(PREFIX)/bin/bmlua"; \
+	python3 scripts/man.py "$$bin" > "$(DESTDIR)$(PREFIX)/share/man/man1/bmlua.1"; \
+	"$$bin" --generate-completion-script bash > "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/bmlua"; \
+	"$$bin" --generate-completion-script zsh > "$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_bmlua"; \
+	"$$bin" --generate-completion-script fish > "$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/bmlua.fish"; \
+	echo "installed bmlua, bmlua(1) and completions under $(DESTDIR)$(PREFIX)"
+
+uninstall:
+	rm -f "$(DESTDIR)$(PREFIX)/bin/bmlua" "$(DESTDIR)$(PREFIX)/share/man/man1/bmlua.1" \
+		"$(DESTDIR)$(PREFIX)/share/bash-completion/completions/bmlua" "$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_bmlua" \
+		"$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/bmlua.fish"
 
 clean:
 	rm -rf .build
