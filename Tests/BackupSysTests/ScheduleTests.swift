@@ -37,3 +37,37 @@ import Testing
         #expect(Schedule.quoted("/plain") == "/plain")
     }
 }
+
+/// config.toml is TOML, whoever wrote it.
+@Suite struct ConfigFileTests {
+    @Test func aHandWrittenConfigIsReadAndKeptBesideARewrite() throws {
+        let f = try Fixture()
+        let path = f.base + "/config.toml"
+        let good = """
+            # my profiles
+            profile = [
+              { id = 2, name = 'Documents', include = [
+                  "/home/me/Documents",   # all of it
+                  '/home/me/C:\\raw',
+                ], exclude = ["*.tmp"] },
+            ]
+            """
+        try Data(good.utf8).write(to: URL(fileURLWithPath: path))
+        var config = try ProfileConfig.load(path)
+        #expect(config.profile(2)?.include == ["/home/me/Documents", "/home/me/C:\\raw"] && config.profile(2)?.exclude == ["*.tmp"])
+        try config.update(2) { $0.include.append("/home/me/Music") }
+        #expect(try ProfileConfig.load(path).profile(2)?.include.last == "/home/me/Music")
+        #expect(try f.read(path + "~") == good, "the file as the user wrote it, comments and all")
+    }
+
+    @Test func anUnknownKeyOrASyntaxErrorIsNamed() throws {
+        let f = try Fixture()
+        let path = f.base + "/config.toml"
+        try Data("[[profile]]\nid = 1\nnmae = \"typo\"\n".utf8).write(to: URL(fileURLWithPath: path))
+        let typo = expectError(22) { _ = try ProfileConfig.load(path) }
+        #expect(typo?.message.contains("nmae") == true, "\(typo?.message ?? "")")
+        try Data("[[profile]]\nid = 1\nname = \"unterminated\n".utf8).write(to: URL(fileURLWithPath: path))
+        let syntax = expectError(22) { _ = try ProfileConfig.load(path) }
+        #expect(syntax?.message.contains("config.toml:3:") == true, "\(syntax?.message ?? "")")
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import TOMLKit
 
 /// A profile (DESIGN §8), as Back In Time has them: what to snapshot, and into
 /// which repository. Profile 1, "Main profile", always exists.
@@ -23,8 +24,10 @@ public struct Profile: Equatable, Sendable {
 
 /// The user's profiles: `$XDG_CONFIG_HOME/bmlua/config.toml`, or `--config FILE`.
 ///
-/// The file is a small subset of TOML that bmlua writes and reads back:
-/// `[[profile]]` tables with `id`, `name`, `repo`, `include` and `exclude`.
+/// The file is TOML: `[[profile]]` tables with `id`, `name`, `repo`,
+/// `include` and `exclude`. A rewrite (`profile add`, `include`, `exclude`)
+/// keeps the file as it was beside it as `config.toml~`: TOML libraries
+/// do not keep comments, and a user's are theirs.
 public struct ProfileConfig {
     public var path: String
     public private(set) var profiles: [Profile]
@@ -77,6 +80,11 @@ public struct ProfileConfig {
             text += "exclude = [\(p.exclude.map(quote).joined(separator: ", "))]\n"
         }
         let dir = FS.directory(path)
+        // The file as the user last left it (comments and all), once before each rewrite.
+        if FS.exists(path) {
+            unlink(path + "~")
+            link(path, path + "~")
+        }
         do {
             try FS.makeDirectories(dir)
             let temp = dir + "/.config.toml.\(getpid())"
@@ -89,65 +97,64 @@ public struct ProfileConfig {
         }
     }
 
-    // MARK: The TOML subset
+    // MARK: TOML
 
+    /// One `[[profile]]` table, as the file holds it.
+    private struct Entry: Decodable {
+        var id: Int64
+        var name: String?
+        var repo: String?
+        var include: [String]?
+        var exclude: [String]?
+    }
+
+    private struct File: Decodable { var profile: [Entry]? }
+
+    static let profileKeys: Set = ["id", "name", "repo", "include", "exclude"]
+
+    /// Any valid TOML (comments, inline tables, arrays over several lines,
+    /// literal strings). A syntax error names its line and column; a key bmlua
+    /// does not know is refused by name, so that a rewrite never drops it.
     static func parse(_ text: String, path: String) throws -> [Profile] {
-        var profiles: [Profile] = []
-        var current: Profile?
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            let bad = { (why: String) in BMError(22, "\(path):\(n + 1): \(why)", path: path) }
-            if line == "[[profile]]" {
-                if let c = current { profiles.append(c) }
-                current = Profile(id: 0, name: "")
-                continue
-            }
-            guard current != nil else { throw bad("expected [[profile]]") }
-            guard let eq = line.firstIndex(of: "=") else { throw bad("expected key = value") }
-            let key = line[..<eq].trimmingCharacters(in: .whitespaces)
-            let value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
-            switch key {
-            case "id":
-                guard let id = Int64(value), id > 0 else { throw bad("id must be a positive integer") }
-                current!.id = id
-            case "name": current!.name = try unquote(value, bad)
-            case "repo": current!.repo = try unquote(value, bad)
-            case "include": current!.include = try list(value, bad)
-            case "exclude": current!.exclude = try list(value, bad)
-            default: throw bad("unknown key \(key)")
-            }
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
+            throw BMError(22, "\(path):\(e.source.begin.line):\(e.source.begin.column): \(e.description)", path: Path(path))
         }
-        if let c = current { profiles.append(c) }
-        for p in profiles where p.id == 0 { throw BMError(22, "\(path): profile \(p.name.debugDescription) has no id", path: path) }
+        for key in table.keys where key != "profile" {
+            throw BMError(22, "\(path): unknown key \(key.debugDescription) (bmlua's configuration holds [[profile]] tables only)", path: Path(path))
+        }
+        if let list = table["profile"]?.array {
+            for (i, item) in list.enumerated() {
+                guard let t = item.table else { throw BMError(22, "\(path): profile \(i + 1) is not a table", path: Path(path)) }
+                for key in t.keys where !profileKeys.contains(key) {
+                    throw BMError(22, "\(path): profile \(i + 1) has the unknown key \(key.debugDescription) (keys: id, name, repo, include, exclude)", path: Path(path))
+                }
+            }
+        } else if table["profile"] != nil {
+            throw BMError(22, "\(path): profile must be an array of tables: [[profile]]", path: Path(path))
+        }
+        let file: File
+        do { file = try TOMLDecoder().decode(File.self, from: table) } catch {
+            throw BMError(22, "\(path): \(Self.describe(error))", path: Path(path))
+        }
+        var profiles: [Profile] = []
+        for e in file.profile ?? [] {
+            guard e.id > 0 else { throw BMError(22, "\(path): a profile's id must be a positive integer, not \(e.id)", path: Path(path)) }
+            guard !profiles.contains(where: { $0.id == e.id }) else { throw BMError(22, "\(path): two profiles have id \(e.id)", path: Path(path)) }
+            profiles.append(Profile(id: e.id, name: e.name ?? "", repo: e.repo, include: e.include ?? [], exclude: e.exclude ?? []))
+        }
         return profiles
     }
 
-    private static func list(_ value: String, _ bad: (String) -> BMError) throws -> [String] {
-        guard value.hasPrefix("["), value.hasSuffix("]") else { throw bad("expected a list [\"…\", …]") }
-        var items: [String] = []
-        var rest = Substring(value.dropFirst().dropLast())
-        while true {
-            rest = rest.drop(while: { $0 == " " || $0 == "," })
-            if rest.isEmpty { return items }
-            guard rest.first == "\"" else { throw bad("list items must be strings") }
-            var item = "", escaped = false, end: Substring.Index?
-            for i in rest.indices.dropFirst() {
-                let c = rest[i]
-                if escaped { item.append(c == "n" ? "\n" : c == "t" ? "\t" : c); escaped = false }
-                else if c == "\\" { escaped = true }
-                else if c == "\"" { end = i; break }
-                else { item.append(c) }
-            }
-            guard let end else { throw bad("unterminated string") }
-            items.append(item)
-            rest = rest[rest.index(after: end)...]
+    private static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.typeMismatch(let type, let c), DecodingError.valueNotFound(let type, let c):
+            return "\(c.codingPath.map(\.stringValue).joined(separator: ".")) must be a \(type)"
+        case DecodingError.keyNotFound(let key, let c):
+            return "\((c.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")) is missing"
+        default:
+            return "\(error)"
         }
-    }
-
-    private static func unquote(_ value: String, _ bad: (String) -> BMError) throws -> String {
-        guard let item = try list("[\(value)]", bad).first else { throw bad("expected a string") }
-        return item
     }
 }
 

@@ -46,7 +46,9 @@ struct HooksCommand: ParsableCommand {
         }
 
         private func confirmReplace(_ bd: BackupDatabase) -> Bool {
-            guard let old = try? bd.bhooks()?[number - 1], !old.isEmpty, old != code else { return false }
+            let list: [String]? = (try? bd.bhooks()) ?? nil
+            // Not list[n]: TOMLKit (seen here through BackupSys) adds an Array subscript that wins.
+            guard let old: String = list?.dropFirst(number - 1).first, !old.isEmpty, old != code else { return false }
             FileHandle.standardError.write(Data("hook \(number) holds: \(old)\nreplace it with: \(code)\n[y/N] ".utf8))
             return readLine()?.lowercased().hasPrefix("y") ?? false
         }
