@@ -71,3 +71,51 @@ import Testing
         #expect(syntax?.message.contains("config.toml:3:") == true, "\(syntax?.message ?? "")")
     }
 }
+
+/// Back In Time's profiles, brought over.
+@Suite struct BackInTimeImportTests {
+    static let sample = """
+        config.version=6
+        profiles=1:2
+        profile1.snapshots.path=/media/usb
+        profile1.snapshots.mode=local
+        profile1.snapshots.include.1.value=/home/me
+        profile1.snapshots.include.1.type=0
+        profile1.snapshots.include.2.value=/etc/fstab
+        profile1.snapshots.include.2.type=1
+        profile1.snapshots.include.size=2
+        profile1.snapshots.exclude.1.value=.gvfs
+        profile1.snapshots.exclude.2.value=*.backup*
+        profile1.snapshots.exclude.size=2
+        profile1.schedule.mode=20
+        profile2.name=Server
+        profile2.snapshots.mode=ssh
+        profile2.snapshots.include.1.value=/srv
+        profile2.snapshots.include.size=1
+        profile2.schedule.mode=19
+        """
+
+    @Test func aBackInTimeConfigGivesTheProfiles() throws {
+        let imported = BackInTimeImport(text: Self.sample)
+        #expect(imported.profiles.map(\.profile) == [
+            Profile(id: 1, name: "Main profile", repo: "/media/usb/bmlua", include: ["/home/me", "/etc/fstab"], exclude: [".gvfs", "*.backup*"]),
+            Profile(id: 2, name: "Server", repo: nil, include: ["/srv"], exclude: []),
+        ])
+        #expect(imported.profiles[0].schedule == "bmlua schedule set --profile 1 daily")
+        #expect(imported.notes.count == 2 && imported.notes[0].contains("ssh") && imported.notes[1].contains("mode 19"), "\(imported.notes)")
+    }
+
+    @Test func importBackintimeWritesThemAndCopiesTheCallback() throws {
+        let f = try Fixture()
+        let bit = f.base + "/xdg/backintime"
+        try FileManager.default.createDirectory(atPath: bit, withIntermediateDirectories: true)
+        try Data(Self.sample.utf8).write(to: URL(fileURLWithPath: bit + "/config"))
+        try Fixture.script("#!/bin/sh\nexit 0\n", at: bit + "/user-callback")
+        let env = ["XDG_CONFIG_HOME": f.base + "/xdg"]
+        let r = try CommandLineTests.bmlua(["profile", "import-backintime", "--copy-user-callback"], repo: f.root, environment: env)
+        #expect(r.status == 0 && r.stderr.contains("ssh"), "\(r.stdout) \(r.stderr)")
+        let config = try ProfileConfig.load(f.base + "/xdg/bmlua/config.toml")
+        #expect(config.profile(2)?.name == "Server" && config.profile(1)?.include == ["/home/me", "/etc/fstab"])
+        #expect(FS.exists(f.base + "/xdg/bmlua/user-callback"))
+    }
+}

@@ -54,6 +54,12 @@ public struct ProfileConfig {
 
     public func profile(_ id: Int64) -> Profile? { profiles.first { $0.id == id } }
 
+    mutating func replaceProfile(at i: Int, with p: Profile) { profiles[i] = p }
+    mutating func appendProfile(_ p: Profile) {
+        profiles.append(p)
+        profiles.sort { $0.id < $1.id }
+    }
+
     public mutating func add(name: String, repo: String?) throws -> Profile {
         guard !name.isEmpty else { throw BMError(22, "a profile needs a name") }
         let p = Profile(id: (profiles.map(\.id).max() ?? 0) + 1, name: name, repo: repo.map { FS.absolute($0) })

@@ -29,7 +29,45 @@ struct ConfigOption: ParsableArguments {
 struct ProfileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "profile", abstract: "Profiles: what a snapshot backs up, and into which repository.",
-        subcommands: [ListProfiles.self, Add.self, Include.self, Exclude.self], defaultSubcommand: ListProfiles.self)
+        subcommands: [ListProfiles.self, Add.self, Include.self, Exclude.self, ImportBackInTime.self], defaultSubcommand: ListProfiles.self)
+
+    struct ImportBackInTime: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "import-backintime", abstract: "Make bmlua profiles of Back In Time's.",
+            discussion: "Reads Back In Time's config (default: $XDG_CONFIG_HOME/backintime/config): each profile's name, include paths, exclude globs and local snapshot folder (its repository: FOLDER/bmlua). Profiles keep their ids; one bmlua already has under that id is replaced. Says what it could not carry over.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var config: ConfigOption
+        @Argument(help: "Back In Time's config file.") var file: String?
+        @Flag(name: .customLong("copy-user-callback"), help: "Also copy Back In Time's user-callback to bmlua's place (if none is there).") var copyUserCallback = false
+
+        func run() throws {
+            let path = file ?? BackInTimeImport.defaultPath()
+            let text = try readTextFile(path)
+            let imported = BackInTimeImport(text: text)
+            var c = try config.load()
+            do { for i in imported.profiles { try c.put(i.profile) } } catch { throw CommandFailure(BMError.wrap(error)) }
+            for i in imported.profiles {
+                global.say("profile \(i.profile.id) (\(i.profile.name)): \(counted(i.profile.include.count, "include")), \(counted(i.profile.exclude.count, "exclude"))"
+                    + (i.profile.repo.map { "; repository \($0) (create it with: bmlua init --repo \($0))" } ?? ""))
+                if let s = i.schedule { global.say("  its schedule: \(s)") }
+            }
+            for n in imported.notes { FileHandle.standardError.write(Data("bmlua: note: \(n)\n".utf8)) }
+            if copyUserCallback {
+                let from = (path as NSString).deletingLastPathComponent + "/user-callback"
+                let to = (ProfileConfig.defaultPath() as NSString).deletingLastPathComponent + "/user-callback"
+                if FileManager.default.fileExists(atPath: from) && !FileManager.default.fileExists(atPath: to) {
+                    try? FileManager.default.createDirectory(atPath: (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                    do { try FileManager.default.copyItem(atPath: from, toPath: to) } catch { throw CommandFailure(BMError.wrap(error)) }
+                    global.say("copied Back In Time's user-callback to \(to)")
+                } else if FileManager.default.fileExists(atPath: to) {
+                    FileHandle.standardError.write(Data("bmlua: note: \(to) exists; Back In Time's user-callback was not copied\n".utf8))
+                }
+            }
+            if global.json {
+                printJSON(.map(["profiles": .list(imported.profiles.map { .integer($0.profile.id) }), "notes": .list(imported.notes.map { .string($0) })]))
+            }
+        }
+    }
 
     struct ListProfiles: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List the profiles.")
