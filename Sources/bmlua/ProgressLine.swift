@@ -7,7 +7,23 @@ final class ProgressLine {
     private var last = Date.distantPast
     private var shown = false
 
-    init(_ global: GlobalOptions) { enabled = isatty(2) != 0 && !global.quiet }
+    private let started = Date()
+
+    /// On a terminal only, and never with -q or --json (scripts read stdout and want stderr for errors).
+    init(_ global: GlobalOptions) { enabled = isatty(2) != 0 && !global.quiet && !global.json }
+
+    /// `label: done of total noun, rate/s, ETA m:ss` (the ETA once a few are done).
+    func update(_ label: String, done: Int, of total: Int, _ noun: String) {
+        update({
+            let seconds = Date().timeIntervalSince(started)
+            var text = "\(label): \(done) of \(counted(total, noun))"
+            if done > 0 && seconds > 0.5 && total > done {
+                let left = Int((Double(total - done) / (Double(done) / seconds)).rounded())
+                text += String(format: ", ETA %d:%02d", left / 60, left % 60)
+            }
+            return text
+        }())
+    }
 
     /// Called as often as the work likes: `text` is built only when it is shown.
     func update(_ text: @autoclosure () -> String) {

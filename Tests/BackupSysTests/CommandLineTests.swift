@@ -380,6 +380,9 @@ import Testing
             let r = try onATerminal(c)
             #expect(r.status == 0 && r.text.contains(clear), "\(c): \(r.text.debugDescription)")
         }
+        // --json on a terminal: stderr keeps to errors.
+        let quietJSON = try onATerminal(["check", "--read-data", "--json"])
+        #expect(quietJSON.status == 0 && !quietJSON.text.contains(clear), "\(quietJSON.text.debugDescription)")
         try f.file("tree/a.txt", "changed")
         usleep(1_100_000)   // snapshot ids are per second
         for c in [["snapshot"], ["check", "--read-data"], ["snapshots", "restore", sid, "--to", f.base + "/again"]] {

@@ -37,7 +37,7 @@ struct Check: ParsableCommand {
             let line = ProgressLine(global)
             let reading = readData || subset != nil
             let report = try bd.check(readData: reading, subset: subset ?? .all) { done, total in
-                line.update("checking: \(done) of \(counted(total, "object"))")
+                line.update("checking", done: done, of: total, "object")
             }
             line.finish()
             if global.json {

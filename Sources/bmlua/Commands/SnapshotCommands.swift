@@ -175,7 +175,7 @@ struct SnapshotsCommand: ParsableCommand {
                 let line = ProgressLine(global)
                 defer { line.finish() }
                 let r = try bd.restoreSnapshot(sid, path: path.map { Path(argument: $0) }, to: to.map { Path(argument: $0) }, overwrite: overwrite) { done, total in
-                    line.update("restoring: \(done) of \(counted(total, "file"))")
+                    line.update("restoring", done: done, of: total, "file")
                 }
                 line.finish()
                 let failed = r.failed.map { bd.handle($0) }
