@@ -376,7 +376,7 @@ import Testing
         let snapshot = try onATerminal(["snapshot"])
         #expect(snapshot.status == 0 && snapshot.text.contains(clear) && snapshot.text.contains(" files, "), "\(snapshot.text.debugDescription)")
         let sid = try #require(try f.bd.snapshots().first?.sid)
-        for c in [["check", "--read-data"], ["snapshots", "restore", sid, "--to", f.base + "/restored"]] {
+        for c in [["check", "--read-data"], ["snapshots", "restore", sid, "--to", f.base + "/restored"], ["gc"]] {
             let r = try onATerminal(c)
             #expect(r.status == 0 && r.text.contains(clear), "\(c): \(r.text.debugDescription)")
         }

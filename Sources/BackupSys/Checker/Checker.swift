@@ -109,7 +109,8 @@ extension BackupDatabase {
     /// runs), and browse views no snapshot record names: a `.SID.partial` a
     /// crash left half-built, or one renamed into place just before a crash
     /// undid its commit. Their hard links would keep removed data on the disk.
-    public func gc() throws -> (removed: Int, bytes: Int64, views: Int) {
+    /// `progress` hears (objects looked at, objects in all).
+    public func gc(progress: ((Int, Int) -> Void)? = nil) throws -> (removed: Int, bytes: Int64, views: Int) {
         try write { db in
             let sids = Set(try Catalog.snapshots(db).map(\.sid))
             var views = 0
@@ -120,7 +121,10 @@ extension BackupDatabase {
             let used = Set(try Catalog.referencedObjects(db).map(\.object))
             var removed = 0
             var bytes: Int64 = 0
-            for id in objects.allObjects() where !used.contains(id) {
+            let all = objects.allObjects()
+            for (n, id) in all.enumerated() {
+                progress?(n + 1, all.count)
+                guard !used.contains(id) else { continue }
                 let size = (try? objects.status(of: id)).flatMap { $0 }.map { Int64($0.st_size) } ?? 0
                 if objects.remove(id) {
                     removed += 1

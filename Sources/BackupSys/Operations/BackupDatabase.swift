@@ -39,6 +39,8 @@ public final class BackupDatabase {
     var lastLuaError: BMError?
     /// `openbd()` was called by a script and `closebd()` not yet.
     var openInLua = false
+    /// Where a running prune reports its versions removed.
+    var pruneProgress: ((Int, Int) -> Void)?
     /// How many `holdingWriterLock` and `write` calls are holding the writer lock.
     private var lockDepth = 0
 

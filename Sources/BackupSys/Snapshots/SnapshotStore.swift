@@ -299,9 +299,13 @@ extension BackupDatabase {
     /// of files no longer on disk go too (hook 5 fires), once no snapshot holds
     /// them and no version is left: otherwise their current copies stay for
     /// ever. Stored-away backups, and those made with `bmlua backup`, stay.
-    public func prune(_ policy: PrunePolicy, profile: Int64? = nil, dryRun: Bool = false, forgetDeleted: Bool = false)
+    /// `progress` hears (versions removed, versions to remove).
+    public func prune(_ policy: PrunePolicy, profile: Int64? = nil, dryRun: Bool = false, forgetDeleted: Bool = false,
+                      progress: ((Int, Int) -> Void)? = nil)
         throws -> (removed: [String], versions: Int, backups: Int)
     {
+        pruneProgress = progress
+        defer { pruneProgress = nil }
         guard [policy.last, policy.hourly, policy.daily, policy.weekly, policy.monthly, policy.yearly].allSatisfy({ $0 >= 0 }) else {
             throw BMError(22, "a keep count must be 0 or more")
         }
@@ -352,7 +356,10 @@ extension BackupDatabase {
             let versions = try unused(db)
             let backups = try forgotten(db, versions)
             for sid in doomed { try Catalog.deleteSnapshot(db, sid: sid) }
-            for c in versions { try delver(c[0], c[1]) }
+            for (n, c) in versions.enumerated() {
+                try delver(c[0], c[1])
+                pruneProgress?(n + 1, versions.count)
+            }
             for i in backups { try delbu(i) }
             return (versions.count, backups.count)
         }

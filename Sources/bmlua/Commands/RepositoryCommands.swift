@@ -61,7 +61,9 @@ struct GC: ParsableCommand {
 
     func run() throws {
         try global.withDatabase { bd in
-            let r = try bd.gc()
+            let line = ProgressLine(global)
+            let r = try bd.gc { done, total in line.update("gc", done: done, of: total, "object") }
+            line.finish()
             if global.json { printJSON(.map(["removed": .integer(Int64(r.removed)), "bytes": .integer(r.bytes), "views": .integer(Int64(r.views))])) }
             global.say("removed \(counted(r.removed, "unused object")) (\(counted(Int(r.bytes), "byte")))" + (r.views > 0 ? " and \(counted(r.views, "leftover browse view"))" : ""))
         }

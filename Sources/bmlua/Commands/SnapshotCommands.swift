@@ -238,8 +238,11 @@ struct Prune: ParsableCommand {
             let policy = BackupDatabase.PrunePolicy(last: last.value, hourly: hourly.value, daily: daily.value, weekly: weekly.value,
                                                     monthly: monthly.value, yearly: yearly.value, within: within)
             let profiles = Dictionary(try bd.snapshots().map { ($0.sid, $0.profile) }, uniquingKeysWith: { a, _ in a })
-            let r = try bd.prune(policy, profile: profile?.value,
-                                 dryRun: dryRun, forgetDeleted: forgetDeleted)
+            let line = ProgressLine(global)
+            let r = try bd.prune(policy, profile: profile?.value, dryRun: dryRun, forgetDeleted: forgetDeleted) { done, total in
+                line.update("pruning", done: done, of: total, "version")
+            }
+            line.finish()
             if global.json {
                 var json: [LuaValue: LuaValue] = ["removed": .list(r.removed.map { .string($0) }), "versions": .integer(Int64(r.versions)),
                                                   "dry_run": .boolean(dryRun)]
