@@ -156,17 +156,8 @@ static inline int bmlua_iopopen(lua_State *L) {
 /* The parent of process `pid`, from /proc/PID/stat ("pid (comm) state ppid …",
    comm may hold spaces and parentheses); 0 if unknown. */
 static inline pid_t bmlua_parentof(const char *pid) {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%s/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *end = strrchr(buf, ')');
-    int ppid = 0;
-    if (end == NULL || sscanf(end + 1, " %*c %d", &ppid) != 1) return 0;
-    return (pid_t)ppid;
+    pid_t parent = 0;
+    return bmlua_procstat(pid, &parent, NULL) ? parent : 0;
 }
 
 /* Kills `root` and its descendants, found by their parents in /proc (a
