@@ -152,7 +152,10 @@ public final class BackupDatabase {
 
     private func releaseWriterLock() {
         lockDepth -= 1
-        if lockDepth == 0 { repository.unlock() }
+        if lockDepth == 0 {
+            repository.unlock()
+            objects.forgetKnown()
+        }
     }
 
     /// Reads inside the current transaction if there is one.

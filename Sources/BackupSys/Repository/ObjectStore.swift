@@ -34,6 +34,13 @@ final class ObjectStore {
     private(set) var created: [String] = []
 
     static let chunkSize = 1 << 20
+    /// Objects this process stored or found intact since it took the writer
+    /// lock: while it holds it, no other process's delete and gc can remove them.
+    private var known = Set<String>()
+
+    /// The writer lock was let go: another process may remove objects now.
+    func forgetKnown() { known.removeAll() }
+
     /// Set when root writes into another user's repository: its objects and folders become theirs.
     var owner: Owner?
 
@@ -120,6 +127,11 @@ final class ObjectStore {
         let head = UnsafeRawBufferPointer(rebasing: buffer[0..<size])
         hasher.update(bufferPointer: head)
         let whole = size < buffer.count
+        // A small file whose object this process stored or verified already (a
+        // run's many empty or equal files) is known without a temp file or a look.
+        if whole, case let id = hasher.finalize().hex, known.contains(id) {
+            return Stored(id: id, size: Int64(size), isNew: false)
+        }
         let tmpFolder = try tmpFolder(), rootFolder = try rootFolder()
         // Read-only from the start (the descriptor still writes): no chmod afterwards.
         var temp = Path(""), output: Int32 = -1
@@ -154,7 +166,10 @@ final class ObjectStore {
             // There already. Shared only if it holds these bytes: a power cut
             // can leave a file with other (or no) bytes under a content name
             // that no row references yet. Then ours replaces it.
-            if intact(id, size: size) { return Stored(id: id, size: Int64(size), isNew: false) }
+            if intact(id, size: size) {
+                known.insert(id)
+                return Stored(id: id, size: Int64(size), isNew: false)
+            }
         }
         let moved = renamed == 0 || temp.withCString { t in relative(id).withCString { renameat(tmpFolder.fd, t, rootFolder.fd, $0) } } == 0
         guard moved else { throw FS.failure("cannot store object in", root) }
@@ -162,6 +177,7 @@ final class ObjectStore {
         pendingFiles += 1
         pendingDirs.insert(String(id.prefix(2)))
         created.append(id)
+        known.insert(id)
         return Stored(id: id, size: Int64(size), isNew: true)
     }
 
@@ -215,6 +231,7 @@ final class ObjectStore {
     /// Removes the objects created since `beginTracking()`: the operation that wrote them failed.
     func discardCreated() {
         for id in created { _ = remove(id) }
+        known.removeAll()   // what this operation verified may be unreferenced again
         created.removeAll()
         pendingFiles = 0
     }
