@@ -15,9 +15,7 @@ public final class Repository {
     public static func location(_ explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let explicit, !explicit.isEmpty { return FS.absolute(explicit) }
         if let env = environment["BMLUA_REPO"], !env.isEmpty { return FS.absolute(env) }
-        let data = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.local/share"
-        return FS.absolute(data) + "/bmlua"
+        return FS.absolute(XDG.data(environment)) + "/bmlua"
     }
 
     static func catalogPath(_ root: String) -> String { root + "/catalog.sqlite" }
@@ -53,10 +51,7 @@ public final class Repository {
     /// `run`, `shell`), and whatever needs the database is error 40.
     public private(set) var isAbsent = false
 
-    static func absent(at root: String) throws -> Repository {
-        let repo = try Repository(absentAt: root)
-        return repo
-    }
+    static func absent(at root: String) throws -> Repository { try Repository(absentAt: root) }
 
     private init(absentAt root: String) throws {
         self.root = root

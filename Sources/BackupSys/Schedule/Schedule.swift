@@ -23,9 +23,7 @@ public struct Schedule: Sendable, Equatable {
 
     /// `$XDG_CONFIG_HOME/systemd/user`, where a user's own units live.
     public static func unitDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.config"
-        return config + "/systemd/user"
+        XDG.config(environment) + "/systemd/user"
     }
 
     /// The service: `command` (bmlua's path and the options that name the

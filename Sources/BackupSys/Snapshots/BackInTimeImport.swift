@@ -16,9 +16,7 @@ public struct BackInTimeImport: Sendable {
     public var notes: [String] = []
 
     public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.config"
-        return config + "/backintime/config"
+        XDG.config(environment) + "/backintime/config"
     }
 
     /// Back In Time's schedule modes (`profileN.schedule.mode`) bmlua's schedule can say.

@@ -33,9 +33,7 @@ public struct ProfileConfig {
     public private(set) var profiles: [Profile]
 
     public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.config"
-        return config + "/bmlua/config.toml"
+        XDG.config(environment) + "/bmlua/config.toml"
     }
 
     /// Reads the file; a missing file is just the main profile.

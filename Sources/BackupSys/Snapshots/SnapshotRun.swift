@@ -399,8 +399,7 @@ final class ProfileLock {
 
     static func directory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let run = environment["XDG_RUNTIME_DIR"], !run.isEmpty { return run + "/bmlua" }
-        let state = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.local/state"
-        return state + "/bmlua"
+        return XDG.state(environment) + "/bmlua"
     }
 
     init(profile: Int64, directory: String? = nil) throws {

@@ -22,9 +22,7 @@ public struct UserCallback {
     public static func locate(_ explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
         if let explicit, !explicit.isEmpty { return FS.exists(explicit) ? FS.absolute(explicit) : nil }
         if let env = environment["BMLUA_USER_CALLBACK"], !env.isEmpty { return FS.exists(env) ? FS.absolute(env) : nil }
-        let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.config"
-        let path = config + "/bmlua/user-callback"
+        let path = XDG.config(environment) + "/bmlua/user-callback"
         return FS.exists(path) ? path : nil
     }
 

@@ -107,8 +107,7 @@ final class LineInput {
     private let historyPath: String
 
     init() {
-        let env = ProcessInfo.processInfo.environment
-        let state = env["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory() + "/.local/state"
+        let state = XDG.state()
         try? FileManager.default.createDirectory(atPath: state + "/bmlua", withIntermediateDirectories: true)
         historyPath = state + "/bmlua/history"
         if interactive {
