@@ -118,20 +118,7 @@ public final class BackupDatabase {
     /// anything it tries to change is error 11.
     func restoring<T>(_ body: (Database) throws -> T) throws -> T {
         guard repository.isReadOnly, db == nil else { return try write(body) }
-        do {
-            return try repository.dbQueue.inDatabase { db in
-                var result: T?
-                try db.inTransaction(.deferred) {
-                    self.db = db
-                    defer { self.db = nil }
-                    result = try body(db)
-                    return .commit
-                }
-                return result!
-            }
-        } catch {
-            throw translate(error)
-        }
+        return try deferredTransaction(asSession: true, body)
     }
 
     /// Keeps the writer lock across the operations `body` runs, each still its
@@ -162,13 +149,21 @@ public final class BackupDatabase {
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
         if repository.isAbsent { throw Repository.missing(repository.root) }
         if let db { return try body(db) }
+        return try deferredTransaction(asSession: false, body)
+    }
+
+    /// One deferred transaction, so several queries see one state. Not
+    /// GRDB's read(), which also sets and resets PRAGMA query_only: four
+    /// statements around every read, the most of a bfvar[i] in Lua. As the
+    /// session's, the operations `body` calls run inside it (a restore in a
+    /// read-only repository); otherwise only `body` reads in it.
+    private func deferredTransaction<T>(asSession: Bool, _ body: (Database) throws -> T) throws -> T {
         do {
-            // One deferred transaction, so several queries see one state. Not
-            // GRDB's read(), which also sets and resets PRAGMA query_only: four
-            // statements around every read, the most of a bfvar[i] in Lua.
             return try repository.dbQueue.inDatabase { db in
                 var result: T?
                 try db.inTransaction(.deferred) {
+                    if asSession { self.db = db }
+                    defer { if asSession { self.db = nil } }
                     result = try body(db)
                     return .commit
                 }

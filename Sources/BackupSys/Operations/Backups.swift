@@ -146,9 +146,7 @@ extension BackupDatabase {
         // In place, the original's folder may be gone with it; --to names a folder that is there.
         let folder = to == nil || intoFolder ? try Folder.make(target.directory, follow: to != nil)
                                              : try Folder.open(target.directory)
-        var started = timespec()
-        clock_gettime(CLOCK_REALTIME, &started)
-        folder.removeStaleTemps(before: started)   // what a killed restore left here
+        folder.removeStaleTemps(before: Folder.wallClock())   // what a killed restore left here
         return try restbu(index, version: version, overwrite: overwrite, into: folder, name: target.baseName, syncEach: true)
     }
 
@@ -231,12 +229,7 @@ extension BackupDatabase {
     /// Everything is set on the descriptor.
     func writeAtomically(_ data: StoredData, into folder: Folder, name: Path, replacing: Bool,
                          syncFile: Bool, syncFolder: Bool, _ fill: (Int32) throws -> Void) throws {
-        var temp = Path(""), fd: Int32 = -1
-        for _ in 0..<100 where fd < 0 {
-            temp = Folder.tempName(for: name)
-            fd = folder.createFile(temp)
-            if fd < 0 && errno != EEXIST { throw FS.failure("cannot write in", folder.path) }
-        }
+        let (fd, temp) = try folder.createTemp { Folder.tempName(for: name) }
         var done = false
         defer {
             Glibc.close(fd)

@@ -206,6 +206,25 @@ final class Folder {
         return removed
     }
 
+    /// A new file here at the first free name `naming` gives, open for
+    /// writing, made with `mode`: its descriptor and its name.
+    func createTemp(mode: mode_t = 0o600, naming: () -> Path) throws -> (fd: Int32, name: Path) {
+        for _ in 0..<100 {
+            let name = naming()
+            let fd = createFile(name, mode: mode)
+            if fd >= 0 { return (fd, name) }
+            if errno != EEXIST { throw FS.failure("cannot write in", path) }
+        }
+        throw BMError(20, "cannot find a free temp name in \(FS.shown(path))", path: path)
+    }
+
+    /// Now, as the kernel stamps a file's ctime: what `removeStaleTemps` compares with.
+    static func wallClock() -> timespec {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return now
+    }
+
     /// A new file `name` here, open for writing, made with `mode` (0 to 0777).
     func createFile(_ name: Path, mode: mode_t = 0o600) -> Int32 {
         name.withCString { openat(fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode) }

@@ -134,12 +134,7 @@ final class ObjectStore {
         }
         let tmpFolder = try tmpFolder(), rootFolder = try rootFolder()
         // Read-only from the start (the descriptor still writes): no chmod afterwards.
-        var temp = Path(""), output: Int32 = -1
-        for _ in 0..<100 where output < 0 {
-            temp = nextTempName()
-            output = tmpFolder.createFile(temp, mode: 0o444)
-            if output < 0 && errno != EEXIST { throw FS.failure("cannot write in", tmp) }
-        }
+        let (output, temp) = try tmpFolder.createTemp(mode: 0o444, naming: nextTempName)
         if let owner { fchown(output, owner.uid, owner.gid) }
         var keep = false
         defer {

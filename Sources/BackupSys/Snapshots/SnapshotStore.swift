@@ -59,8 +59,7 @@ extension BackupDatabase {
             let base = try to.map { try Folder.make($0) } ?? Folder.open(.root)
             let place = { (path: Path) in to.map { $0.absolute.under(path) } ?? path }
             // What a killed restore left in a folder this one writes into goes.
-            var started = timespec()
-            clock_gettime(CLOCK_REALTIME, &started)
+            let started = Folder.wallClock()
             let cursor = FolderCursor(base: base, makingWith: 0o777) { $0.removeStaleTemps(before: started) }
             // Folders there before anything is written keep their metadata, unless overwritten.
             let probe = FolderCursor(base: base)
