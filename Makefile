@@ -21,17 +21,8 @@ deps:
 		$(SUDO) apt-get update && $(SUDO) apt-get install -y liblua5.4-dev libreadline-dev pkg-config; \
 	fi
 
-# SwiftPM does not rebuild Swift code when a system library's header changes,
-# and code built against an old bmlua_Limits corrupts memory: so a newer
-# header in Sources/CLua drops the objects of the modules that import it
-# (their build folders stay: SwiftPM expects the files it planned there).
-.build/shim.stamp: $(wildcard Sources/CLua/*.h)
-	@mkdir -p .build
-	@find .build -mindepth 4 -maxdepth 4 -path '*/*/*.build/*' \( -name '*.o' -o -name '*.swiftdeps' -o -name '*.priors' \) \
-		\( -path '*/HookVM*' -o -path '*/BackupSys*' -o -path '*/bmlua*' \) -delete
-	@touch $@
 
-build: deps .build/shim.stamp
+build: deps
 	$(SWIFT) build -j $(JOBS)
 
 test: build
@@ -40,7 +31,7 @@ test: build
 demo: build
 	@bash scripts/demo.sh "$$($(SWIFT) build -j $(JOBS) --show-bin-path)/bmlua"
 
-bench: deps .build/shim.stamp
+bench: deps
 	$(SWIFT) build -c release -j $(JOBS) --product bmlua-bench
 	$(SWIFT) build -c release -j $(JOBS) --product bmlua
 	"$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua-bench"
@@ -49,7 +40,7 @@ bench: deps .build/shim.stamp
 
 # The release binary, bmlua(1) (made from the command definitions and
 # docs/man/), and bash, zsh and fish completions, in their usual places.
-install: deps .build/shim.stamp
+install: deps
 	$(SWIFT) build -c release -j $(JOBS) --product bmlua
 	@bin="$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua"; \
 	set -e; \

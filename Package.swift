@@ -3,8 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "bmlua",
-    platforms: [.macOS(.v13)],
-    products: [
+        products: [
         .executable(name: "bmlua", targets: ["bmlua"]),
         .library(name: "BackupSys", targets: ["BackupSys"]),
         .library(name: "HookVM", targets: ["HookVM"]),
@@ -23,11 +22,16 @@ let package = Package(
         ),
         // Headers on the default path; its .pc file only adds -D flags SwiftPM refuses.
         .systemLibrary(name: "CReadline", providers: [.apt(["libreadline-dev"])]),
-        .target(name: "HookVM", dependencies: ["CLua"]),
+        // bmlua's C side of the Lua host: the limits, the watchdog, the
+        // trampoline, Ctrl-C's handler. Real C files, so an edit rebuilds what uses them.
+        .target(name: "LuaHost", dependencies: ["CLua"], cSettings: [.unsafeFlags(["-I/usr/include/lua5.4"])]),
+        // The Linux calls Swift's Glibc module leaves out.
+        .target(name: "CSystem"),
+        .target(name: "HookVM", dependencies: ["CLua", "LuaHost"]),
         .target(
             name: "BackupSys",
             dependencies: [
-                "HookVM",
+                "HookVM", "CSystem",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -36,13 +40,13 @@ let package = Package(
         .executableTarget(
             name: "bmlua",
             dependencies: [
-                "BackupSys", "CReadline",
+                "BackupSys", "CReadline", "LuaHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "bmlua-bench", dependencies: ["HookVM", "CLua"]),
-        .testTarget(name: "HookVMTests", dependencies: ["HookVM", "CLua"]),
+        .executableTarget(name: "bmlua-bench", dependencies: ["HookVM", "CLua", "LuaHost"]),
+        .testTarget(name: "HookVMTests", dependencies: ["HookVM", "CLua", "LuaHost"]),
         .testTarget(name: "BackupSysTests", dependencies: ["BackupSys", "HookVM", .product(name: "GRDB", package: "GRDB.swift")]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import CLua
+import LuaHost
 
 /// What a hook may return: the types of `bhout` and `bhout2` (nil: not used).
 /// The table of which hook returns what is the caller's (BackupSys's).
@@ -25,7 +26,7 @@ extension LuaVM {
         let L = current
         let base = lua_gettop(L)
         defer { lua_settop(L, base) }
-        if bmlua_hookbegin(L, limitsPtr, Int32(clamping: bhin.count)) == LUA_TSTRING {
+        if bmlua_hookbegin(L, lim, Int32(clamping: bhin.count)) == LUA_TSTRING {
             deleteIfHostTemp(value(at: base + 2, on: L))
         }
         for i in bhin.indices {   // by index: each value is read in place, not copied out
@@ -39,7 +40,7 @@ extension LuaVM {
             lua_rawseti(L, -2, lua_Integer(i + 1))
         }
         do {
-            bmlua_hookload(L, limitsPtr, base, try hookChunk(number, code: code))
+            bmlua_hookload(L, lim, base, try hookChunk(number, code: code))
             try execute(on: L, nargs: 0, nresults: 0, timed: true)
         } catch var error as LuaError {
             let name = "hook\(number)"
@@ -49,7 +50,7 @@ extension LuaVM {
             }
             throw error
         }
-        bmlua_hookresults(L, limitsPtr, base)
+        bmlua_hookresults(L, lim, base)
         let outputs = HookOutputs(bhout: value(at: -2, on: L), bhout2: value(at: -1, on: L))
         if signature.bhout != nil || signature.bhout2 != nil {
             try check(outputs.bhout, against: signature.bhout, named: "bhout", in: number)

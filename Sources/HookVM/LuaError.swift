@@ -14,7 +14,7 @@ public struct LuaError: Error, CustomStringConvertible, @unchecked Sendable {
     public var message: String
     /// The value the Lua code raised, so that it can travel back to Lua unchanged.
     public var value: LuaValue
-    /// Stopped by `LuaVM.interruptRunningCode()` (Ctrl-C), not by the code's own error.
+    /// Stopped by `LuaVM.interrupt()` (Ctrl-C), not by the code's own error.
     public var interrupted = false
 
     public init(_ kind: Kind, _ message: String, value: LuaValue? = nil) {

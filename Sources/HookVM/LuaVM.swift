@@ -1,7 +1,8 @@
 import CLua
+import LuaHost
 import Foundation
 
-/// A Swift function callable from Lua. Throwing raises a Lua error (from C, see shim.h).
+/// A Swift function callable from Lua. Throwing raises a Lua error (from C, see luahost.h).
 public typealias LuaFunction = ([LuaValue]) throws -> [LuaValue]
 
 /// One Lua 5.4 state and everything the host keeps beside it.
@@ -21,14 +22,11 @@ public final class LuaVM {
     }
 
     public var limits: Limits {
-        didSet {
-            limitsPtr.pointee.cap = limits.memory.map { max(0, $0) } ?? 0
-            if let time = limits.time { watchdog?.setLimit(seconds: time) }
-        }
+        didSet { apply(limits) }
     }
 
-    private let limitsStorage = LimitsStorage()
-    var limitsPtr: UnsafeMutablePointer<bmlua_Limits> { limitsStorage.pointer }
+    /// The C side's limits of this state (opaque: only C reads and writes them).
+    let lim: OpaquePointer
     private let main: OpaquePointer
     /// The state of the innermost running Swift frame: a coroutine's when Lua
     /// called Swift from inside one, so stacks are never mixed.
@@ -41,10 +39,6 @@ public final class LuaVM {
     /// The last code run by each hook number: the hot path of `callHook`.
     @exclusivity(unchecked) private var hookChunks: [(code: String, ref: Int32)?] = []
     private var lastThrown: (value: LuaValue, error: Error)?
-    private var watchdog: Watchdog?
-    @exclusivity(unchecked) private var timedDepth = 0
-    /// The process's VM for `interruptRunningCode` (the newest: bmlua makes one).
-    nonisolated(unsafe) private static var interruptible: UnsafeMutablePointer<bmlua_Limits>?
     private var tempFiles: Set<String> = []
     private let tempDirectory: String
     public private(set) var isClosed = false
@@ -53,33 +47,36 @@ public final class LuaVM {
     public init(limits: Limits = Limits(), tempDirectory: String? = nil) {
         self.limits = limits
         self.tempDirectory = tempDirectory ?? (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp")
-        let limitsPtr = limitsStorage.pointer
-        limitsPtr.pointee.cap = limits.memory.map { max(0, $0) } ?? 0
-        guard let L = bmlua_newstate(limitsPtr) else { fatalError("bmlua: cannot create a Lua state") }
+        var lim: OpaquePointer?
+        guard let L = bmlua_open(&lim), let lim else { fatalError("bmlua: cannot create a Lua state") }
+        self.lim = lim
         main = L
         current = L
-        luaL_openlibs(L)
-        // os.exit would end the process in the middle of a transaction.
-        bmlua_rawgetglobal(L, "os")
-        lua_pushnil(L)
-        bmlua_rawsetfield(L, -2, "exit")
-        bmlua_pop(L, 1)
-        bmlua_guardlibs(L)
+        apply(limits)
         register("tempfile", in: "bm") { [unowned self] _ in [.string(try self.makeTempFile())] }
-        LuaVM.interruptible = limitsPtr
-        limitsPtr.pointee.reaporphans = LuaVM.reapsOrphans ? 1 : 0
     }
 
-    /// Set by a program whose only children in a hook call are the hook's
+    private func apply(_ limits: Limits) {
+        bmlua_setmemorylimit(lim, limits.memory.map { max(0, $0) } ?? 0)
+        bmlua_settimelimit(lim, limits.time.map { max(0, $0) } ?? -1)
+    }
+
+    /// For a program whose only children in a hook call are the hook's
     /// programs (bmlua is one): it becomes their subreaper, and a time trip
     /// also kills what they left behind detached (`setsid cmd &`). A host with
-    /// children of its own leaves this off: those would count as left behind.
-    nonisolated(unsafe) public private(set) static var reapsOrphans = false
+    /// children of its own does not call it: those would count as left behind.
+    public static func adoptOrphans() { bmlua_adoptorphans() }
 
-    public static func adoptOrphans() {
-        bmlua_becomesubreaper()
-        reapsOrphans = true
-    }
+    /// How the watchdog names the failure when a call does not stop and it
+    /// ends the process (the host's error number goes here).
+    public func setOvertimeLabel(_ label: String) { bmlua_setovertimelabel(lim, label) }
+
+    /// Bytes the state holds now, and bytes of freed blocks kept for reuse.
+    var memoryInUse: Int { bmlua_memoryused(lim) }
+    var pooledBytes: Int { bmlua_pooled(lim) }
+
+    /// The watchdog's clock (nanoseconds), for tests that drive the time limit.
+    func setWatchdogClock(_ now: (@convention(c) () -> UInt64)?) { bmlua_setwatchclock(lim, now) }
 
     deinit { close() }
 
@@ -93,16 +90,7 @@ public final class LuaVM {
         hookChunks.removeAll()
         boxes.removeAll()
         isClosed = true
-        if LuaVM.interruptible == limitsPtr { LuaVM.interruptible = nil }
-        // Closing runs the finalizers hooks left, with Lua's hooks off: under
-        // the watchdog as a call, so that one that loops ends the process at
-        // limit and grace, after the work was committed, not hangs it.
-        let timed = watchdog != nil && bmlua_clock(limitsPtr) & 1 == 0
-        if timed { bmlua_tick(limitsPtr) }
-        bmlua_closestate(main, limitsPtr)
-        if timed { bmlua_tick(limitsPtr) }
-        watchdog?.stop()
-        watchdog = nil
+        bmlua_close(main, lim)
     }
 
     // MARK: Globals
@@ -242,59 +230,25 @@ public final class LuaVM {
     /// with "interrupted!" (a `LuaError` marked `interrupted`), and a pcall
     /// inside cannot swallow it. Does nothing while no code runs. Safe from
     /// another thread, as the watchdog's trip is.
-    public func interrupt() { bmlua_interrupt(limitsPtr) }
+    public func interrupt() { bmlua_interrupt(lim) }
 
-    /// `interrupt()` for the process's VM, from a signal handler (Lua allows
-    /// lua_sethook there).
-    public static func interruptRunningCode() {
-        if let lim = interruptible { bmlua_interrupt(lim) }
-    }
-
-    /// The one place user code runs: a protected call under the limits.
-    /// On failure the error value is popped and thrown as a Swift error.
+    /// The one place user code runs: a protected call under the limits (C
+    /// owns the call from start to end, see call.c). On failure the error
+    /// value is popped and thrown as a Swift error.
     func execute(on L: OpaquePointer, nargs: Int32, nresults: Int32, timed: Bool, traceback: Bool = false) throws {
-        let limits = limitsPtr
-        let armsClock = timed && timedDepth == 0 && self.limits.time != nil
-        if timed { timedDepth += 1 }
-        if armsClock {
-            if watchdog == nil { watchdog = Watchdog(limitsStorage, seconds: self.limits.time!) }
-            bmlua_tick(limits)
-        }
-        // `running` is set by the outermost run only, so it also tells which run that is.
-        let outermost = limits.pointee.running == 0
-        if outermost {
-            if limits.pointee.tripped == Int32(BMLUA_TRIP_INTERRUPT) { bmlua_untrip(limits) }   // came between two runs
-            limits.pointee.running = 1
-        }
-        let status = traceback ? bmlua_tracedcall(L, limits, nargs, nresults) : bmlua_limitedcall(L, limits, nargs, nresults)
-        if outermost { limits.pointee.running = 0 }
-        let callClock = limits.pointee.clock
-        if armsClock { bmlua_tick(limits) }
-        if timed { timedDepth -= 1 }
-        // An interrupt unwinds every level (the count hook raises again in
-        // each): only the outermost run resets it.
-        let interrupted = limits.pointee.tripped == Int32(BMLUA_TRIP_INTERRUPT)
-        if interrupted && outermost { bmlua_untrip(limits) }
-
-        var tripped = Int32(limits.pointee.tripped)
-        if tripped == Int32(BMLUA_TRIP_TIME) && armsClock && limits.pointee.tripclock != callClock {
-            tripped = Int32(BMLUA_TRIP_NONE)   // a late trip meant for an earlier call
-        }
-        // A time trip belongs to the outermost timed call; it is reset there.
-        if tripped == Int32(BMLUA_TRIP_MEMORY) || (limits.pointee.tripped == Int32(BMLUA_TRIP_TIME) && timedDepth == 0) {
-            bmlua_untrip(limits)
-        }
+        var stopped: Int32 = 0
+        let flags = (timed ? Int32(BMLUA_CALL_TIMED) : 0) | (traceback ? Int32(BMLUA_CALL_TRACEBACK) : 0)
+        let status = bmlua_call(L, lim, nargs, nresults, flags, &stopped)
         guard status != LUA_OK else { return }
         defer { bmlua_pop(L, 1) }
 
-        if tripped == Int32(BMLUA_TRIP_TIME) {
+        if stopped == Int32(BMLUA_TRIP_TIME) {
             throw LuaError(.timeLimit, "time limit exceeded (\(formatSeconds(self.limits.time ?? 0)) s)")
         }
-        if tripped == Int32(BMLUA_TRIP_MEMORY) || status == LUA_ERRMEM {
-            bmlua_fullgc(L)
+        if stopped == Int32(BMLUA_TRIP_MEMORY) {
             throw LuaError(.memoryLimit, "not enough memory (limit \(self.limits.memory.map { "\($0 >> 20) MiB" } ?? "none"))")
         }
-        if interrupted {
+        if stopped == Int32(BMLUA_TRIP_INTERRUPT) {
             lastThrown = nil
             var e = LuaError(.runtime, "interrupted!")
             e.interrupted = true
@@ -389,7 +343,7 @@ public final class LuaVM {
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw LuaError(.runtime, "bm.tempfile: cannot create a file in \(tempDirectory): \(String(cString: strerror(errno)))") }
         Foundation.close(fd)
-        let path = String(cString: template)
+        let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         tempFiles.insert(path)
         return path
     }

@@ -1,4 +1,5 @@
 import CLua
+import LuaHost
 
 /// A Lua value copied into Swift.
 ///
@@ -151,7 +152,7 @@ public final class LuaRef: Hashable, @unchecked Sendable {
     public func hash(into h: inout Hasher) { h.combine(ObjectIdentifier(self)) }
 }
 
-// MARK: - Moving values across the boundary (never raising: see shim.h)
+// MARK: - Moving values across the boundary (never raising: see luahost.h)
 
 extension LuaVM {
     /// Pushes `v` on `L`. Uses only raw, non-raising API calls.

@@ -9,33 +9,33 @@
 //
 // Prints each subject's median time per call and its median ratio to (a).
 import CLua
+import LuaHost
 import Foundation
 import HookVM
 
 let rounds = Int(ProcessInfo.processInfo.environment["BMLUA_BENCH_ROUNDS"] ?? "") ?? 301
 let perBatch = 2_000
 
-func nanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+@MainActor func nanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
 /// Nanoseconds per call of one batch.
-func batch(_ body: () -> Void) -> Double {
+@MainActor func batch(_ body: () -> Void) -> Double {
     let t = nanos()
     for _ in 0..<perBatch { body() }
     return Double(nanos() - t) / Double(perBatch)
 }
 
-func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+@MainActor func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
 // (a) raw
-let limits = UnsafeMutablePointer<bmlua_Limits>.allocate(capacity: 1)
-limits.initialize(to: bmlua_Limits())
-let L = bmlua_newstate(limits)!
-luaL_openlibs(L)
+var opened: OpaquePointer?
+let L = bmlua_open(&opened)!
+let limits = opened!
 _ = luaL_loadstring(L, "")
 let chunk = luaL_ref(L, bmlua_registryindex())
 let raw = {
     lua_rawgeti(L, bmlua_registryindex(), lua_Integer(chunk))
-    _ = bmlua_pcall(L, 0, 0, 0)
+    _ = lua_pcallk(L, 0, 0, 0, 0, nil)
 }
 
 // The sample bhins of (b) and (b"), and the same values as C sees them: bytes
@@ -48,7 +48,7 @@ enum CValue {
     case integer(lua_Integer)
 }
 /// A buffer, not an array: passing it around retains nothing.
-func cValues(_ values: [LuaValue]) -> UnsafeBufferPointer<CValue> {
+@MainActor func cValues(_ values: [LuaValue]) -> UnsafeBufferPointer<CValue> {
     let buffer = UnsafeMutableBufferPointer<CValue>.allocate(capacity: values.count)
     _ = buffer.initialize(from: values.map { v in
         if case .integer(let n) = v { return .integer(lua_Integer(n)) }
@@ -62,7 +62,7 @@ let cIntegers = cValues(integers)
 
 /// Fills the table on top with `values`; a string that repeats the one
 /// before is taken from the table, unhashed, as callHook does.
-func fill(_ values: UnsafeBufferPointer<CValue>) {
+@MainActor func fill(_ values: UnsafeBufferPointer<CValue>) {
     for (i, v) in values.enumerated() {
         switch v {
         case .bytes(let p, let n):
@@ -78,12 +78,13 @@ func fill(_ values: UnsafeBufferPointer<CValue>) {
 }
 
 // (c) every protocol step, in C: bhtemp, bhin, bhout, bhout2, the call, the outputs.
-func protocolInC(_ values: UnsafeBufferPointer<CValue>) {
+@MainActor func protocolInC(_ values: UnsafeBufferPointer<CValue>) {
     let base = lua_gettop(L)
     _ = bmlua_hookbegin(L, limits, Int32(values.count))
     fill(values)
     bmlua_hookload(L, limits, base, chunk)
-    _ = bmlua_limitedcall(L, limits, 0, 0)
+    var stopped: Int32 = 0
+    _ = bmlua_call(L, limits, 0, 0, 0, &stopped)
     bmlua_hookresults(L, limits, base)
     lua_settop(L, base)
 }
@@ -97,7 +98,7 @@ let floor = {
     fill(cBhin)
     bmlua_pop(L, 1)
     lua_rawgeti(L, bmlua_registryindex(), lua_Integer(chunk))
-    _ = bmlua_pcall(L, 0, 0, 0)
+    _ = lua_pcallk(L, 0, 0, 0, 0, nil)
 }
 
 // (b) a full hook call
@@ -140,9 +141,9 @@ var samples = Array(repeating: [Double](), count: subjects.count)
 for _ in 0..<rounds {
     for (i, s) in subjects.enumerated() { samples[i].append(batch(s.body)) }
 }
-func ratios(_ i: Int) -> Double { median(zip(samples[i], samples[0]).map { $0 / $1 }) }
+@MainActor func ratios(_ i: Int) -> Double { median(zip(samples[i], samples[0]).map { $0 / $1 }) }
 
-func show(_ label: String, _ ns: Double) {
+@MainActor func show(_ label: String, _ ns: Double) {
     print(label.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: "%8.1f ns", ns))
 }
 print("bmlua-bench: medians of \(rounds) rounds of \(perBatch) calls each")

@@ -258,9 +258,13 @@ import Testing
         // A writer that waits gets its turn once the holder is done.
         other.options.lockWait = 30
         let locked = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
-        let holder = f.bd
+        let root = f.root
         Thread {
-            try? holder.holdingWriterLock { locked.signal(); usleep(200_000) }
+            // Another session of the same repository, on its own thread, as another process would be.
+            if let holder = try? BackupDatabase(at: root) {
+                try? holder.holdingWriterLock { locked.signal(); usleep(200_000) }
+                holder.close()
+            }
             done.signal()
         }.start()
         try #require(locked.wait(timeout: .now() + 10) == .success, "the holder never got the lock")

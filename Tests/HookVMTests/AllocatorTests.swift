@@ -1,8 +1,8 @@
-import CLua
+import LuaHost
 import Testing
 @testable import HookVM
 
-/// The allocator keeps freed small blocks for reuse (bm_allocator.h, bmlua_alloc):
+/// The allocator keeps freed small blocks for reuse (LuaHost's allocator.c):
 /// data must survive every move between its size classes and malloc's.
 @Suite struct AllocatorTests {
     @Test func dataSurvivesGrowingAndShrinkingAcrossEverySizeClass() throws {
@@ -31,9 +31,9 @@ import Testing
     @Test func theKeptBlocksStayWithinTheirBudget() throws {
         let vm = LuaVM()
         try vm.run("local t = {} for i = 1, 200000 do t[i] = {i} end t = nil collectgarbage()", chunkName: "=alloc")
-        #expect(vm.limitsPtr.pointee.pooled <= Int(BMLUA_POOL_BYTES))
-        #expect(vm.limitsPtr.pointee.pooled > 0, "freed small blocks are kept for reuse")
+        #expect(vm.pooledBytes <= Int(BMLUA_POOL_BYTES))
+        #expect(vm.pooledBytes > 0, "freed small blocks are kept for reuse")
         // What Lua holds is what it had before the burst: the accounting saw every free.
-        #expect(vm.limitsPtr.pointee.used < 1 << 20)
+        #expect(vm.memoryInUse < 1 << 20)
     }
 }

@@ -100,7 +100,7 @@ import Testing
                      "local t = {} for i = 1, 1e9 do pcall(function() t[#t + 1] = string.rep('x', 100) .. i end) end"] {
             let e = #expect(throws: LuaError.self) { try vm.callHook(1, code: code, bhin: [], returns: fileHook) }
             #expect(e?.code == 33)
-            #expect(vm.limitsPtr.pointee.used < 8 << 20, "garbage was collected")
+            #expect(vm.memoryInUse < 8 << 20, "garbage was collected")
             #expect(try vm.callHook(1, code: "local t = {} for i = 1, 1000 do t[i] = i end bhout = tostring(#t)", bhin: [], returns: fileHook).bhout == "1000")
         }
     }

@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import Testing
 @testable import HookVM
@@ -34,12 +35,12 @@ struct Refused: Error, LuaRaisable {
         let code = "local n = 0 for i = 1, 100000 do if not pcall(refuse, i, 'x') then n = n + 1 end end return n"
         _ = try vm.run(code, chunkName: "=warm")   // reach a steady state first
         _ = try vm.run("collectgarbage()", chunkName: "=gc")
-        let luaBefore = vm.limitsPtr.pointee.used
+        let luaBefore = vm.memoryInUse
         #expect(try vm.run(code, chunkName: "=t") == [100_000])
         _ = try vm.run("collectgarbage()", chunkName: "=gc")
-        let luaGrowth = Int(vm.limitsPtr.pointee.used) - Int(luaBefore)
+        let luaGrowth = Int(vm.memoryInUse) - Int(luaBefore)
         #expect(luaGrowth < 16 * 1024, "Lua heap grew by \(luaGrowth) bytes")
-        #expect(TrackedError.Token.live <= 1, "\(TrackedError.Token.live) thrown errors are still alive")
+        #expect(TrackedError.Token.live.load(ordering: .relaxed) <= 1, "\(TrackedError.Token.live.load(ordering: .relaxed)) thrown errors are still alive")
     }
 
     @Test func luaErrorPassesThroughASwiftFunctionUnchanged() throws {
@@ -70,10 +71,10 @@ struct Refused: Error, LuaRaisable {
 
 /// An error that counts its live instances: a leak of thrown errors shows up as a count.
 struct TrackedError: Error, LuaRaisable {
-    final class Token {
-        nonisolated(unsafe) static var live = 0
-        init() { Token.live += 1 }
-        deinit { Token.live -= 1 }
+    final class Token: Sendable {
+        static let live = Atomic<Int>(0)
+        init() { Token.live.add(1, ordering: .relaxed) }
+        deinit { Token.live.subtract(1, ordering: .relaxed) }
     }
     let token = Token()
     var luaMessage: String { "tracked" }

@@ -285,15 +285,19 @@ extension BackupDatabase {
     }
 }
 
-/// ISO 8601 in the local zone, the form of every time bmlua prints.
-public func isoTime(_ d: Date) -> String { isoFormatter.string(from: d) }
-
-// Made once: a formatter per call was three per backup in `list --json`.
-private let isoFormatter: ISO8601DateFormatter = {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime]
-    f.timeZone = TimeZone.current
-    return f
-}()
+/// ISO 8601 in the local zone, the form of every time bmlua prints
+/// (`2026-12-03T18:36:05Z`, `2026-12-03T19:36:05+01:00`).
+public func isoTime(_ d: Date) -> String {
+    var t = time_t(d.timeIntervalSince1970.rounded(.down))
+    var tm = tm()
+    localtime_r(&t, &tm)
+    var buf = [CChar](repeating: 0, count: 32)
+    let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%S", &tm)
+    let stamp = String(decoding: buf[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let offset = tm.tm_gmtoff / 60
+    guard offset != 0 else { return stamp + "Z" }
+    let h = abs(offset) / 60, m = abs(offset) % 60
+    return stamp + (offset < 0 ? "-" : "+") + (h < 10 ? "0" : "") + String(h) + ":" + (m < 10 ? "0" : "") + String(m)
+}
 
 func isoTime(nanoseconds ns: Int64) -> String { isoTime(Date(timeIntervalSince1970: Double(ns) / 1e9)) }

@@ -107,11 +107,20 @@ public final class BackupDatabase {
             }
         } catch {
             bhooksCache = nil
+            afterCommit.removeAll()
             objects.discardCreated()
             throw translate(error)
         }
+        let due = afterCommit
+        afterCommit.removeAll()
+        for action in due { action() }
         return result!
     }
+
+    /// Work on files that follows the catalog: done once the outermost
+    /// transaction has committed, dropped if it rolls back.
+    private var afterCommit: [() -> Void] = []
+    func onCommit(_ action: @escaping () -> Void) { afterCommit.append(action) }
 
     /// A restore's transaction: a write (its hooks may write the catalog),
     /// except in a repository that can only be read, where it is a read, and
@@ -190,6 +199,7 @@ public final class BackupDatabase {
         }
         let vm = LuaVM(limits: limits, tempDirectory: repository.isAbsent ? nil : repository.root + "/tmp")
         vmStorage = vm
+        vm.setOvertimeLabel("error 32: \(ErrorTable.message(for: 32)!)")
         LuaAPI.install(in: vm, database: self)
         vm.reserveGlobals()
         try defineRoutines(in: vm)

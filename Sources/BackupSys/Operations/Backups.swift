@@ -266,12 +266,11 @@ extension BackupDatabase {
             let sids = try Catalog.snapshotsHolding(db, backup: index)
             try Catalog.deleteBackup(db, index: index)
             if !sids.isEmpty {
-                let repository = repository
-                db.afterNextTransaction(onCommit: { _ in
+                onCommit { [repository] in
                     for sid in sids {
                         _ = try? repository.folder(["snapshots", Path(sid)] + b.path.directory.components).unlink(b.path.baseName)
                     }
-                })
+                }
             }
             return sids
         }

@@ -1,3 +1,4 @@
+import CSystem
 import Foundation
 import Glibc
 
@@ -154,7 +155,7 @@ final class Folder {
     /// replaced). `temp` is removed if the rename fails.
     func rename(_ temp: Path, to name: Path, replacing: Bool) throws {
         let rc = temp.withCString { t in
-            name.withCString { n in replacing ? renameat(fd, t, fd, n) : renameat2(fd, t, fd, n, 1 /* RENAME_NOREPLACE */) }
+            name.withCString { n in replacing ? renameat(fd, t, fd, n) : bmlua_renameat2(fd, t, fd, n, UInt32(BMLUA_RENAME_NOREPLACE)) }
         }
         if rc != 0 && errno == EINVAL && !replacing {
             // A file system without RENAME_NOREPLACE: a hard link fails as well on what is there.
@@ -294,7 +295,3 @@ final class FolderCursor {
         return (try folder(components.dropLast()), last)
     }
 }
-
-/// Not exported by Swift's Glibc module.
-@_silgen_name("renameat2") func renameat2(_ olddirfd: Int32, _ oldpath: UnsafePointer<CChar>, _ newdirfd: Int32,
-                                          _ newpath: UnsafePointer<CChar>, _ flags: UInt32) -> Int32

@@ -1,3 +1,4 @@
+import CSystem
 import Foundation
 import Glibc
 
@@ -81,10 +82,3 @@ struct ExtendedAttributes: Equatable, Sendable {
         return nil
     }
 }
-
-// Not exported by Swift's Glibc module (sys/xattr.h).
-@_silgen_name("flistxattr") private func flistxattr(_ fd: Int32, _ list: UnsafeMutableRawPointer?, _ size: Int) -> Int
-@_silgen_name("fgetxattr") private func fgetxattr(_ fd: Int32, _ name: UnsafePointer<CChar>,
-                                                  _ value: UnsafeMutableRawPointer?, _ size: Int) -> Int
-@_silgen_name("fsetxattr") private func fsetxattr(_ fd: Int32, _ name: UnsafePointer<CChar>, _ value: UnsafeRawPointer?,
-                                                  _ size: Int, _ flags: Int32) -> Int32

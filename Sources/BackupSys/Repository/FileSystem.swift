@@ -1,3 +1,4 @@
+import CSystem
 import Foundation
 import Glibc
 
@@ -75,7 +76,7 @@ enum FS {
         var synced: Set<UInt64> = []
         for folder in folders {
             guard let st = try? folder.status(), synced.insert(UInt64(st.st_dev)).inserted else { continue }
-            _ = syncfs(folder.fd)
+            _ = bmlua_syncfs(folder.fd)
         }
     }
 
@@ -111,7 +112,7 @@ enum FS {
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw failure("cannot write in", directory) }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)  // a user-callback must not inherit it
-        return (fd, String(cString: template))
+        return (fd, String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 
     /// A folder's entries (without `.` and `..`): for the repository's own folders, whose names bmlua made.
@@ -143,8 +144,6 @@ enum FS {
     }
 }
 
-/// Not exported by Swift's Glibc module.
-@_silgen_name("syncfs") func syncfs(_ fd: Int32) -> Int32
 let UTIME_OMIT = (1 << 30) - 2
 
 /// An absolute, normalised path kept as text (a profile's include in its TOML configuration).

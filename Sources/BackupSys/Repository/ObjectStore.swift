@@ -1,3 +1,4 @@
+import CSystem
 import Crypto
 import Foundation
 
@@ -156,7 +157,7 @@ final class ObjectStore {
         try makeFanOut(for: id)
         // Not looked up first: the rename itself says whether the object is
         // there (dedup), so a new object costs no failed stat.
-        let renamed = temp.withCString { t in relative(id).withCString { renameat2(tmpFolder.fd, t, rootFolder.fd, $0, 1 /* RENAME_NOREPLACE */) } }
+        let renamed = temp.withCString { t in relative(id).withCString { bmlua_renameat2(tmpFolder.fd, t, rootFolder.fd, $0, UInt32(BMLUA_RENAME_NOREPLACE)) } }
         if renamed != 0 && (errno == EEXIST || errno == EINVAL && exists(id)) {
             // There already. Shared only if it holds these bytes: a power cut
             // can leave a file with other (or no) bytes under a content name
@@ -207,7 +208,7 @@ final class ObjectStore {
         guard pendingFiles > 0 else { return }
         if let rootFolder = try? rootFolder() {
             if pendingFiles > 32 {
-                _ = syncfs(rootFolder.fd)
+                _ = bmlua_syncfs(rootFolder.fd)
             } else {
                 for id in created.suffix(pendingFiles) {
                     let fd = rootFolder.openFile(relative(id))

@@ -40,7 +40,7 @@ func printResults(_ results: [LuaValue], json: Bool) {
 
 /// A result as `lua` prints one: a string's bytes as they are (a path that is not UTF-8 included).
 func printLua(_ v: LuaValue) {
-    fflush(stdout)   // after what print() holds in its buffer
+    fflush(nil)   // after what print() holds in its buffer (stdout's, among all)
     FileHandle.standardOutput.write(Data((v.bytesValue ?? Array(v.description.utf8)) + [10]))
 }
 

@@ -1,10 +1,8 @@
-/*
- * bm_allocator.h — the capping allocator and its pool of small blocks; a part of shim.h.
- */
-#ifndef BMLUA_ALLOCATOR_H
-#define BMLUA_ALLOCATOR_H
+/* The capping allocator and its pool of small blocks. */
+#include "host.h"
+#include <stdlib.h>
+#include <string.h>
 
-#include "bm_limits.h"
 
 /* Every hook call allocates a fresh bhin table and frees the last one, and
    Lua frees in bursts (a sweep) and allocates one by one: malloc's own caches
@@ -12,9 +10,9 @@
    kept on per-class free lists (Lua passes the old size on every call, so no
    header is needed).  Every block still comes from malloc, at least as large
    as Lua believes, so any block may also go back to free(). */
-static inline size_t bmlua_class(size_t n) { return (n + 15) >> 4; }
+static size_t bmlua_class(size_t n) { return (n + 15) >> 4; }
 
-static inline void *bmlua_smallget(bmlua_Limits *lim, size_t c) {
+static void *bmlua_smallget(bmlua_Limits *lim, size_t c) {
     void *p = lim->pool[c];
     if (p == NULL) return malloc(c << 4);
     lim->pool[c] = *(void **)p;
@@ -22,7 +20,7 @@ static inline void *bmlua_smallget(bmlua_Limits *lim, size_t c) {
     return p;
 }
 
-static inline void bmlua_release(bmlua_Limits *lim, void *p, size_t size) {
+static void bmlua_release(bmlua_Limits *lim, void *p, size_t size) {
     size_t c = bmlua_class(size);
     if (c > BMLUA_CLASSES || lim->pooled + (c << 4) > BMLUA_POOL_BYTES) {
         free(p);
@@ -34,7 +32,7 @@ static inline void bmlua_release(bmlua_Limits *lim, void *p, size_t size) {
 }
 
 /* Frees the cached blocks: after lua_close. */
-static inline void bmlua_drainpool(bmlua_Limits *lim) {
+void bmlua_drainpool(bmlua_Limits *lim) {
     for (size_t c = 1; c <= BMLUA_CLASSES; c++) {
         while (lim->pool[c]) {
             void *p = lim->pool[c];
@@ -46,13 +44,13 @@ static inline void bmlua_drainpool(bmlua_Limits *lim) {
 }
 
 /* A new block of `n` bytes: from the pool when it is small. */
-static inline void *bmlua_get(bmlua_Limits *lim, size_t n) {
+static void *bmlua_get(bmlua_Limits *lim, size_t n) {
     size_t c = bmlua_class(n);
     return c <= BMLUA_CLASSES ? bmlua_smallget(lim, c) : malloc(n);
 }
 
 /* realloc over the pool: `old` is the size Lua believes the block has. */
-static inline void *bmlua_realloc(bmlua_Limits *lim, void *ptr, size_t old, size_t nsize) {
+static void *bmlua_realloc(bmlua_Limits *lim, void *ptr, size_t old, size_t nsize) {
     if (ptr == NULL) return bmlua_get(lim, nsize);
     size_t oc = bmlua_class(old), nc = bmlua_class(nsize);
     if (oc > BMLUA_CLASSES && nc > BMLUA_CLASSES) return realloc(ptr, nsize);
@@ -64,7 +62,7 @@ static inline void *bmlua_realloc(bmlua_Limits *lim, void *ptr, size_t old, size
     return p;
 }
 
-static inline void *bmlua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+void *bmlua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     bmlua_Limits *lim = (bmlua_Limits *)ud;
     size_t old = ptr ? osize : 0;   /* with ptr == NULL, osize is a type tag */
     if (nsize == 0) {
@@ -88,11 +86,10 @@ static inline void *bmlua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
             lim->used = lim->used - old + nsize;
             return ptr;
         }
-        if (!lim->capped) abort();      /* see the rule at the top of shim.h */
+        if (!lim->capped) abort();      /* see the rule at the top of luahost.h */
         return NULL;
     }
     lim->used = lim->used - old + nsize;
     return p;
 }
 
-#endif

@@ -1,16 +1,12 @@
 /*
- * bm_coroutines.h — coroutine.resume and wrap, seen by the limits; a part of shim.h.
- *
  * Coroutines the limits can stop: lcorolib.c's resume and wrap (Lua 5.4),
  * keeping lim->resumed.  A thread on that list is alive: its resumer holds it.
  */
-#ifndef BMLUA_COROUTINES_H
-#define BMLUA_COROUTINES_H
+#include "host.h"
 
-#include "bm_limits.h"
 
 /* `co` is about to run (`entering`), or its resumer `L` runs again. */
-static inline void bmlua_resumed(bmlua_Limits *lim, lua_State *L, lua_State *co, int entering) {
+static void bmlua_resumed(bmlua_Limits *lim, lua_State *L, lua_State *co, int entering) {
     bmlua_lock(&lim->resumedlock);
     if (entering) {
         if (lim->nresumed < BMLUA_NESTED) lim->resumed[lim->nresumed] = co;
@@ -22,7 +18,7 @@ static inline void bmlua_resumed(bmlua_Limits *lim, lua_State *L, lua_State *co,
     if (__atomic_load_n(&lim->tripped, __ATOMIC_SEQ_CST) != BMLUA_TRIP_NONE) bmlua_arm(entering ? co : L);
 }
 
-static inline int bmlua_auxresume(lua_State *L, lua_State *co, int narg) {
+static int bmlua_auxresume(lua_State *L, lua_State *co, int narg) {
     bmlua_Limits *lim = bmlua_limits(L);
     int status, nres;
     if (!lua_checkstack(co, narg)) {
@@ -46,7 +42,7 @@ static inline int bmlua_auxresume(lua_State *L, lua_State *co, int narg) {
     return -1;
 }
 
-static inline int bmlua_coresume(lua_State *L) {
+int bmlua_coresume(lua_State *L) {
     lua_State *co = lua_tothread(L, 1);
     luaL_argexpected(L, co, 1, "coroutine");
     int r = bmlua_auxresume(L, co, lua_gettop(L) - 1);
@@ -60,7 +56,7 @@ static inline int bmlua_coresume(lua_State *L) {
     return r + 1;
 }
 
-static inline int bmlua_auxwrap(lua_State *L) {
+static int bmlua_auxwrap(lua_State *L) {
     lua_State *co = lua_tothread(L, lua_upvalueindex(1));
     int r = bmlua_auxresume(L, co, lua_gettop(L));
     if (r < 0) {
@@ -79,7 +75,7 @@ static inline int bmlua_auxwrap(lua_State *L) {
     return r;
 }
 
-static inline int bmlua_cowrap(lua_State *L) {
+int bmlua_cowrap(lua_State *L) {
     luaL_checktype(L, 1, LUA_TFUNCTION);
     lua_State *co = lua_newthread(L);
     lua_pushvalue(L, 1);
@@ -88,4 +84,3 @@ static inline int bmlua_cowrap(lua_State *L) {
     return 1;
 }
 
-#endif

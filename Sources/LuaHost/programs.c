@@ -1,5 +1,6 @@
+#define _GNU_SOURCE   /* pipe2 */
 /*
- * bm_programs.h — os.execute and io.popen, seen by the limits; a part of shim.h.
+ * os.execute and io.popen, seen by the limits
  *
  * Programs the limits can stop: os.execute and io.popen as loslib.c's and
  * liolib.c's (system(3), popen(3)), but with each program's pid kept while
@@ -7,14 +8,26 @@
  * that hangs on a dead mount).  A pid leaves the list before it is reaped
  * (waitid WNOWAIT first), so no other process's pid is ever killed.
  */
-#ifndef BMLUA_PROGRAMS_H
-#define BMLUA_PROGRAMS_H
+#include "host.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 
-#include "bm_limits.h"
+extern char **environ;
+
+int bmlua_reaporphans = 0;
+
 
 /* A process's parent and start time from /proc/PID/stat (fields 4 and 22);
    0 if it is gone. */
-static inline int bmlua_procstat(const char *pid, pid_t *parent, unsigned long long *start) {
+static int bmlua_procstat(const char *pid, pid_t *parent, unsigned long long *start) {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%s/stat", pid);
     FILE *f = fopen(path, "r");
@@ -32,7 +45,7 @@ static inline int bmlua_procstat(const char *pid, pid_t *parent, unsigned long l
     return 1;
 }
 
-static inline void bmlua_addchild(bmlua_Limits *lim, pid_t pid) {
+static void bmlua_addchild(bmlua_Limits *lim, pid_t pid) {
     char id[24];
     unsigned long long start = 0;
     snprintf(id, sizeof id, "%d", (int)pid);
@@ -50,11 +63,14 @@ static inline void bmlua_addchild(bmlua_Limits *lim, pid_t pid) {
 /* Makes this process the reaper of the programs hook calls leave behind: a
    program that detaches (`setsid cmd &`, a daemon) becomes bmlua's child
    instead of init's, so a time trip can still find it (bmlua_killchildren). */
-static inline void bmlua_becomesubreaper(void) { prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+void bmlua_adoptorphans(void) {
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    bmlua_reaporphans = 1;
+}
 
 /* Waits for `pid` to end, takes it off the list, reaps it: its wait status,
    or -1 with errno set (another part of the process reaped it). */
-static inline int bmlua_waitchild(bmlua_Limits *lim, pid_t pid) {
+static int bmlua_waitchild(bmlua_Limits *lim, pid_t pid) {
     siginfo_t info;
     while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) { }
     bmlua_lock(&lim->childlock);
@@ -69,19 +85,19 @@ static inline int bmlua_waitchild(bmlua_Limits *lim, pid_t pid) {
 }
 
 /* os.execute's and pclose's answer for a wait status from bmlua_waitchild. */
-static inline int bmlua_execresult(lua_State *L, int status) {
+static int bmlua_execresult(lua_State *L, int status) {
     if (status != -1) errno = 0;   /* luaL_execresult reads a nonzero errno as a failure to run */
     return luaL_execresult(L, status);
 }
 
 /* sh -c cmd, with `actions` for its file descriptors; 0 or an errno. */
-static inline int bmlua_spawnshell(pid_t *pid, const char *cmd, posix_spawn_file_actions_t *actions,
+static int bmlua_spawnshell(pid_t *pid, const char *cmd, posix_spawn_file_actions_t *actions,
                                    posix_spawnattr_t *attr) {
     char *argv[] = {"sh", "-c", (char *)cmd, NULL};
     return posix_spawn(pid, "/bin/sh", actions, attr, argv, environ);
 }
 
-static inline int bmlua_osexecute(lua_State *L) {
+int bmlua_osexecute(lua_State *L) {
     const char *cmd = luaL_optstring(L, 1, NULL);
     if (cmd == NULL) {   /* is there a shell? */
         lua_pushboolean(L, access("/bin/sh", X_OK) == 0);
@@ -117,13 +133,13 @@ typedef struct bmlua_Pipe {
     pid_t pid;
 } bmlua_Pipe;
 
-static inline int bmlua_pclose(lua_State *L) {
+static int bmlua_pclose(lua_State *L) {
     bmlua_Pipe *p = (bmlua_Pipe *)luaL_checkudata(L, 1, LUA_FILEHANDLE);
     fclose(p->stream.f);
     return bmlua_execresult(L, bmlua_waitchild(bmlua_limits(L), p->pid));
 }
 
-static inline int bmlua_iopopen(lua_State *L) {
+int bmlua_iopopen(lua_State *L) {
     const char *cmd = luaL_checkstring(L, 1);
     const char *mode = luaL_optstring(L, 2, "r");
     luaL_argcheck(L, (mode[0] == 'r' || mode[0] == 'w') && mode[1] == '\0', 2, "invalid mode");
@@ -155,14 +171,14 @@ static inline int bmlua_iopopen(lua_State *L) {
 
 /* The parent of process `pid`, from /proc/PID/stat ("pid (comm) state ppid …",
    comm may hold spaces and parentheses); 0 if unknown. */
-static inline pid_t bmlua_parentof(const char *pid) {
+static pid_t bmlua_parentof(const char *pid) {
     pid_t parent = 0;
     return bmlua_procstat(pid, &parent, NULL) ? parent : 0;
 }
 
 /* Kills `root` and its descendants, found by their parents in /proc (a
    pipeline's processes and a script's children are not one process group). */
-static inline void bmlua_killtree(pid_t root) {
+static void bmlua_killtree(pid_t root) {
     struct { pid_t pid, parent; int doomed; } *procs = NULL;
     size_t n = 0, cap = 0;
     DIR *d = opendir("/proc");
@@ -196,7 +212,7 @@ static inline void bmlua_killtree(pid_t root) {
 
 /* The watchdog's side of a time trip of the call with clock `seen`: kills the
    programs that call started and has not waited for yet. */
-static inline void bmlua_killchildren(bmlua_Limits *lim, unsigned long seen) {
+void bmlua_killchildren(bmlua_Limits *lim, unsigned long seen) {
     if (__atomic_load_n(&lim->nchildren, __ATOMIC_SEQ_CST) == 0) return;
     bmlua_lock(&lim->childlock);
     unsigned long long since = ~0ULL;
@@ -207,7 +223,7 @@ static inline void bmlua_killchildren(bmlua_Limits *lim, unsigned long seen) {
     }
     /* What the call's programs left behind, detached: orphans that came to
        bmlua (a subreaper) and started after the call's first program. */
-    DIR *d = since == ~0ULL || !lim->reaporphans ? NULL : opendir("/proc");
+    DIR *d = since == ~0ULL || !bmlua_reaporphans ? NULL : opendir("/proc");
     struct dirent *e;
     pid_t self = getpid();
     while (d && (e = readdir(d)) != NULL) {
@@ -225,4 +241,3 @@ static inline void bmlua_killchildren(bmlua_Limits *lim, unsigned long seen) {
     bmlua_unlock(&lim->childlock);
 }
 
-#endif

@@ -1,0 +1,19 @@
+/*
+ * csystem.h — the Linux calls Swift's Glibc module leaves out (they need
+ * _GNU_SOURCE, or live in headers it does not import), declared here so the
+ * compiler checks every call against the C prototype.
+ */
+#ifndef CSYSTEM_H
+#define CSYSTEM_H
+
+#include <sys/types.h>
+#include <sys/xattr.h>
+
+/* syncfs(2): commits the file system that holds `fd`. */
+int bmlua_syncfs(int fd);
+/* renameat2(2); `flags` as RENAME_NOREPLACE. */
+int bmlua_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+/* The flag renameat2 takes to refuse a name already there. */
+enum { BMLUA_RENAME_NOREPLACE = 1 };
+
+#endif
