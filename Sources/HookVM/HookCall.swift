@@ -12,7 +12,7 @@ public struct HookSignature: Sendable {
     }
 }
 
-public struct HookOutputs: Sendable {
+public struct HookOutputs {
     public var bhout: LuaValue
     public var bhout2: LuaValue
 }
@@ -46,7 +46,7 @@ extension LuaVM {
             let name = "hook\(number)"
             if !error.message.hasPrefix(name + ":") {
                 error.message = "\(name): \(error.message)"
-                if case .string = error.value { error.value = .string(error.message) }
+                if case .string = error.raised { error.raised = .string(Array(error.message.utf8)) }
             }
             throw error
         }

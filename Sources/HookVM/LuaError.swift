@@ -1,6 +1,6 @@
-/// A failure of Lua code run by the host. `code` is the error number of the
-/// hook errors in DESIGN §6 (30–34); BackupSys owns the rest of the table.
-public struct LuaError: Error, CustomStringConvertible, @unchecked Sendable {
+/// A failure of Lua code run by the host. `kind` says what failed; the host
+/// gives each kind its own error number (`rawValue` is bmlua's, 30–34).
+public struct LuaError: Error, CustomStringConvertible, Sendable {
     public enum Kind: Int, Sendable {
         case runtime = 30       // the code raised an error
         case wrongType = 31     // bhout/bhout2 of the wrong type
@@ -9,18 +9,25 @@ public struct LuaError: Error, CustomStringConvertible, @unchecked Sendable {
         case syntax = 34        // the code does not compile
     }
 
+    /// What the Lua code raised, so that it can travel back to Lua unchanged:
+    /// a string's bytes, or a value (a table, say) that the VM which caught
+    /// it holds (`LuaVM.raisedValue`); an error crosses threads, a Lua value may not.
+    public enum Raised: Sendable, Equatable {
+        case string([UInt8])
+        case held(UInt64)
+    }
+
     public var kind: Kind
     /// The message, with its place (`hook3: hdtstamp:7: attempt to index a nil value`).
     public var message: String
-    /// The value the Lua code raised, so that it can travel back to Lua unchanged.
-    public var value: LuaValue
+    public var raised: Raised
     /// Stopped by `LuaVM.interrupt()` (Ctrl-C), not by the code's own error.
     public var interrupted = false
 
-    public init(_ kind: Kind, _ message: String, value: LuaValue? = nil) {
+    public init(_ kind: Kind, _ message: String, raised: Raised? = nil) {
         self.kind = kind
         self.message = message
-        self.value = value ?? .string(message)
+        self.raised = raised ?? .string(Array(message.utf8))
     }
 
     public var code: Int { kind.rawValue }

@@ -88,6 +88,7 @@ public final class LuaVM {
         tempFiles.removeAll()
         chunks.removeAll()
         hookChunks.removeAll()
+        heldErrors.removeAll()
         boxes.removeAll()
         isClosed = true
         bmlua_close(main, lim)
@@ -261,9 +262,31 @@ public final class LuaVM {
             lastThrown = nil
             if same { throw thrown.error }
         }
-        let raised: LuaValue = lua_type(L, -1) == LUA_TSTRING ? value(at: -1, on: L) : .opaque(reference(at: -1, on: L))
-        let message = raised.stringValue ?? "(error object is a \(raised.type.rawValue) value)"
-        throw LuaError(.runtime, message, value: raised)
+        if lua_type(L, -1) == LUA_TSTRING, let bytes = value(at: -1, on: L).bytesValue {
+            throw LuaError(.runtime, String(decoding: bytes, as: UTF8.self), raised: .string(bytes))
+        }
+        let held = reference(at: -1, on: L)
+        throw LuaError(.runtime, "(error object is a \(held.type.rawValue) value)", raised: .held(hold(held)))
+    }
+
+    /// Error values that are not strings, newest last, for `raisedValue`: a
+    /// few, since an error goes back to Lua (if at all) while it is new.
+    private var heldErrors: [(token: UInt64, value: LuaRef)] = []
+    private var lastErrorToken: UInt64 = 0
+
+    private func hold(_ value: LuaRef) -> UInt64 {
+        lastErrorToken += 1
+        heldErrors.append((lastErrorToken, value))
+        if heldErrors.count > 16 { heldErrors.removeFirst() }
+        return lastErrorToken
+    }
+
+    /// The value `error` stands for, as Lua code raised it.
+    public func raisedValue(_ error: LuaError) -> LuaValue {
+        switch error.raised {
+        case .string(let bytes): return .string(bytes)
+        case .held(let token): return heldErrors.last { $0.token == token }.map { .opaque($0.value) } ?? .string(Array(error.message.utf8))
+        }
     }
 
     // MARK: Swift called from Lua
@@ -288,8 +311,9 @@ public final class LuaVM {
             return Int32(results.count)
         } catch let error as LuaError {
             // A Lua error coming back through Swift travels on unchanged.
-            lastThrown = (error.value, error)
-            push(error.value, on: L)
+            let raised = raisedValue(error)
+            lastThrown = (raised, error)
+            push(raised, on: L)
             return -1
         } catch {
             let at = place(on: L)

@@ -7,7 +7,7 @@ import LuaHost
 /// and bytes that are not UTF-8 (file names on Linux are such strings).
 /// Tables whose keys are exactly 1...n become `.list`, all others `.map`.
 /// Functions, userdata and threads stay in Lua and are held by reference.
-public enum LuaValue: Hashable, @unchecked Sendable {
+public enum LuaValue: Hashable {
     case `nil`
     case boolean(Bool)
     case integer(Int64)
@@ -135,7 +135,7 @@ private func quoteLua(_ bytes: [UInt8]) -> String {
 
 /// A Lua value kept alive in the registry of its state (functions, userdata,
 /// threads, and error objects that must travel back to Lua unchanged).
-public final class LuaRef: Hashable, @unchecked Sendable {
+public final class LuaRef: Hashable {
     weak var vm: LuaVM?
     let ref: Int32
     public let type: LuaType

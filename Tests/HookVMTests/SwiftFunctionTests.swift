@@ -22,6 +22,21 @@ struct Refused: Error, LuaRaisable {
         #expect(r[1].stringValue == "script:2: refused on purpose")
     }
 
+    /// A table raised by Lua code, caught by Swift (a host function that ran
+    /// that code) and thrown on, reaches the Lua code around it as the same table.
+    @Test func anErrorTableTravelsBackThroughSwiftUnchanged() throws {
+        let vm = LuaVM()
+        vm.register("inner") { [unowned vm] args in try vm.call(args[0]) }
+        let r = try vm.run("""
+            local mine = {why = 'mine'}
+            local ok, e = pcall(inner, function() error(mine) end)
+            return ok, rawequal(e, mine), type(e) == 'table' and e.why
+            """, chunkName: "=t")
+        #expect(r == [false, true, "mine"])
+        let e = #expect(throws: LuaError.self) { try vm.run("error({})", chunkName: "=t") }
+        #expect(e?.message == "(error object is a table value)")
+    }
+
     @Test func uncaughtSwiftErrorReachesTheHostIntact() {
         let vm = LuaVM()
         vm.register("refuse") { _ in throw Refused() }
