@@ -18,7 +18,7 @@ public struct HookOutputs {
 }
 
 extension LuaVM {
-    /// One hook call, DESIGN §4: clear `bhtemp`, set `bhin`, clear `bhout` and
+    /// One hook call, design.md, "The hook call": clear `bhtemp`, set `bhin`, clear `bhout` and
     /// `bhout2`, run the (cached) code as chunk `=hookN` under the limits, read
     /// the outputs back and check their types. Errors name the hook:
     /// `hook3: hdtstamp:7: attempt to index a nil value`.

@@ -80,7 +80,7 @@ public final class LuaVM {
 
     deinit { close() }
 
-    /// Clears `bhtemp` (DESIGN §4), deletes the host's temp files and closes the state.
+    /// Clears `bhtemp` (design.md, "The hook call"), deletes the host's temp files and closes the state.
     public func close() {
         guard !isClosed else { return }
         clearTemp()

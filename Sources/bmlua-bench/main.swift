@@ -1,7 +1,7 @@
 // bmlua-bench: the cost of a hook call, against Lua's own floor, in one run.
 //
 //   (a) raw:  lua_rawgeti + lua_pcall of a cached empty chunk (a state of its own)
-//   (d) floor: what DESIGN §4 demands at the least, in C: a fresh six-value
+//   (d) floor: what design.md, "The hook call" demands at the least, in C: a fresh six-value
 //       bhin table, then the raw call of (a)
 //   (c) C:    every step of the protocol, in C, no Swift
 //   (b) hook: LuaVM.callHook with a six-value bhin, bhout/bhout2 read back
@@ -91,7 +91,7 @@ let cIntegers = cValues(integers)
 let pureC = { protocolInC(cBhin) }
 let pureCIntegers = { protocolInC(cIntegers) }
 
-// (d) the least any host can do with a fresh six-value bhin (DESIGN §4):
+// (d) the least any host can do with a fresh six-value bhin (design.md, "The hook call"):
 // build the table and call the chunk; no globals, no bhtemp, no outputs.
 let floor = {
     lua_createtable(L, Int32(cBhin.count), 0)

@@ -42,7 +42,7 @@ extension BMLua {
     }
 }
 
-/// Usage errors exit 2 and failures exit 1 (DESIGN §6), so parsing is done here.
+/// Usage errors exit 2 and failures exit 1 (design.md, "Errors"), so parsing is done here.
 @main enum Main {
     static func main() {
         // The C argv, not CommandLine.arguments: that one replaces bytes that

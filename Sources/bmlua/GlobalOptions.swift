@@ -3,7 +3,7 @@ import BackupSys
 import Foundation
 import HookVM
 
-/// The options every command takes (DESIGN §9).
+/// The options every command takes .
 struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The repository.", discussion: "Default: $BMLUA_REPO, else $XDG_DATA_HOME/bmlua.", valueName: "dir"))
     var repo: String?

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Long work's progress on stderr (DESIGN §9): one line, rewritten at most five
+/// Long work's progress on stderr : one line, rewritten at most five
 /// times a second, only when stderr is a terminal and -q is not given.
 final class ProgressLine {
     private let enabled: Bool

@@ -57,7 +57,7 @@ import Testing
     }
 
     /// A bmlua function that fails inside a hook names where it was called,
-    /// as a Lua error does (DESIGN §4); an error the user raises with passerr
+    /// as a Lua error does (design.md, "The hook call"); an error the user raises with passerr
     /// is theirs, and stays as they wrote it.
     @Test func anAPIErrorInAHookNamesThePlace() throws {
         let f = try Fixture()
@@ -280,7 +280,7 @@ import Testing
         #expect(list.count == 1 && list[0]["versions"] == nil)
     }
 
-    /// A clash of option names is only found when the command is parsed, so parse each one (DESIGN §9, and hooks limits).
+    /// A clash of option names is only found when the command is parsed, so parse each one (and hooks limits).
     @Test(arguments: ["init", "backup", "update", "restore", "delete", "version create", "version comment", "version delete",
                       "list", "show", "field register", "field list", "field get", "field set",
                       "hooks list", "hooks set", "hooks clear", "hooks test", "hooks limits",
@@ -351,7 +351,7 @@ import Testing
         #expect(run.stdout == "-v\n--json\n--repo\n\(f.root)\n", "\(run.stdout)\(run.stderr)")
     }
 
-    /// Long work shows progress on stderr when it is a terminal (DESIGN §9), and
+    /// Long work shows progress on stderr when it is a terminal , and
     /// only then: under `script` (a pseudo-terminal) the line is drawn and cleared.
     @Test func progressShowsOnATerminalOnly() throws {
         let f = try Fixture()
@@ -516,7 +516,7 @@ import Testing
         #expect(r.stdout.contains(#"bhin   = {"/a/caf\233", "/a/\240\159\152\128"}"#), "\(r.stdout)")
     }
 
-    /// A snapshot "with errors" is kept, and the run still fails as DESIGN §6 says
+    /// A snapshot "with errors" is kept, and the run still fails as design.md, "Errors" says
     /// every error does: error 6 on stderr, exit status 1, the failed file named.
     @Test func snapshotWithErrorsExitsOneAndKeepsTheSnapshot() throws {
         let f = try Fixture()

@@ -4,7 +4,7 @@ import Testing
 @testable import BackupSys
 @testable import HookVM
 
-/// DESIGN §2: a restore never leaves its target, and a repository contains
+/// design.md, "The repository": a restore never leaves its target, and a repository contains
 /// itself. Each case is an attack tried on an earlier bmlua; a sentinel folder
 /// outside the repository and the target must come out of it untouched.
 @Suite struct ContainmentTests {
@@ -247,7 +247,7 @@ extension Repository {
     }
 }
 
-/// DESIGN §2: an object is never shared before its bytes are known good.
+/// design.md, "The repository": an object is never shared before its bytes are known good.
 @Suite struct DurabilityTests {
     /// What a power cut can leave: a file under a content name that no row
     /// references, with no bytes or other bytes. A backup of that content

@@ -4,7 +4,7 @@ import Testing
 @testable import BackupSys
 @testable import HookVM
 
-/// DESIGN §2: names are bytes. Every name Linux allows is kept, exactly.
+/// design.md, "Names are bytes": every name is kept. Every name Linux allows is kept, exactly.
 @Suite struct ExactNameTests {
     static let nfc: [UInt8] = Array("caf\u{E9}.txt".utf8)           // é as one scalar
     static let nfd: [UInt8] = Array("cafe\u{301}.txt".utf8)         // e + combining acute

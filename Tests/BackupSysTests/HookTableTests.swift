@@ -3,7 +3,7 @@ import Testing
 @testable import BackupSys
 @testable import HookVM
 
-/// Each hook gets exactly the bhin of DESIGN §5, and its outputs take effect.
+/// Each hook gets exactly the bhin of design.md, "Operations and their hooks", and its outputs take effect.
 @Suite struct HookTableTests {
     let record = "recorded = recorded or {}; recorded[#recorded + 1] = bhin"
 

@@ -189,7 +189,7 @@ import Testing
     }
 }
 
-/// DESIGN §4: the time limit always holds, for code Lua runs with its hooks
+/// design.md, "The hook call": the time limit always holds, for code Lua runs with its hooks
 /// off and for programs that detach. Each runs bmlua under a 60 s guard that
 /// a hang would hit (the guard's kill is status 137).
 @Suite struct TimeLimitAlwaysHoldsTests {

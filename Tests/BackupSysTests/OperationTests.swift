@@ -239,7 +239,7 @@ import Testing
     }
 }
 
-/// One writer at a time (DESIGN §2): the next fails with error 2, or waits with --lock-wait.
+/// One writer at a time (design.md, "The repository"): the next fails with error 2, or waits with --lock-wait.
 @Suite struct WriterLockTests {
     @Test func aSecondWriterFailsAtOnceOrWaitsItsTurn() throws {
         let f = try Fixture()

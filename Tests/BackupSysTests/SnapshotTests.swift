@@ -1,10 +1,11 @@
+import Synchronization
 import Foundation
 import GRDB
 import Testing
 @testable import BackupSys
 @testable import HookVM
 
-/// DESIGN §8: snapshots and Back In Time's user-callback, row by row.
+/// design.md, "Snapshots and the user-callback": snapshots and Back In Time's user-callback, row by row.
 final class SnapshotFixture {
     let f: Fixture
     let tree: String
@@ -729,11 +730,10 @@ final class SnapshotFixture {
 }
 
 /// A flag two threads share.
-final class Flag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }
 
 /// restic's keep policy, on snapshots made up for it (UTC, so the buckets are plain).

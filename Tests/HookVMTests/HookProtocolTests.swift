@@ -14,7 +14,7 @@ let errorHook = HookSignature(bhout: .number, bhout2: .string)
         #expect(out.bhout2 == "note!")
     }
 
-    /// DESIGN §4's fresh sequence: a hook that keeps `bhin` finds it as it was.
+    /// The fresh sequence of design.md, "The hook call": a hook that keeps `bhin` finds it as it was.
     @Test func bhinIsAFreshTableOnEveryCall() throws {
         let vm = LuaVM()
         _ = try vm.callHook(1, code: "kept = bhin", bhin: ["/first", "/first", "first", 0, false], returns: fileHook)

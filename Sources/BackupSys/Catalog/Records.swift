@@ -39,7 +39,7 @@ public struct StoredData: Sendable, Equatable {
     }
 }
 
-/// A backup: the copy of one file (DESIGN §3).
+/// A backup: the copy of one file (design.md, "The model").
 public struct Backup: Sendable, Equatable {
     public var index: Int64
     public var path: Path

@@ -110,7 +110,7 @@ enum Schema {
                 );
                 """)
         }
-        // Names are bytes (DESIGN §2): paths, backup names and link targets
+        // Names are bytes (design.md, "Names are bytes"): paths, backup names and link targets
         // become BLOBs, compared with memcmp and read back without a UTF-8
         // decoder repairing them. SQLite changes no column's type in place,
         // so the three tables are made again (foreign keys are off while a

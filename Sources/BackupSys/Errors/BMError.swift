@@ -1,7 +1,7 @@
 import Foundation
 import HookVM
 
-/// A failure with its number from the table of DESIGN §6.
+/// A failure with its number from the table of design.md, "Errors".
 public struct BMError: Error, CustomStringConvertible, LuaRaisable, Equatable {
     public var number: Int
     public var message: String
@@ -36,7 +36,7 @@ public struct BMError: Error, CustomStringConvertible, LuaRaisable, Equatable {
     public var description: String { "error \(number): \(message)" }
     public var luaMessage: String { description }
     /// As the command line and a snapshot's failure lines say it: with the
-    /// place in Lua code, if a bmlua function raised it there (DESIGN §4).
+    /// place in Lua code, if a bmlua function raised it there (design.md, "The hook call").
     public var reported: String { description + (place.map { " (raised at \($0))" } ?? "") }
 
     public func raised(at place: String) -> Error {
@@ -70,7 +70,7 @@ public struct BMError: Error, CustomStringConvertible, LuaRaisable, Equatable {
     }
 }
 
-/// DESIGN §6. Numbers 1–6 are Back In Time's user-callback error codes.
+/// design.md, "Errors". Numbers 1–6 are Back In Time's user-callback error codes.
 public enum ErrorTable {
     public static let entries: [(Int, String)] = [
         (1, "The application is not configured (no such profile, or it includes nothing)"),

@@ -1,6 +1,6 @@
 import HookVM
 
-/// Backup Manager's error handler (DESIGN §6): hook 9 on every error, hook 10
+/// Backup Manager's error handler (design.md, "Errors"): hook 9 on every error, hook 10
 /// on a number the table does not know, then the table's message or
 /// `Unknown error N--probably a bug.`
 extension BackupDatabase {

@@ -1,6 +1,6 @@
 import HookVM
 
-/// One call of one of the ten hooks (DESIGN §5), with its inputs by name.
+/// One call of one of the ten hooks (design.md, "Operations and their hooks"), with its inputs by name.
 /// The one place that knows a hook's number, the order of its `bhin`, the
 /// types of its outputs, its purpose and a sample input: every operation
 /// builds its call from it, and `hooks list`, `hooks test`, `--trace-hooks`
@@ -149,7 +149,7 @@ public enum Hook: Sendable, Equatable {
         }
     }
 
-    /// The row of the hook table in README.md and docs/hooks.md (DESIGN §5's form).
+    /// The row of the hook table in README.md and docs/hooks.md (the form of design.md, "Operations and their hooks").
     public static func tableRow(_ c: Contract) -> String {
         func output(_ o: Output?) -> String { o.map { "\($0.type.rawValue): \($0.meaning)" } ?? "–" }
         let inputs = c.inputs.map { "{" + $0.joined(separator: ", ") + "}" } ?? "same as 9"

@@ -18,7 +18,7 @@ extension BackupDatabase {
         try setBhooks(list)
     }
 
-    /// The per-repository limits of one hook call (DESIGN §4): seconds and bytes.
+    /// The per-repository limits of one hook call (design.md, "The hook call"): seconds and bytes.
     public func hookLimits() throws -> LuaVM.Limits { try luaVM().limits }
 
     public func setHookLimits(time: Double?, memoryMiB: Int?) throws {

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import HookVM
 
-/// DESIGN §7: the functions every Lua context sees (hooks, `run`, `eval`, `shell`).
+/// design.md, "The Lua API": the functions every Lua context sees (hooks, `run`, `eval`, `shell`).
 enum LuaAPI {
     /// Lua-side helpers: `bfvar` is a proxy whose reads and writes go to the catalog.
     static let prelude = """
@@ -222,7 +222,7 @@ extension LuaValue {
 }
 
 extension BackupDatabase {
-    /// `closebd`'s rule (DESIGN §7): a table of at most 10 strings, each of which
+    /// `closebd`'s rule (design.md, "The Lua API"): a table of at most 10 strings, each of which
     /// compiles, is stored (missing slots are ""); nil removes the list.
     func storeBhooks(_ value: LuaValue) throws {
         var list: [String]

@@ -65,7 +65,7 @@ public final class BackupDatabase {
 
     var objects: ObjectStore { repository.objects }
 
-    /// Closing clears `bhtemp` (DESIGN §4) and ends the Lua state.
+    /// Closing clears `bhtemp` (design.md, "The hook call") and ends the Lua state.
     public func close() {
         vmStorage?.close()
         vmStorage = nil
@@ -206,7 +206,7 @@ public final class BackupDatabase {
         return vm
     }
 
-    /// DESIGN §9: the repository's code (hooks, routines) runs only from a
+    /// design.md, "Trust": the repository's code (hooks, routines) runs only from a
     /// repository that passes the ownership rule, or with --trust; and a
     /// routine that would take a name of Lua's or of the API only with --trust.
     func requireTrust() throws {

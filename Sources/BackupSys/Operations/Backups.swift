@@ -3,7 +3,7 @@ import Glibc
 import GRDB
 import HookVM
 
-/// The backup operations of DESIGN §5 (newbu, updbu, restbu, delbu). Each is
+/// The backup operations of design.md, "Operations and their hooks" (newbu, updbu, restbu, delbu). Each is
 /// one transaction with its hooks: it happens completely or not at all.
 extension BackupDatabase {
     public struct NewBackupOptions {

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import HookVM
 
-/// The version operations of DESIGN §5 (newver, cmtver, delver).
+/// The version operations of design.md, "Operations and their hooks" (newver, cmtver, delver).
 extension BackupDatabase {
     public func versions(of index: Int64) throws -> [Version] {
         try read { try Catalog.versions($0, backup: index) }

@@ -4,7 +4,7 @@ import HookVM
 
 /// A file name or path exactly as the kernel gives it: bytes, any but NUL
 /// (and `/` inside one name). Compared, sorted and hashed bytewise, never
-/// normalised and never refused for not being UTF-8 (DESIGN §2).
+/// normalised and never refused for not being UTF-8 (design.md, "Names are bytes").
 ///
 /// Not a `String`: Swift's `==` on strings is canonical equivalence, which
 /// merges `café` written with U+00E9 and with `e` + U+0301 (two files on

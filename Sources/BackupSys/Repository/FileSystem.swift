@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 
 /// Thin POSIX helpers: each returns or throws a BMError with the number of
-/// DESIGN §6. Users' files are reached through `Folder`; the `String` forms
+/// design.md, "Errors". Users' files are reached through `Folder`; the `String` forms
 /// here are for the repository's own paths, which bmlua names itself.
 enum FS {
     static func errorNumber(_ err: Int32) -> Int {

@@ -3,7 +3,7 @@ import Glibc
 import GRDB
 import HookVM
 
-/// A repository on disk (DESIGN §2): the catalog, the objects, the browse
+/// A repository on disk (design.md, "The repository"): the catalog, the objects, the browse
 /// views of snapshots, a staging folder and the writer lock.
 public final class Repository {
     public let root: String
@@ -247,7 +247,7 @@ public final class Repository {
         if lockFD >= 0 { flock(lockFD, LOCK_UN) }
     }
 
-    /// DESIGN §9: hooks are code; they run only from a repository directory
+    /// design.md, "Trust": hooks are code; they run only from a repository directory
     /// owned by the user and not writable by group or others.
     public var isTrusted: Bool { untrustedReason == nil }
 

@@ -1,7 +1,7 @@
 import Foundation
 import TOMLKit
 
-/// A profile (DESIGN §8), as Back In Time has them: what to snapshot, and into
+/// A profile (design.md, "Snapshots and the user-callback"), as Back In Time has them: what to snapshot, and into
 /// which repository. Profile 1, "Main profile", always exists.
 public struct Profile: Equatable, Sendable {
     public var id: Int64

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Glibc
 
-/// `bmlua snapshot` (DESIGN §8): back up a profile's tree as backups and
+/// `bmlua snapshot` (design.md, "Snapshots and the user-callback"): back up a profile's tree as backups and
 /// versions, record a snapshot, and call the user-callback at each step.
 public struct SnapshotRun {
     public var profileID: Int64 = 1

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 
-/// Back In Time's user-callback protocol (DESIGN §8): an external program
+/// Back In Time's user-callback protocol (design.md, "Snapshots and the user-callback"): an external program
 /// called at the steps of a snapshot run with `profile-id profile-name reason [extra…]`.
 public struct UserCallback {
     public enum Reason: Int, Sendable {

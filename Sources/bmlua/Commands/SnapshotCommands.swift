@@ -6,7 +6,7 @@ import HookVM
 struct SnapshotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "snapshot", abstract: "Back up a profile's files and record a snapshot.",
-        discussion: "Calls the user-callback with Back In Time's protocol. A snapshot taken with errors (unreadable files) prints error 6 and exits 1, as every error does (DESIGN §6); the snapshot is kept.")
+        discussion: "Calls the user-callback with Back In Time's protocol. A snapshot taken with errors (unreadable files) prints error 6 and exits 1, as every error does; the snapshot is kept.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var config: ConfigOption
     @Option(help: "The profile's id.") var profile = Index<FromOne>(1)
