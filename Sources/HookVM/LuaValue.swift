@@ -50,19 +50,6 @@ public enum LuaValue: Hashable {
         }
     }
 
-    public var doubleValue: Double? {
-        switch self {
-        case .integer(let i): return Double(i)
-        case .number(let d): return d
-        default: return nil
-        }
-    }
-
-    public var boolValue: Bool? {
-        if case .boolean(let b) = self { return b }
-        return nil
-    }
-
     /// Lua truthiness: everything but nil and false.
     public var isTruthy: Bool {
         switch self {

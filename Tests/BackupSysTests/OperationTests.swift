@@ -409,16 +409,15 @@ extension WriterLockTests {
     @Test func foundationFileErrorsKeepTheirErrno() throws {
         let f = try Fixture()
         let missing = f.work + "/missing/x"
-        #expect(throws: (any Error).self) { try Data().write(to: URL(fileURLWithPath: missing)) }
-        do { try Data().write(to: URL(fileURLWithPath: missing)) } catch {
-            let e = BMError.wrap(error)
-            #expect(e.number == 10 && e.message.hasSuffix("\(missing): no such file or folder"), "\(e)")
-        }
+        let missingError = try #require(#expect(throws: (any Error).self) { try Data().write(to: URL(fileURLWithPath: missing)) })
+        let e = BMError.wrap(missingError)
+        #expect(e.number == 10 && e.message.hasSuffix("\(missing): no such file or folder"), "\(e)")
         let file = try f.file("plain", "x")
-        do { try FileManager.default.createDirectory(atPath: file + "/sub", withIntermediateDirectories: true) } catch {
-            let e = BMError.wrap(error)
-            #expect(!e.message.contains("NSCocoaErrorDomain") && e.message.contains(file), "\(e)")
-        }
+        let notAFolder = try #require(#expect(throws: (any Error).self) {
+            try FileManager.default.createDirectory(atPath: file + "/sub", withIntermediateDirectories: true)
+        })
+        let e2 = BMError.wrap(notAFolder)
+        #expect(!e2.message.contains("NSCocoaErrorDomain") && e2.message.contains(file), "\(e2)")
     }
 
     /// An empty argument would otherwise mean the current folder.

@@ -37,7 +37,8 @@ final class SnapshotFixture {
     }
 
     func run(profile: Int64 = 1, timeLimit: Double = 600, at date: Date? = nil,
-             batchSize: Int = 256, stopWhen stop: @escaping () -> Bool = { false }) throws -> SnapshotRun.Summary {
+             batchSize: Int = 256, stopWhen stop: @escaping () -> Bool = { false },
+             saying said: Fixture.Sink? = nil) throws -> SnapshotRun.Summary {
         var r = SnapshotRun(config: config, defaultRepository: f.root)
         r.profileID = profile
         r.batchSize = batchSize
@@ -45,7 +46,7 @@ final class SnapshotFixture {
         r.callbackTimeLimit = timeLimit
         r.lockDirectory = f.base + "/locks"
         var o = SessionOptions()
-        o.diagnostics = { _ in }
+        o.diagnostics = { said?.lines.append($0) }
         o.stopRequested = stop
         r.options = o
         if let date { r.now = { date } }
@@ -245,16 +246,18 @@ final class SnapshotFixture {
         let name = "Bob's \"weekly\" $HOME `x` ; profile"
         let s = try SnapshotFixture(profileName: name)
         _ = try s.run()
-        #expect(try s.recorded().allSatisfy { $0.argv[1] == name })
+        let calls = try s.recorded()
+        #expect(!calls.isEmpty && calls.allSatisfy { $0.argv[1] == name }, "\(calls)")
     }
 
     @Test func aCallbackPastItsTimeLimitIsKilled() throws {
         // Reason 2 sleeps (with a child holding the pipes): killed, logged, the run goes on to 8.
-        let s = try SnapshotFixture(callbackScript: "[ \"$3\" = 2 ] && { sleep 30 & sleep 30; }")
-        let start = Date()
-        let summary = try s.run(timeLimit: 0.5)
+        let s = try SnapshotFixture(callbackScript: "[ \"$3\" = 2 ] && { sleep 30.25 & sleep 30.5; }")
+        let said = Fixture.Sink()
+        let summary = try s.run(timeLimit: 0.5, saying: said)
         #expect(summary.sid != nil)
-        #expect(Date().timeIntervalSince(start) < 5)
+        #expect(said.lines.contains { $0.contains("ran past 0.5 s and was killed (reason 2)") }, "\(said.lines)")
+        #expect(processes(holding: "sleep 30.25").isEmpty && processes(holding: "sleep 30.5").isEmpty, "the callback's group was killed")
         #expect(try s.reasons() == ["7", "1", "3", "2", "8"])
         // On reason 1 a time-out is a veto.
         let v = try SnapshotFixture(callbackScript: "[ \"$3\" = 1 ] && sleep 30")
@@ -665,7 +668,8 @@ final class SnapshotFixture {
         s.config = ProfileConfig(path: s.config.path, profiles: [Profile(id: 1, name: "Main profile", include: [s.tree], exclude: ["*.tmp", s.tree + "/sub"])])
         let sid = try #require(try s.run().sid)
         #expect(try s.f.bd.snapshotFiles(sid).map { $0.path.baseName.text } == ["a.txt"])
-        #expect(try s.f.bd.describeAll().allSatisfy { $0.field("group") == 1 })
+        let all = try s.f.bd.describeAll()
+        #expect(!all.isEmpty && all.allSatisfy { $0.field("group") == 1 })
     }
 
     @Test func pruneKeepsWhatKeptSnapshotsUseAndFiresHook8() throws {
@@ -787,5 +791,14 @@ final class Flag: Sendable {
         #expect(d("14d12h") == DateComponents(day: 14, hour: 12))
         #expect(d("36h") == DateComponents(hour: 36))
         for bad in ["", "5", "d", "3w", "1.5d", "-2d", "2d3"] { #expect(d(bad) == nil, "\(bad)") }
+    }
+}
+
+/// Processes whose command line holds `marker`.
+func processes(holding marker: String) -> [String] {
+    let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return pids.filter { $0.first?.isNumber == true }.filter { pid in
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(marker)
     }
 }
