@@ -53,7 +53,6 @@ public final class LuaVM {
         main = L
         current = L
         apply(limits)
-        register("tempfile", in: "bm") { [unowned self] _ in [.string(try self.makeTempFile())] }
     }
 
     private func apply(_ limits: Limits) {
@@ -407,6 +406,7 @@ private let dispatch: bmlua_SwiftFunction = { L, box in
     return box.vm.invoke(box, on: L!)
 }
 
-func formatSeconds(_ s: Double) -> String {
+/// Seconds as a user wrote them: `10`, `0.5`.
+public func formatSeconds(_ s: Double) -> String {
     s.rounded() == s ? String(Int(s)) : String(s)
 }

@@ -58,8 +58,17 @@ import Testing
     @Test func installersRefuseToReplaceAnotherHook() throws {
         let f = try Fixture()
         try f.hook(2, "someone_elses_hook()")
-        expectError(30) { try install("hdtstamp", in: f) }
+        expectError(35) { try install("hdtstamp", in: f) }
         #expect(try f.bd.bhooks()?[1] == "someone_elses_hook()")
+        // All slots or none: hook 2 free and 3 taken leaves 2 free.
+        let g = try Fixture()
+        try g.hook(3, "someone_elses_hook()")
+        expectError(35) { try install("hdtstamp", in: g) }
+        #expect(try g.bd.bhooks()?[1] == "" && g.bd.bhooks()?[2] == "someone_elses_hook()")
+        // Installing again over its own slots is fine.
+        try install("hnewerr", in: f)
+        try install("hnewerr", in: f)
+        #expect(try f.bd.bhooks()?[9] == "hnewerr(10)")
     }
 
     @Test func gzipPairStoresGzipAndRestoresTheOriginal() throws {

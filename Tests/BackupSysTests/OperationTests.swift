@@ -466,3 +466,20 @@ extension WriterLockTests {
         }
     }
 }
+
+/// A session and its Lua state keep each other alive through nothing: the
+/// API's functions hold the session unowned, so letting go of it frees both.
+@Suite struct SessionLifetimeTests {
+    @Test func aSessionWithItsLuaStateIsFreedWhenLetGo() throws {
+        let f = try Fixture()
+        weak var session: BackupDatabase?
+        weak var state: LuaVM?
+        try {
+            let bd = try BackupDatabase(at: f.root)
+            _ = try bd.runScript("return bm.tempfile() ~= nil", name: "=t")
+            session = bd
+            state = try bd.luaVM()
+        }()
+        #expect(session == nil && state == nil)
+    }
+}

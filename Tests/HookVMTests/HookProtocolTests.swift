@@ -51,6 +51,7 @@ let errorHook = HookSignature(bhout: .number, bhout2: .string)
     @Test func hostTempFileInBhtempIsDeletedByTheNextCall() throws {
         try withScratchDirectory { dir in
             let vm = LuaVM(tempDirectory: dir)
+            vm.register("tempfile", in: "bm") { [unowned vm] _ in [.string(try vm.makeTempFile())] }   // as BackupSys does
             let out = try vm.callHook(1, code: "bhtemp = bm.tempfile(); bhout = bhtemp", bhin: [], returns: fileHook)
             let temp = try #require(out.bhout.stringValue)
             #expect(temp.hasPrefix(dir))
@@ -65,6 +66,7 @@ let errorHook = HookSignature(bhout: .number, bhout2: .string)
             let mine = dir + "/mine.txt"
             try "precious".write(toFile: mine, atomically: true, encoding: .utf8)
             let vm = LuaVM(tempDirectory: dir)
+            vm.register("tempfile", in: "bm") { [unowned vm] _ in [.string(try vm.makeTempFile())] }   // as BackupSys does
             _ = try vm.callHook(1, code: "bhtemp = bhin[1]", bhin: [.string(mine)], returns: fileHook)
             _ = try vm.callHook(1, code: "", bhin: [], returns: fileHook)
             vm.close()
@@ -75,6 +77,7 @@ let errorHook = HookSignature(bhout: .number, bhout2: .string)
     @Test func closingClearsBhtempAndItsFile() throws {
         try withScratchDirectory { dir in
             let vm = LuaVM(tempDirectory: dir)
+            vm.register("tempfile", in: "bm") { [unowned vm] _ in [.string(try vm.makeTempFile())] }   // as BackupSys does
             let out = try vm.callHook(1, code: "bhtemp = bm.tempfile(); bhout = bhtemp", bhin: [], returns: fileHook)
             vm.close()
             #expect(!FileManager.default.fileExists(atPath: out.bhout.stringValue!))

@@ -1,14 +1,4 @@
 -- Registers hdtstamp for hooks 2 and 3, as Backup Manager 3's documentation does.
--- Refuses to replace another program's hook: remove it first, or edit this file.
-openbd()
-if type(bhooks) ~= "table" then
-  bhooks = {"", "", "", "", "", "", "", "", "", ""}
-end
-for h = 2, 3 do
-  local mine = "hdtstamp(" .. h .. ")"
-  if bhooks[h] ~= "" and bhooks[h] ~= mine then
-    error("hook " .. h .. " already runs: " .. bhooks[h], 0)
-  end
-  bhooks[h] = mine
-end
-closebd()
+-- Sets all its slots or none, and never over another program's hook: as
+-- `bmlua hooks set`, a slot holding other code is error 35 (bm.sethooks(t, true) forces).
+bm.sethooks({[2] = "hdtstamp(2)", [3] = "hdtstamp(3)"})

@@ -1,13 +1,4 @@
 -- Registers hgzip for hooks 1, 3, 4 and 6.
-openbd()
-if type(bhooks) ~= "table" then
-  bhooks = {"", "", "", "", "", "", "", "", "", ""}
-end
-for _, h in ipairs({1, 3, 4, 6}) do
-  local mine = "hgzip(" .. h .. ")"
-  if bhooks[h] ~= "" and bhooks[h] ~= mine then
-    error("hook " .. h .. " already runs: " .. bhooks[h], 0)
-  end
-  bhooks[h] = mine
-end
-closebd()
+-- Sets all its slots or none, and never over another program's hook: as
+-- `bmlua hooks set`, a slot holding other code is error 35 (bm.sethooks(t, true) forces).
+bm.sethooks({[1] = "hgzip(1)", [3] = "hgzip(3)", [4] = "hgzip(4)", [6] = "hgzip(6)"})

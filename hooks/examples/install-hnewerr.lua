@@ -1,10 +1,4 @@
 -- Registers hnewerr for hook 10, as Backup Manager 3's documentation does.
-openbd()
-if type(bhooks) ~= "table" then
-  bhooks = {"", "", "", "", "", "", "", "", "", ""}
-end
-if bhooks[10] ~= "" and bhooks[10] ~= "hnewerr(10)" then
-  error("hook 10 already runs: " .. bhooks[10], 0)
-end
-bhooks[10] = "hnewerr(10)"
-closebd()
+-- Sets all its slots or none, and never over another program's hook: as
+-- `bmlua hooks set`, a slot holding other code is error 35 (bm.sethooks(t, true) forces).
+bm.sethooks({[10] = "hnewerr(10)"})

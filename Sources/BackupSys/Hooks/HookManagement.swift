@@ -7,14 +7,23 @@ extension BackupDatabase {
     /// Backup Manager's rule: an installer must not silently replace another's
     /// hook. Different code already in the slot needs `force` (error 35).
     public func setHook(_ n: Int, code: String, force: Bool) throws {
-        guard Hook.numbers.contains(n) else { throw BMError(22, "the hook number must be 1 to 10, not \(n)") }
+        try setHooks([n: code], force: force)
+    }
+
+    /// Sets several slots at once, or none: a slot that holds other code is
+    /// error 35 unless `force` (the rule of `hooks set`, and of `bm.sethooks`
+    /// for installers), code that does not compile error 34.
+    public func setHooks(_ slots: [Int: String], force: Bool) throws {
         var list = try bhooks() ?? Array(repeating: "", count: 10)
-        let old = list[n - 1]
-        if !force && !old.isEmpty && old != code {
-            throw BMError(35, "hook \(n) holds \(old.debugDescription); replace it with --force")
+        for (n, code) in slots.sorted(by: { $0.key < $1.key }) {
+            guard Hook.numbers.contains(n) else { throw BMError(22, "the hook number must be 1 to 10, not \(n)") }
+            let old = list[n - 1]
+            if !force && !old.isEmpty && old != code {
+                throw BMError(35, "hook \(n) holds \(old.debugDescription); replace it with --force")
+            }
+            try checkCompiles(code, chunkName: "=hook\(n)")
+            list[n - 1] = code
         }
-        try checkCompiles(code, chunkName: "=hook\(n)")
-        list[n - 1] = code
         try setBhooks(list)
     }
 

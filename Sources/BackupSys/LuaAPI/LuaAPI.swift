@@ -17,7 +17,10 @@ enum LuaAPI {
         end
         """
 
-    static func install(in vm: LuaVM, database bd: BackupDatabase) {
+    static func install(in state: LuaVM, database: BackupDatabase) {
+        // The session owns its VM, the VM the functions: they hold both unowned,
+        // so closing the session frees all three.
+        unowned let vm = state, bd = database
         /// Runs an API function; a BMError sets `errornum` and is remembered for `errh`.
         func api(_ name: String, in table: String? = nil, _ body: @escaping ([LuaValue]) throws -> [LuaValue]) {
             vm.register(name, in: table) { args in
@@ -165,6 +168,21 @@ enum LuaAPI {
             bd.log(args.map { $0.stringValue ?? $0.description }.joined(separator: "\t"))
             return []
         }
+        // Installers set their slots with the rule `hooks set` has: all or none,
+        // and never over another program's hook (error 35) unless forced.
+        api("sethooks", in: "bm") { args in
+            guard case .map(let t)? = args.first else { throw BMError(22, "bad argument #1 to bm.sethooks: a table {[slot] = code} expected") }
+            var slots: [Int: String] = [:]
+            for (k, v) in t {
+                guard let n = k.integerValue, let code = v.stringValue else {
+                    throw BMError(22, "bad argument #1 to bm.sethooks: slots are numbers and their code strings")
+                }
+                slots[Int(n)] = code
+            }
+            try bd.setHooks(slots, force: args.count > 1 && args[1].isTruthy)
+            return []
+        }
+        api("tempfile", in: "bm") { _ in [.string(try vm.makeTempFile())] }
         api("isClkOn") { _ in [true] }
         api("getDtStr") { _ in [.string(clock("%Y-%m-%d"))] }
         api("getTmStr") { _ in [.string(clock("%H:%M:%S"))] }

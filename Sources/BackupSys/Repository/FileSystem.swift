@@ -106,15 +106,6 @@ enum FS {
         throw BMError(22, "\(shown(path)) is a file, not a folder", path: Path(path))
     }
 
-    /// A new file `<directory>/<prefix>XXXXXX` open for writing.
-    static func makeTemp(in directory: String, prefix: String) throws -> (fd: Int32, path: String) {
-        var template = Array("\(directory)/\(prefix)XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw failure("cannot write in", directory) }
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)  // a user-callback must not inherit it
-        return (fd, String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self))
-    }
-
     /// A folder's entries (without `.` and `..`): for the repository's own folders, whose names bmlua made.
     static func folderEntries(_ path: String) throws -> [String] {
         try Folder.open(Path(path)).entries().map { String(decoding: $0.name.bytes, as: UTF8.self) }

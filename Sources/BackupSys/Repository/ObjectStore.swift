@@ -94,7 +94,6 @@ final class ObjectStore {
     struct Stored {
         var id: String
         var size: Int64
-        var isNew: Bool
     }
 
     /// Stores the bytes of the file at `source` (a hook's `bhout`: links
@@ -131,7 +130,7 @@ final class ObjectStore {
         // A small file whose object this process stored or verified already (a
         // run's many empty or equal files) is known without a temp file or a look.
         if whole, case let id = hasher.finalize().hex, known.contains(id) {
-            return Stored(id: id, size: Int64(size), isNew: false)
+            return Stored(id: id, size: Int64(size))
         }
         let tmpFolder = try tmpFolder(), rootFolder = try rootFolder()
         // Read-only from the start (the descriptor still writes): no chmod afterwards.
@@ -164,7 +163,7 @@ final class ObjectStore {
             // that no row references yet. Then ours replaces it.
             if intact(id, size: size) {
                 known.insert(id)
-                return Stored(id: id, size: Int64(size), isNew: false)
+                return Stored(id: id, size: Int64(size))
             }
         }
         let moved = renamed == 0 || temp.withCString { t in relative(id).withCString { renameat(tmpFolder.fd, t, rootFolder.fd, $0) } } == 0
@@ -174,7 +173,7 @@ final class ObjectStore {
         pendingDirs.insert(String(id.prefix(2)))
         created.append(id)
         known.insert(id)
-        return Stored(id: id, size: Int64(size), isNew: true)
+        return Stored(id: id, size: Int64(size))
     }
 
     /// A temp name no other writer uses (they wait for the lock) and no

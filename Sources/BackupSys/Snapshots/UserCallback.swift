@@ -1,4 +1,5 @@
 import Foundation
+import HookVM
 import Glibc
 
 /// Back In Time's user-callback protocol (design.md, "Snapshots and the user-callback"): an external program
@@ -56,7 +57,7 @@ public struct UserCallback {
         case .exited(0): return true
         case .exited(let code): errorLog("user-callback \(path) exited with \(code) (reason \(reason.rawValue))")
         case .signalled(let s): errorLog("user-callback \(path) was killed by signal \(s) (reason \(reason.rawValue))")
-        case .timedOut: errorLog("user-callback \(path) ran past \(formatLimit(timeLimit)) s and was killed (reason \(reason.rawValue))")
+        case .timedOut: errorLog("user-callback \(path) ran past \(formatSeconds(timeLimit)) s and was killed (reason \(reason.rawValue))")
         case .failedToStart(let e):
             // As Back In Time: a callback that can't be run is an error in the log, not a veto.
             errorLog("user-callback \(path) cannot be run: \(String(cString: strerror(e))) (reason \(reason.rawValue); the run goes on)")
@@ -66,7 +67,6 @@ public struct UserCallback {
     }
 }
 
-private func formatLimit(_ s: Double) -> String { s.rounded() == s ? String(Int(s)) : String(s) }
 
 /// A program run directly (no shell) in a process group of its own, so that a
 /// time limit can kill it and everything it started.
