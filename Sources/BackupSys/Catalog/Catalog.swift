@@ -218,10 +218,10 @@ enum Catalog {
         }
     }
 
-    static func routines(_ db: Database) throws -> [(name: String, code: String)] {
+    static func routines(_ db: Database) throws -> [Routine] {
         try Row.fetchAll(db, sql: "SELECT name, code FROM routine ORDER BY name").map { row in
             let r = RowReader(row: row, table: "routine")
-            return (try r.value(0, "name"), try r.value(1, "code"))
+            return Routine(name: try r.value(0, "name"), code: try r.value(1, "code"))
         }
     }
 
@@ -267,7 +267,7 @@ enum Catalog {
     /// version (nil if that version is gone) and its hard-link group, if any:
     /// one query, not two per file.
     static func snapshotFiles(_ db: Database, sid: String)
-        throws -> [(path: Path, backup: Int64, version: Int64, object: String?, hardlink: Int64?)]
+        throws -> [SnapshotFile]
     {
         try Row.fetchAll(db.cachedStatement(sql: """
             SELECT b.path, e.backup, e.version, v.object, e.hardlink FROM snapshot_entry e
@@ -278,7 +278,7 @@ enum Catalog {
                 let r = RowReader(row: row, table: "snapshot_entry")
                 let object: String? = try r.optional(3)
                 if let object, !ObjectStore.isValid(object) { throw r.corrupt("\(object.debugDescription) is not an object id") }
-                return (try r.path(0), try r.value(1), try r.value(2), object, try r.optional(4))
+                return SnapshotFile(path: try r.path(0), backup: try r.value(1), version: try r.value(2), object: object, hardlink: try r.optional(4))
             }
     }
 

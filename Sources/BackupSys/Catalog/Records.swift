@@ -141,6 +141,22 @@ public struct Version: Sendable, Equatable {
 }
 
 /// Extended data: `d` one value per backup, `g` one value per group.
+/// A named Lua program in the catalog that hooks call (`hdtstamp`).
+public struct Routine: Sendable, Equatable {
+    public var name: String
+    public var code: String
+}
+
+/// One file of a snapshot: its original path, the backup and version it
+/// holds, the object, and the number its group of hard-linked files shares.
+public struct SnapshotFile: Sendable, Equatable {
+    public var path: Path
+    public var backup: Int64
+    public var version: Int64
+    public var object: String?
+    public var hardlink: Int64?
+}
+
 public struct Field: Sendable, Equatable {
     public enum Kind: String, Sendable { case backup = "d", group = "g" }
     public var name: String

@@ -110,7 +110,7 @@ extension BackupDatabase {
     /// crash left half-built, or one renamed into place just before a crash
     /// undid its commit. Their hard links would keep removed data on the disk.
     /// `progress` hears (objects looked at, objects in all).
-    public func gc(progress: ((Int, Int) -> Void)? = nil) throws -> (removed: Int, bytes: Int64, views: Int) {
+    public func gc(progress: ((Int, Int) -> Void)? = nil) throws -> GCSummary {
         try write { db in
             let sids = Set(try Catalog.snapshots(db).map(\.sid))
             var views = 0
@@ -131,7 +131,7 @@ extension BackupDatabase {
                     bytes += size
                 }
             }
-            return (removed, bytes, views)
+            return GCSummary(removed: removed, bytes: bytes, views: views)
         }
     }
 

@@ -76,7 +76,7 @@ extension BackupDatabase {
         return result
     }
 
-    public func routines() throws -> [(name: String, code: String)] { try read(Catalog.routines) }
+    public func routines() throws -> [Routine] { try read(Catalog.routines) }
 
     /// Stores (or with nil removes) a routine; it must compile (error 34).
     public func setRoutine(_ name: String, code: String?) throws {

@@ -14,9 +14,9 @@ extension BackupDatabase {
 
     /// The files of a snapshot: original path, backup, version, and the
     /// number its group of hard-linked files shares, if it has other links there.
-    public func snapshotFiles(_ sid: String) throws -> [(path: Path, backup: Int64, version: Int64, hardlink: Int64?)] {
+    public func snapshotFiles(_ sid: String) throws -> [SnapshotFile] {
         _ = try snapshot(sid)
-        return try read { db in try Catalog.snapshotFiles(db, sid: sid).map { ($0.path, $0.backup, $0.version, $0.hardlink) } }
+        return try read { db in try Catalog.snapshotFiles(db, sid: sid) }
     }
 
     /// The symbolic links a snapshot kept, by path.
@@ -39,7 +39,7 @@ extension BackupDatabase {
     /// `progress` hears (files and links done, in all) after each one.
     public func restoreSnapshot(_ sid: String, path: Path? = nil, to: Path? = nil, overwrite: Bool = false,
                                 progress: ((Int, Int) -> Void)? = nil)
-        throws -> (restored: [Path], failed: [BMError], links: Int, unchanged: [Path])
+        throws -> RestoreSummary
     {
         try requireRawWithoutHook4()
         let prefix = path?.absolute
@@ -118,7 +118,7 @@ extension BackupDatabase {
         if nothingThere, let path {
             throw BMError(10, "snapshot \(sid) has no file at or under \(FS.shown(path))", path: path)
         }
-        return (restored, failed, linksRestored, unchanged)
+        return RestoreSummary(restored: restored, failed: failed, links: linksRestored, unchanged: unchanged)
     }
 
     /// Whether `name` in `folder` is a regular file with the bytes, mode and
@@ -196,7 +196,7 @@ extension BackupDatabase {
     /// file is modified when its data differs, a link or a folder (its path
     /// ends in `/`, as restic shows it) when its shape does: what makes a
     /// snapshot run see a change.
-    public func diffSnapshots(_ from: String, _ to: String) throws -> [(path: Path, change: Change)] {
+    public func diffSnapshots(_ from: String, _ to: String) throws -> [SnapshotChange] {
         _ = try snapshot(from)
         _ = try snapshot(to)
         let (before, after) = try read { db in
@@ -210,15 +210,15 @@ extension BackupDatabase {
             }
             return (try data(from), try data(to))
         }
-        var changes: [(path: Path, change: Change)] = []
+        var changes: [SnapshotChange] = []
         for (path, held) in after {
             if let old = before[path] {
-                if old != held { changes.append((path, .modified)) }
+                if old != held { changes.append(SnapshotChange(path: path, change: .modified)) }
             } else {
-                changes.append((path, .added))
+                changes.append(SnapshotChange(path: path, change: .added))
             }
         }
-        for path in before.keys where after[path] == nil { changes.append((path, .removed)) }
+        for path in before.keys where after[path] == nil { changes.append(SnapshotChange(path: path, change: .removed)) }
         return changes.sorted { $0.path < $1.path }
     }
 
@@ -301,7 +301,7 @@ extension BackupDatabase {
     /// `progress` hears (versions removed, versions to remove).
     public func prune(_ policy: PrunePolicy, profile: Int64? = nil, dryRun: Bool = false, forgetDeleted: Bool = false,
                       progress: ((Int, Int) -> Void)? = nil)
-        throws -> (removed: [String], versions: Int, backups: Int)
+        throws -> PruneSummary
     {
         pruneProgress = progress
         defer { pruneProgress = nil }
@@ -315,7 +315,7 @@ extension BackupDatabase {
     }
 
     private func prune(_ policy: PrunePolicy, profile: Int64?, forgetDeleted: Bool, apply: Bool)
-        throws -> (removed: [String], versions: Int, backups: Int)
+        throws -> PruneSummary
     {
         let all = try snapshots().filter { profile == nil || $0.profile == profile }.sorted { $0.sid > $1.sid }
         // Each profile's snapshots by themselves, as restic groups by host and
@@ -348,7 +348,7 @@ extension BackupDatabase {
         if !apply {
             return try read { db in
                 let versions = try unused(db)
-                return (doomed, versions.count, try forgotten(db, versions).count)
+                return PruneSummary(removed: doomed, versions: versions.count, backups: try forgotten(db, versions).count)
             }
         }
         let (removedVersions, removedBackups): (Int, Int) = try write { db in
@@ -363,6 +363,6 @@ extension BackupDatabase {
             return (versions.count, backups.count)
         }
         if let views = try? repository.folder(["snapshots"]) { for sid in doomed { views.removeTree(Path(sid)) } }
-        return (doomed, removedVersions, removedBackups)
+        return PruneSummary(removed: doomed, versions: removedVersions, backups: removedBackups)
     }
 }
