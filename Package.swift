@@ -46,7 +46,11 @@ let package = Package(
         ),
         .executableTarget(name: "bmlua-bench", dependencies: ["HookVM", "CLua", "LuaHost"]),
         .testTarget(name: "HookVMTests", dependencies: ["HookVM", "CLua", "LuaHost"]),
-        .testTarget(name: "BackupSysTests", dependencies: ["BackupSys", "HookVM", .product(name: "GRDB", package: "GRDB.swift")]),
+        // What the BackupSys and command-line tests share: a throw-away repository.
+        .target(name: "TestSupport", dependencies: ["BackupSys", "HookVM", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/TestSupport"),
+        .testTarget(name: "BackupSysTests", dependencies: ["BackupSys", "HookVM", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        // The bmlua program as users run it: built first, found in the products folder.
+        .testTarget(name: "CommandLineTests", dependencies: ["bmlua", "BackupSys", "HookVM", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import BackupSys
+import TestSupport
 @testable import HookVM
 
 /// design.md, "The repository": a restore never leaves its target, and a repository contains
@@ -221,17 +222,6 @@ import Testing
         try craft(f, "UPDATE backup SET size = 'lots', object = 'not-hex' WHERE idx = \(i)")
         let e = expectError(21) { _ = try f.bd.describeAll() }
         #expect(e?.message.contains("catalog table backup, row \(i)") == true, "\(e?.message ?? "")")
-    }
-}
-
-extension BackupDatabase {
-    var dbQueueForTests: DatabaseQueue { repository.dbQueue }
-}
-
-extension Repository {
-    /// The object files of a repository, listed without opening its catalog.
-    static func objectsForTests(_ root: String) throws -> [String] {
-        try FileManager.default.subpathsOfDirectory(atPath: root + "/objects").filter { $0.count > 3 }.map { String($0.dropFirst(3)) }.sorted()
     }
 }
 

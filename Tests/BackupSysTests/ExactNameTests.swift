@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import BackupSys
+import TestSupport
 @testable import HookVM
 
 /// design.md, "Names are bytes": every name is kept. Every name Linux allows is kept, exactly.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BackupSys
+import TestSupport
 @testable import HookVM
 
 /// The ported Backup Manager 3 examples in hooks/examples, installed as a user would.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BackupSys
+import TestSupport
 @testable import HookVM
 
 /// The traps a hook author met, each closed (issue: the hook author's path).
@@ -112,8 +113,8 @@ import Testing
     /// `hooks test` without --bhin runs the hook on a real file.
     @Test func hooksTestRunsOnARealSampleFile() throws {
         let f = try Fixture()
-        #expect(try CommandLineTests.bmlua(["hooks", "set", "1", "local h = assert(io.open(bhin[2])) bm.log(h:read('l')) h:close()"], repo: f.root).status == 0)
-        let r = try CommandLineTests.bmlua(["hooks", "test", "1"], repo: f.root)
+        #expect(try Program.bmlua(["hooks", "set", "1", "local h = assert(io.open(bhin[2])) bm.log(h:read('l')) h:close()"], repo: f.root).status == 0)
+        let r = try Program.bmlua(["hooks", "test", "1"], repo: f.root)
         #expect(r.status == 0 && r.stdout.contains("sample: a temporary file") && r.stdout.contains("log    | Notes for trying a hook"), "\(r.stdout) \(r.stderr)")
     }
 }
@@ -127,7 +128,7 @@ import Testing
         try Fixture.script("#!/bin/sh\necho \"$3\" >> '\(calls)'\n", at: callback)
         f.bd.close()
         #expect(truncate(f.root + "/catalog.sqlite", 0) == 0)   // a lost catalog: error 21
-        let r = try CommandLineTests.bmlua(["shell", "--user-callback", callback], repo: f.root, input: "")
+        let r = try Program.bmlua(["shell", "--user-callback", callback], repo: f.root, input: "")
         #expect(r.status == 1 && r.stderr.contains("error 21"), "\(r.stderr)")
         #expect(try f.read(calls) == "5\n6\n")
     }
@@ -136,11 +137,11 @@ import Testing
     @Test func luaRunsWithoutARepository() throws {
         let f = try Fixture()
         let nowhere = f.base + "/nowhere"
-        let sum = try CommandLineTests.bmlua(["eval", "return 1 + 1"], repo: nowhere)
+        let sum = try Program.bmlua(["eval", "return 1 + 1"], repo: nowhere)
         #expect(sum.status == 0 && sum.stdout == "2\n", "\(sum.stderr)")
-        let needs = try CommandLineTests.bmlua(["eval", "return #backups()"], repo: nowhere)
+        let needs = try Program.bmlua(["eval", "return #backups()"], repo: nowhere)
         #expect(needs.status == 1 && needs.stderr.contains("error 40") && needs.stderr.contains("bmlua init"), "\(needs.stderr)")
-        let shell = try CommandLineTests.bmlua(["shell"], repo: nowhere, input: "print(2 * 21)\n")
+        let shell = try Program.bmlua(["shell"], repo: nowhere, input: "print(2 * 21)\n")
         #expect(shell.status == 0 && shell.stdout.contains("42"), "\(shell.stdout) \(shell.stderr)")
         #expect(!FS.exists(nowhere))
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BackupSys
+import TestSupport
 @testable import HookVM
 
 /// Each hook gets exactly the bhin of design.md, "Operations and their hooks", and its outputs take effect.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BackupSys
+import TestSupport
 @testable import HookVM
 
 /// Destructive options take only meaningful values, and prune keeps per profile.
@@ -15,7 +16,7 @@ import Testing
         let f = try Fixture()
         try f.bd.newbu(try f.file("x", "x"))
         let before = try f.state(), limits = try f.bd.hookLimits()
-        let r = try CommandLineTests.bmlua(args, repo: f.root)
+        let r = try Program.bmlua(args, repo: f.root)
         #expect(r.status == 2, "\(args): \(r.status) \(r.stderr)")
         #expect(try f.state() == before)
         #expect(try f.bd.hookLimits() == limits)
@@ -127,12 +128,12 @@ import Testing
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
-        let argv = [CommandLineTests.binary] + args
+        let argv = [Program.binary] + args
         var pid: pid_t = 0
         let c = { (s: [String]) in s.map { strdup($0) } + [nil] }
         var a = c(argv), e = c(env)
         defer { (a + e).forEach { free($0) } }
-        guard posix_spawn(&pid, CommandLineTests.binary, &actions, nil, &a, &e) == 0 else { throw BMError(20, "spawn failed") }
+        guard posix_spawn(&pid, Program.binary, &actions, nil, &a, &e) == 0 else { throw BMError(20, "spawn failed") }
         // VmHWM of its own memory (wait4's maxrss would count the test process
         // the child was spawned from, before its exec): sampled until it exits.
         var status: Int32 = 0, peak = 0
@@ -155,7 +156,7 @@ import Testing
         let calls = f.base + "/calls", callback = f.base + "/callback"
         try Fixture.script("#!/bin/sh\necho \"$3\" >> '\(calls)'\nif [ \"$3\" = 1 ]; then \(script); fi\nexit 0\n", at: callback)
         let env = ["XDG_CONFIG_HOME": f.base + "/xdg", "XDG_RUNTIME_DIR": f.base + "/run", "BMLUA_REPO": f.root]
-        #expect(try CommandLineTests.bmlua(["profile", "include", f.work + "/tree"], repo: f.root, environment: env).status == 0)
+        #expect(try Program.bmlua(["profile", "include", f.work + "/tree"], repo: f.root, environment: env).status == 0)
         let r = try Self.measured(["snapshot", "--user-callback", callback, "--callback-timeout", "5"], environment: env)
         #expect(r.maxKiB < 100 << 10, "peak \(r.maxKiB) KiB")
         #expect(try f.read(calls).split(separator: "\n").last == "8", "reason 8 unmounts what 7 mounted")
@@ -193,17 +194,17 @@ import Testing
 /// off and for programs that detach. Each runs bmlua under a 60 s guard that
 /// a hang would hit (the guard's kill is status 137).
 @Suite struct TimeLimitAlwaysHoldsTests {
-    static func guarded(_ args: [String], repo: String) throws -> CommandLineTests.Result {
+    static func guarded(_ args: [String], repo: String) throws -> Program.Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        p.arguments = ["-s", "KILL", "60", CommandLineTests.binary] + args + ["--repo", repo]
+        p.arguments = ["-s", "KILL", "60", Program.binary] + args + ["--repo", repo]
         let err = Pipe()
         p.standardError = err
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         let data = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return CommandLineTests.Result(status: p.terminationStatus, stdout: "", stderr: String(decoding: data, as: UTF8.self))
+        return Program.Result(status: p.terminationStatus, stdout: "", stderr: String(decoding: data, as: UTF8.self))
     }
 
     @Test(arguments: [
@@ -221,8 +222,8 @@ import Testing
         f.bd.close()
         let r = try Self.guarded(["backup", try f.file("a.txt", "a")], repo: f.root)
         #expect(r.status == 1 && r.stderr.contains("error 32"), "\(r.status) \(r.stderr)")
-        #expect(try CommandLineTests.bmlua(["check", "--read-data"], repo: f.root).status == 0)
-        #expect(try CommandLineTests.bmlua(["backup", try f.file("b.txt", "b"), "--no-hooks"], repo: f.root).status == 0, "the lock went with the process")
+        #expect(try Program.bmlua(["check", "--read-data"], repo: f.root).status == 0)
+        #expect(try Program.bmlua(["backup", try f.file("b.txt", "b"), "--no-hooks"], repo: f.root).status == 0, "the lock went with the process")
     }
 
     @Test func aProgramThatDetachesIsKilledAtTheLimit() throws {

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import BackupSys
+import TestSupport
 @testable import HookVM
 
 @Suite struct RollbackTests {

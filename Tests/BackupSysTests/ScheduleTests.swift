@@ -1,13 +1,14 @@
 import Foundation
 import Testing
 @testable import BackupSys
+import TestSupport
 
 /// `bmlua schedule`: systemd user units that run a profile's snapshots.
 @Suite struct ScheduleTests {
     @Test func setListAndRemoveWriteUnitsSystemdAccepts() throws {
         let f = try Fixture()
         let env = ["XDG_CONFIG_HOME": f.base + "/xdg"]
-        let set = try CommandLineTests.bmlua(["schedule", "set", "daily", "--no-enable"], repo: f.root, environment: env)
+        let set = try Program.bmlua(["schedule", "set", "daily", "--no-enable"], repo: f.root, environment: env)
         #expect(set.status == 0, "\(set.stderr)")
         let units = f.base + "/xdg/systemd/user/"
         let service = try f.read(units + "bmlua-snapshot@1.service"), timer = try f.read(units + "bmlua-snapshot@1.timer")
@@ -24,10 +25,10 @@ import Testing
             p.waitUntilExit()
             #expect(p.terminationStatus == 0 && !said.contains("bmlua-snapshot"), "\(said)")
         }
-        #expect(try CommandLineTests.bmlua(["schedule", "list"], repo: f.root, environment: env).stdout == "profile 1\tdaily\n")
-        let bad = try CommandLineTests.bmlua(["schedule", "set", "every full moon", "--no-enable"], repo: f.root, environment: env)
+        #expect(try Program.bmlua(["schedule", "list"], repo: f.root, environment: env).stdout == "profile 1\tdaily\n")
+        let bad = try Program.bmlua(["schedule", "set", "every full moon", "--no-enable"], repo: f.root, environment: env)
         #expect(bad.status == 1 && bad.stderr.contains("error 22"))
-        #expect(try CommandLineTests.bmlua(["schedule", "remove"], repo: f.root, environment: env).status == 0)
+        #expect(try Program.bmlua(["schedule", "remove"], repo: f.root, environment: env).status == 0)
         #expect(!FS.exists(units + "bmlua-snapshot@1.timer") && !FS.exists(units + "bmlua-snapshot@1.service"))
     }
 
@@ -112,7 +113,7 @@ import Testing
         try Data(Self.sample.utf8).write(to: URL(fileURLWithPath: bit + "/config"))
         try Fixture.script("#!/bin/sh\nexit 0\n", at: bit + "/user-callback")
         let env = ["XDG_CONFIG_HOME": f.base + "/xdg"]
-        let r = try CommandLineTests.bmlua(["profile", "import-backintime", "--copy-user-callback"], repo: f.root, environment: env)
+        let r = try Program.bmlua(["profile", "import-backintime", "--copy-user-callback"], repo: f.root, environment: env)
         #expect(r.status == 0 && r.stderr.contains("ssh"), "\(r.stdout) \(r.stderr)")
         let config = try ProfileConfig.load(f.base + "/xdg/bmlua/config.toml")
         #expect(config.profile(2)?.name == "Server" && config.profile(1)?.include == ["/home/me", "/etc/fstab"])

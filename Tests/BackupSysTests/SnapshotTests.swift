@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import BackupSys
+import TestSupport
 @testable import HookVM
 
 /// design.md, "Snapshots and the user-callback": snapshots and Back In Time's user-callback, row by row.

@@ -4,14 +4,14 @@ import Testing
 @testable import HookVM
 
 /// A throw-away repository and work folder.
-final class Fixture {
-    let base: String
-    let root: String
-    let work: String
-    let bd: BackupDatabase
-    var diagnostics: [String] = []
+public final class Fixture {
+    public let base: String
+    public let root: String
+    public let work: String
+    public let bd: BackupDatabase
+    public var diagnostics: [String] = []
 
-    init(options: SessionOptions = SessionOptions()) throws {
+    public init(options: SessionOptions = SessionOptions()) throws {
         base = FileManager.default.temporaryDirectory.appendingPathComponent("bmlua-\(UUID().uuidString)").path
         root = base + "/repo"
         work = base + "/work"
@@ -25,8 +25,11 @@ final class Fixture {
     }
 
     private let sink: Sink
-    var messages: [String] { sink.lines }
-    final class Sink { var lines: [String] = [] }
+    public var messages: [String] { sink.lines }
+    public final class Sink {
+        public var lines: [String] = []
+        public init() {}
+    }
 
     deinit {
         bd.close()
@@ -34,7 +37,7 @@ final class Fixture {
     }
 
     @discardableResult
-    func file(_ name: String, _ content: String, mode: mode_t = 0o644) throws -> String {
+    public func file(_ name: String, _ content: String, mode: mode_t = 0o644) throws -> String {
         let path = work + "/" + name
         try FileManager.default.createDirectory(atPath: FS.directory(path), withIntermediateDirectories: true)
         try Data(content.utf8).write(to: URL(fileURLWithPath: path))
@@ -45,7 +48,7 @@ final class Fixture {
     /// An executable script, written through a close-on-exec descriptor: Foundation's
     /// `Data.write` opens without O_CLOEXEC, so a callback that a parallel test spawns
     /// meanwhile would keep the script open for writing and make its exec fail (ETXTBSY).
-    static func script(_ text: String, at path: String) throws {
+    public static func script(_ text: String, at path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
         guard fd >= 0 else { throw FS.failure("cannot write", path) }
         defer { close(fd) }
@@ -53,22 +56,22 @@ final class Fixture {
         guard write(fd, bytes, bytes.count) == bytes.count else { throw FS.failure("cannot write", path) }
     }
 
-    func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
+    public func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
 
-    func hook(_ n: Int, _ code: String) throws { try bd.setHook(n, code: code, force: true) }
+    public func hook(_ n: Int, _ code: String) throws { try bd.setHook(n, code: code, force: true) }
 
     /// The catalog and the object files: equal before and after a failed operation.
-    func state() throws -> String {
+    public func state() throws -> String {
         try bd.dumpCatalog() + bd.objects.allObjects().sorted().joined(separator: "\n")
     }
 
-    func global(_ name: String) throws -> LuaValue { try bd.luaVM()[global: name] }
+    public func global(_ name: String) throws -> LuaValue { try bd.luaVM()[global: name] }
 
-    func objectBytes(_ id: String) throws -> String { try read(bd.objects.path(of: id)) }
+    public func objectBytes(_ id: String) throws -> String { try read(bd.objects.path(of: id)) }
 }
 
 /// The folder holding Package.swift (for the built binary and hooks/examples).
-let packageRoot: String = {
+public let packageRoot: String = {
     var dir = URL(fileURLWithPath: #filePath)
     while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
         dir.deleteLastPathComponent()
@@ -78,7 +81,7 @@ let packageRoot: String = {
 
 /// Expects error `number` from `body`, and returns it for a look at its message.
 @discardableResult
-func expectError(_ number: Int, _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) -> BMError? {
+public func expectError(_ number: Int, _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) -> BMError? {
     do {
         try body()
         Issue.record("expected error \(number), got success", sourceLocation: sourceLocation)
@@ -94,28 +97,20 @@ func expectError(_ number: Int, _ body: () throws -> Void, sourceLocation: Sourc
 // Tests name their files as text; the library takes paths as bytes.
 extension BackupDatabase {
     @discardableResult
-    func restbu(_ index: Int64, version: Int64 = 0, overwrite: Bool = false, to: String) throws -> String {
+    public func restbu(_ index: Int64, version: Int64 = 0, overwrite: Bool = false, to: String) throws -> String {
         try restbu(index, version: version, overwrite: overwrite, to: Path(to)).text
     }
 }
 
 extension Path {
     /// The path as text (the tests' own names are UTF-8).
-    var text: String { String(decoding: bytes, as: UTF8.self) }
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
 }
 
-extension ExtendedAttributes {
-    static func read(_ path: String) -> ExtendedAttributes? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        return read(fd: fd)
-    }
-}
 
 extension BackupDatabase {
     /// `restoreSnapshot` with text paths in and out.
-    func restore(_ sid: String, path: String? = nil, to: String? = nil, overwrite: Bool = false,
+    public func restore(_ sid: String, path: String? = nil, to: String? = nil, overwrite: Bool = false,
                  progress: ((Int, Int) -> Void)? = nil) throws -> (restored: [String], failed: [BMError], links: Int, unchanged: [String]) {
         let r = try restoreSnapshot(sid, path: path.map { Path($0) }, to: to.map { Path($0) }, overwrite: overwrite, progress: progress)
         return (r.restored.map(\.text), r.failed, r.links, r.unchanged.map(\.text))
