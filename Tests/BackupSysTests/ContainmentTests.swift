@@ -114,7 +114,7 @@ import TestSupport
         _ = try s.run()
         try FileManager.default.removeItem(atPath: s.f.root + "/snapshots")
         #expect(symlink(sentinel.path, s.f.root + "/snapshots") == 0)
-        expectError(21) { _ = try s.f.bd.gc() }
+        expectError(21) { _ = try GarbageCollector(s.f.bd).collect() }
         #expect(sentinel.state == before)
     }
 
@@ -144,7 +144,7 @@ import TestSupport
         try s.write("c.txt", "c")
         _ = try s.run()
         try craft(s.f, "UPDATE snapshot SET sid = '../../sentinel' WHERE sid = (SELECT min(sid) FROM snapshot)")
-        expectError(21) { _ = try s.f.bd.prune(.init(last: 1)) }
+        expectError(21) { _ = try Retention(s.f.bd).prune(.init(last: 1)) }
         #expect(sentinel.state == before)
     }
 
@@ -191,7 +191,7 @@ import TestSupport
         let f = try Fixture()
         _ = try f.bd.newbu(try f.file("a.txt", "a"))
         try craft(f, sql)
-        let report = try f.bd.check(readData: true)
+        let report = try Checker(f.bd).check(readData: true)
         #expect(!report.ok && report.problems.contains { $0.contains("catalog table \(table)") }, "\(report.problems)")
         f.bd.close()
         let bd = try BackupDatabase(at: f.root)
@@ -211,7 +211,7 @@ import TestSupport
         let f = try Fixture()
         _ = try f.bd.newbu(try f.file("a.txt", "a"))
         try craft(f, "DROP TABLE field_value")
-        let report = try f.bd.check(readData: true)
+        let report = try Checker(f.bd).check(readData: true)
         #expect(!report.ok && report.problems.contains { $0.contains("schema") }, "\(report.problems)")
     }
 
@@ -251,7 +251,7 @@ import TestSupport
         chmod(object, 0o444)
         let i = try f.bd.newbu(path)
         #expect(try f.objectBytes(f.bd.backup(i).data.object) == "precious data")
-        #expect(try f.bd.check(readData: true).ok)
+        #expect(try Checker(f.bd).check(readData: true).ok)
     }
 }
 

@@ -63,14 +63,14 @@ import TestSupport
         let sid = try #require(first.sid)
         #expect(first.failedFiles == 0 && first.newFiles == 7 && first.links == 1, "\(first.errors)")
         #expect(try s.f.bd.snapshotFiles(sid).count == 7)
-        #expect(try s.f.bd.diffSnapshots(sid, sid).isEmpty)
+        #expect(try Differ(s.f.bd).diff(sid, sid).isEmpty)
         // Two names that are canonically equivalent are two backups, each with its own data.
         let composed = try s.f.bd.resolve(Path(s.tree).appending(Path(Self.nfc)))
         let decomposed = try s.f.bd.resolve(Path(s.tree).appending(Path(Self.nfd)))
         #expect(composed.index != decomposed.index && composed.data.object != decomposed.data.object)
 
         let out = s.f.base + "/out"
-        let r = try s.f.bd.restoreSnapshot(sid, to: Path(out))
+        let r = try Restorer(s.f.bd).restore(sid, to: Path(out))
         #expect(r.failed.isEmpty, "\(r.failed)")
         let back = try Folder.open(Path(out)).descend(Path(s.tree).components)
         #expect(try Self.listing(back) == Self.listing(tree))
@@ -174,7 +174,7 @@ import TestSupport
         #expect(try bd.fieldValues("tag", owner: 7).map(\.1) == [.integer(42)])
         #expect(try bd.snapshotFiles("20260101-000000-001").map(\.path) == [Path("/home/u/café.txt")])
         #expect(try bd.snapshotLinks("20260101-000000-001").map { [$0.path, $0.target] } == [[Path("/home/u/link"), Path("café.txt")]])
-        let r = try bd.restoreSnapshot("20260101-000000-001", to: Path(f.base + "/out"))
+        let r = try Restorer(bd).restore("20260101-000000-001", to: Path(f.base + "/out"))
         #expect(r.failed.isEmpty && r.restored.count == 2, "\(r.failed)")
         #expect(try f.read(f.base + "/out/home/u/café.txt") == "old data")
         // The index counter came across: a new backup does not take a used index.

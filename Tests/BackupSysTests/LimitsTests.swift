@@ -43,9 +43,9 @@ import TestSupport
                 newest[profile] = sid
             }
         }
-        let plan = try s.f.bd.prune(.init(last: 1), dryRun: true)
+        let plan = try Retention(s.f.bd).prune(.init(last: 1), dryRun: true)
         #expect(plan.removed.count == 3)
-        _ = try s.f.bd.prune(.init(last: 1))
+        _ = try Retention(s.f.bd).prune(.init(last: 1))
         #expect(Set(try s.f.bd.snapshots().map(\.sid)) == Set(newest.values))
     }
 }

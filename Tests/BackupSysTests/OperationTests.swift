@@ -298,15 +298,15 @@ extension WriterLockTests {
         let f = try Fixture()
         let a = try f.bd.backup(try f.bd.newbu(try f.file("a", "aaaa")))
         let b = try f.bd.backup(try f.bd.newbu(try f.file("b", "bbbb")))
-        #expect(try f.bd.check(readData: true).ok)
+        #expect(try Checker(f.bd).check(readData: true).ok)
         let pa = f.bd.objects.path(of: a.data.object)
         chmod(pa, 0o644)
         try Data("aaab".utf8).write(to: URL(fileURLWithPath: pa))
-        #expect(try f.bd.check(readData: false).ok, "without --read-data, presence and size are checked")
-        let report = try f.bd.check(readData: true)
+        #expect(try Checker(f.bd).check(readData: false).ok, "without --read-data, presence and size are checked")
+        let report = try Checker(f.bd).check(readData: true)
         #expect(report.problems.count == 1 && report.problems[0].contains("corrupt"))
         unlink(f.bd.objects.path(of: b.data.object))
-        let r2 = try f.bd.check()
+        let r2 = try Checker(f.bd).check()
         #expect(r2.problems.contains { $0.contains("missing") })
         // Restoring corrupt data is refused (21) and leaves no partial file.
         expectError(21) { try f.bd.restbu(a.index, to: f.work + "/out") }
@@ -324,16 +324,16 @@ extension WriterLockTests {
         try Data("data 6".utf8).write(to: URL(fileURLWithPath: path))   // same size, other bytes
         var read = 0, found: [Int] = []
         for n in 1...3 {
-            let r = try f.bd.check(readData: true, subset: .part(n, of: 3))
+            let r = try Checker(f.bd).check(readData: true, subset: .part(n, of: 3))
             #expect(r.objectsChecked == 24)
             read += r.objectsRead
             if !r.ok { found.append(n) }
         }
         #expect(read == 24 && found.count == 1)
-        #expect(try f.bd.check(readData: true, subset: .fraction(1)).objectsRead == 24)
-        #expect(try f.bd.check(readData: false, subset: .part(1, of: 3)).objectsRead == 0)
-        #expect(BackupDatabase.DataSubset("2/7") == .part(2, of: 7) && BackupDatabase.DataSubset("10%") == .fraction(0.1))
-        for bad in ["0/3", "4/3", "1/0", "x", "0%", "101%", "1/2/3", ""] { #expect(BackupDatabase.DataSubset(bad) == nil, "\(bad)") }
+        #expect(try Checker(f.bd).check(readData: true, subset: .fraction(1)).objectsRead == 24)
+        #expect(try Checker(f.bd).check(readData: false, subset: .part(1, of: 3)).objectsRead == 0)
+        #expect(Checker.DataSubset("2/7") == .part(2, of: 7) && Checker.DataSubset("10%") == .fraction(0.1))
+        for bad in ["0/3", "4/3", "1/0", "x", "0%", "101%", "1/2/3", ""] { #expect(Checker.DataSubset(bad) == nil, "\(bad)") }
     }
 
     /// A truncated object (a disk that filled up, a bad copy) shows without --read-data.
@@ -343,7 +343,7 @@ extension WriterLockTests {
         let path = f.bd.objects.path(of: a.data.object)
         chmod(path, 0o644)
         truncate(path, 2)
-        let report = try f.bd.check()
+        let report = try Checker(f.bd).check()
         #expect(report.problems == ["backup \(a.index): object \(a.data.object) has 2 bytes, not 4"])
     }
 
@@ -353,8 +353,8 @@ extension WriterLockTests {
         try f.file("a", "v2")
         try f.bd.updbu(i)
         #expect(f.bd.objects.allObjects().count == 2)
-        #expect(try f.bd.gc().removed == 1)
-        #expect(try f.bd.check(readData: true).ok)
+        #expect(try GarbageCollector(f.bd).collect().removed == 1)
+        #expect(try Checker(f.bd).check(readData: true).ok)
     }
 }
 

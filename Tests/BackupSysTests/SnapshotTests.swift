@@ -113,7 +113,7 @@ final class SnapshotFixture {
         #expect(try s.reasons() == ["7", "1", "4(5)", "2", "8"])
         #expect(try s.recorded()[2].argv.count == 5, "reason 4 carries the message")
         #expect(try s.f.bd.snapshots().isEmpty)
-        #expect(try s.f.bd.check(readData: true).ok)
+        #expect(try Checker(s.f.bd).check(readData: true).ok)
         // The next run does not copy again what the failed one stored.
         unlink(s.f.root + "/snapshots")
         try FS.mkdir(s.f.root + "/snapshots")
@@ -133,7 +133,7 @@ final class SnapshotFixture {
         #expect(try s.reasons() == ["7", "1", "4(5)", "2", "8"])
         #expect(try s.recorded()[2].argv[4].hasPrefix("interrupted: no snapshot recorded"))
         #expect(try s.f.bd.snapshots().isEmpty && s.f.bd.describeAll().count == 1)
-        #expect(try s.f.bd.check(readData: true).ok)
+        #expect(try Checker(s.f.bd).check(readData: true).ok)
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.f.root + "/tmp").isEmpty)
 
         unlink(flag)
@@ -172,7 +172,7 @@ final class SnapshotFixture {
         let summary = try s.run()
         #expect(summary.failedFiles == 1 && summary.newFiles == 1)
         #expect(try s.f.bd.read { try Catalog.backups($0) }.map(\.name) == ["a.txt"])
-        #expect(try s.f.bd.check(readData: false).ok)
+        #expect(try Checker(s.f.bd).check(readData: false).ok)
     }
 
     @Test func snapshotForNowExists() throws {
@@ -327,10 +327,10 @@ final class SnapshotFixture {
             try FS.makeDirectories(views + leftover)
             try Data("x".utf8).write(to: URL(fileURLWithPath: views + leftover + "/a.txt"))
         }
-        #expect(try s.f.bd.gc().views == 2)
+        #expect(try GarbageCollector(s.f.bd).collect().views == 2)
         #expect(try FileManager.default.contentsOfDirectory(atPath: views) == [sid])
         #expect(try s.f.read(views + "/" + sid + s.tree + "/a.txt") == "alpha")
-        #expect(try s.f.bd.gc().views == 0)
+        #expect(try GarbageCollector(s.f.bd).collect().views == 0)
     }
 
     /// An include that is a symbolic link (~/Documents -> /data/docs) is
@@ -386,7 +386,7 @@ final class SnapshotFixture {
         unlink(s.tree + "/rel")
         #expect(symlink("a.txt", s.tree + "/rel") == 0)
         let second = try #require(try s.run().sid)
-        #expect(try s.f.bd.diffSnapshots(sid, second).map { "\($0.change.mark) \($0.path.baseName.text)" } == ["M rel"])
+        #expect(try Differ(s.f.bd).diff(sid, second).map { "\($0.change.mark) \($0.path.baseName.text)" } == ["M rel"])
 
         // Restored as links, with their targets verbatim.
         let out = s.f.base + "/out"
@@ -444,11 +444,11 @@ final class SnapshotFixture {
         try FS.makeDirectories(s.tree + "/empty/new")
         #expect(try s.run(at: Date(timeIntervalSinceNow: -1800)).sid != nil)
         let second = try #require(try s.f.bd.snapshots().last?.sid)
-        #expect(try s.f.bd.diffSnapshots(sid, second).map { "\($0.change.mark) \($0.path.text.dropFirst(s.tree.count))" } == ["+ /empty/new/"])
+        #expect(try Differ(s.f.bd).diff(sid, second).map { "\($0.change.mark) \($0.path.text.dropFirst(s.tree.count))" } == ["+ /empty/new/"])
         // So is a folder's new mode.
         chmod(s.tree + "/empty", 0o700)
         let third = try #require(try s.run().sid)
-        #expect(try s.f.bd.diffSnapshots(second, third).map { "\($0.change.mark) \($0.path.text.dropFirst(s.tree.count))" } == ["M /empty/"])
+        #expect(try Differ(s.f.bd).diff(second, third).map { "\($0.change.mark) \($0.path.text.dropFirst(s.tree.count))" } == ["M /empty/"])
         // And new extended attributes: what makes a snapshot is what diff shows.
         var colour = ExtendedAttributes()
         colour.entries = [(Array("user.colour".utf8), Array("blue".utf8))]
@@ -456,7 +456,7 @@ final class SnapshotFixture {
         colour.apply(to: empty)
         close(empty)
         let fourth = try #require(try s.run(at: Date(timeIntervalSinceNow: 60)).sid)
-        #expect(try s.f.bd.diffSnapshots(third, fourth).map { "\($0.change.mark) \($0.path.text.dropFirst(s.tree.count))" } == ["M /empty/"])
+        #expect(try Differ(s.f.bd).diff(third, fourth).map { "\($0.change.mark) \($0.path.text.dropFirst(s.tree.count))" } == ["M /empty/"])
 
         let out = s.f.base + "/out"
         let r = try s.f.bd.restore(sid, to: out)
@@ -618,11 +618,11 @@ final class SnapshotFixture {
         try s.write("d.txt", "new later")
         try s.write("same.txt", "same")   // rewritten: a new mtime, the same data
         let second = try #require(try s.run().sid)
-        let diff = try s.f.bd.diffSnapshots(first, second)
+        let diff = try Differ(s.f.bd).diff(first, second)
         #expect(diff.map { "\($0.change.mark) \($0.path.baseName.text)" } == ["M a.txt", "+ d.txt", "- b.txt"])
-        #expect(try s.f.bd.diffSnapshots(second, first).map(\.change) == [.modified, .removed, .added])
-        #expect(try s.f.bd.diffSnapshots(first, first).isEmpty)
-        expectError(22) { _ = try s.f.bd.diffSnapshots(first, "20000101-000000-000") }
+        #expect(try Differ(s.f.bd).diff(second, first).map(\.change) == [.modified, .removed, .added])
+        #expect(try Differ(s.f.bd).diff(first, first).isEmpty)
+        expectError(22) { _ = try Differ(s.f.bd).diff(first, "20000101-000000-000") }
     }
 
     @Test func restoredSnapshotIsTheTreeAtThatTime() throws {
@@ -685,18 +685,18 @@ final class SnapshotFixture {
         #expect(try s.f.bd.versions(of: a).count == 3)
         // A dry run says what would go and changes nothing.
         let before = try s.f.state()
-        let plan = try s.f.bd.prune(.init(last: 1), dryRun: true)
+        let plan = try Retention(s.f.bd).prune(.init(last: 1), dryRun: true)
         #expect(plan.removed.count == 2 && plan.versions == 2)
         #expect(try s.f.state() == before)
         #expect(try s.f.global("deleted") == .nil, "a dry run fires no hook")
-        let r = try s.f.bd.prune(.init(last: 1))
+        let r = try Retention(s.f.bd).prune(.init(last: 1))
         #expect(r.removed == plan.removed && r.versions == plan.versions)
         // a.txt's two old versions go; b.txt's only version is used by the kept snapshot.
         #expect(try s.f.bd.versions(of: a).map(\.index) == [3])
         #expect(try s.f.bd.versions(of: s.f.bd.resolve(s.tree + "/sub/b.txt").index).count == 1)
         #expect(try s.f.global("deleted") == 2)
         #expect(try s.f.bd.snapshots().count == 1)
-        expectError(22) { _ = try s.f.bd.prune(.init()) }
+        expectError(22) { _ = try Retention(s.f.bd).prune(.init()) }
     }
 
     /// `prune --forget-deleted`: a snapshot-made backup of a file gone from disk
@@ -712,10 +712,10 @@ final class SnapshotFixture {
         _ = try s.run(at: t0.addingTimeInterval(86400))
         try s.f.hook(5, "deleted = (deleted or '') .. bhin[3] .. ' '")
         let before = try s.f.state()
-        let plan = try s.f.bd.prune(.init(last: 1), dryRun: true, forgetDeleted: true)
+        let plan = try Retention(s.f.bd).prune(.init(last: 1), dryRun: true, forgetDeleted: true)
         #expect(plan.removed.count == 1 && plan.versions == 2 && plan.backups == 1)
         #expect(try s.f.state() == before)
-        let r = try s.f.bd.prune(.init(last: 1), forgetDeleted: true)
+        let r = try Retention(s.f.bd).prune(.init(last: 1), forgetDeleted: true)
         #expect(r.versions == 2 && r.backups == 1)
         #expect(try s.f.global("deleted") == "b.txt ")
         #expect(try s.f.bd.read { try Catalog.backups($0) }.map(\.name).sorted() == ["a.txt", "manual.txt"])
@@ -754,7 +754,7 @@ final class Flag: Sendable {
         return times.map { Snapshot(sid: $0, profile: 1, time: f.date(from: $0)!, status: "ok", files: 1) }
     }
 
-    func kept(_ policy: BackupDatabase.PrunePolicy, _ times: [String]) -> [String] {
+    func kept(_ policy: PrunePolicy, _ times: [String]) -> [String] {
         policy.kept(snapshots(times), calendar: utc).sorted()
     }
 
@@ -778,7 +778,7 @@ final class Flag: Sendable {
     /// As restic: within the duration of the newest snapshot, not of now.
     @Test func withinCountsBackFromTheNewestSnapshot() {
         let times = ["2025-03-09 08:00", "2026-03-01 10:05", "2026-03-07 09:00", "2026-03-07 08:00", "2026-03-09 08:00"]
-        let within = { (d: String) in BackupDatabase.PrunePolicy(within: BackupDatabase.PrunePolicy.duration(d)!) }
+        let within = { (d: String) in PrunePolicy(within: PrunePolicy.duration(d)!) }
         #expect(kept(within("2d"), times) == ["2026-03-07 09:00", "2026-03-09 08:00"])
         #expect(kept(within("2d1h"), times) == ["2026-03-07 08:00", "2026-03-07 09:00", "2026-03-09 08:00"].sorted())
         #expect(kept(within("1m"), times) == ["2026-03-01 10:05", "2026-03-07 08:00", "2026-03-07 09:00", "2026-03-09 08:00"])
@@ -787,7 +787,7 @@ final class Flag: Sendable {
     }
 
     @Test func durationsAreWrittenAsRestic() {
-        let d = BackupDatabase.PrunePolicy.duration
+        let d = PrunePolicy.duration
         #expect(d("1y6m") == DateComponents(year: 1, month: 6))
         #expect(d("14d12h") == DateComponents(day: 14, hour: 12))
         #expect(d("36h") == DateComponents(hour: 36))

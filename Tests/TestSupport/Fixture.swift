@@ -109,10 +109,10 @@ extension Path {
 
 
 extension BackupDatabase {
-    /// `restoreSnapshot` with text paths in and out.
+    /// `Restorer.restore` with text paths in and out.
     public func restore(_ sid: String, path: String? = nil, to: String? = nil, overwrite: Bool = false,
                  progress: ((Int, Int) -> Void)? = nil) throws -> (restored: [String], failed: [BMError], links: Int, unchanged: [String]) {
-        let r = try restoreSnapshot(sid, path: path.map { Path($0) }, to: to.map { Path($0) }, overwrite: overwrite, progress: progress)
+        let r = try Restorer(self).restore(sid, path: path.map { Path($0) }, to: to.map { Path($0) }, overwrite: overwrite, progress: progress)
         return (r.restored.map(\.text), r.failed, r.links, r.unchanged.map(\.text))
     }
 }

@@ -1,8 +1,13 @@
 import Foundation
 import GRDB
 
-/// `bmlua check` and `bmlua gc`: the catalog against the objects.
-extension BackupDatabase {
+/// `bmlua check` (restic's checker): the catalog read by the rules every
+/// command reads it by, and the objects it names against their sizes and hashes.
+public struct Checker {
+    let session: BackupDatabase
+
+    public init(_ session: BackupDatabase) { self.session = session }
+
     public struct CheckReport {
         public var objectsChecked = 0
         /// Objects whose data was read and hashed.
@@ -46,16 +51,16 @@ extension BackupDatabase {
     /// `progress` hears (objects checked, objects in all) after each object.
     public func check(readData: Bool = false, subset: DataSubset = .all, progress: ((Int, Int) -> Void)? = nil) throws -> CheckReport {
         var report = CheckReport()
-        let integrity = try read(Catalog.integrityCheck)
+        let integrity = try session.read(Catalog.integrityCheck)
         if integrity != "ok" { report.problems.append("catalog: \(integrity)") }
-        report.problems += try read(Self.catalogProblems)
+        report.problems += try session.read(Self.catalogProblems)
         guard report.problems.isEmpty else { return report }   // the objects are checked against a catalog that can be read
         var seen: Set<String> = []
-        let distinct = try read(Catalog.referencedObjects).filter { seen.insert($0.object).inserted }   // shared objects once
+        let distinct = try session.read(Catalog.referencedObjects).filter { seen.insert($0.object).inserted }   // shared objects once
         for (object, size, owner) in distinct {
             report.objectsChecked += 1
             defer { progress?(report.objectsChecked, distinct.count) }
-            guard let st = try objects.status(of: object) else {
+            guard let st = try session.objects.status(of: object) else {
                 report.problems.append("\(owner): object \(object) " + (errno == ENOENT ? "is missing" : "cannot be read: \(String(cString: strerror(errno)))"))
                 continue
             }
@@ -66,9 +71,9 @@ extension BackupDatabase {
             if readData && subset.includes(object) {
                 report.objectsRead += 1
                 do {
-                    let fd = try objects.open(object)
+                    let fd = try session.objects.open(object)
                     defer { Glibc.close(fd) }
-                    let actual = try objects.hash(fd: fd, name: Path(objects.path(of: object)))
+                    let actual = try session.objects.hash(fd: fd, name: Path(session.objects.path(of: object)))
                     if actual != object { report.problems.append("\(owner): object \(object) is corrupt (its data hashes to \(actual))") }
                 } catch {
                     report.problems.append("\(owner): object \(object) cannot be read: \(BMError.wrap(error).message)")
@@ -104,37 +109,4 @@ extension BackupDatabase {
         }
         return problems
     }
-
-    /// Removes objects no backup or version names (left by interrupted or failed
-    /// runs), and browse views no snapshot record names: a `.SID.partial` a
-    /// crash left half-built, or one renamed into place just before a crash
-    /// undid its commit. Their hard links would keep removed data on the disk.
-    /// `progress` hears (objects looked at, objects in all).
-    public func gc(progress: ((Int, Int) -> Void)? = nil) throws -> GCSummary {
-        try write { db in
-            let sids = Set(try Catalog.snapshots(db).map(\.sid))
-            var views = 0
-            let root = try repository.folder(["snapshots"])   // a link there is error 21: nothing is deleted
-            for entry in try root.entries() where !sids.contains(String(decoding: entry.name.bytes, as: UTF8.self)) {
-                if root.removeTree(entry.name) { views += 1 }
-            }
-            let used = Set(try Catalog.referencedObjects(db).map(\.object))
-            var removed = 0
-            var bytes: Int64 = 0
-            let all = objects.allObjects()
-            for (n, id) in all.enumerated() {
-                progress?(n + 1, all.count)
-                guard !used.contains(id) else { continue }
-                let size = (try? objects.status(of: id)).flatMap { $0 }.map { Int64($0.st_size) } ?? 0
-                if objects.remove(id) {
-                    removed += 1
-                    bytes += size
-                }
-            }
-            return GCSummary(removed: removed, bytes: bytes, views: views)
-        }
-    }
-
-    /// The catalog as text, for comparing states (tests, debugging).
-    public func dumpCatalog() throws -> String { try read(Catalog.dump) }
 }

@@ -25,18 +25,18 @@ struct Check: ParsableCommand {
         "Read and verify only a subset of the objects: n/t (part n of t) or x% (a random x percent).",
         discussion: "As restic's: checking 1/7 to 7/7 on seven days reads every object once.", valueName: "n/t|x%"),
         transform: { text in
-            guard let subset = BackupDatabase.DataSubset(text) else {
+            guard let subset = Checker.DataSubset(text) else {
                 throw ValidationError("--read-data-subset wants n/t (e.g. 2/7) or a percentage (e.g. 10%), not '\(text)'")
             }
             return subset
         })
-    var subset: BackupDatabase.DataSubset?
+    var subset: Checker.DataSubset?
 
     func run() throws {
         try global.withDatabase { bd in
             let line = ProgressLine(global)
             let reading = readData || subset != nil
-            let report = try bd.check(readData: reading, subset: subset ?? .all) { done, total in
+            let report = try Checker(bd).check(readData: reading, subset: subset ?? .all) { done, total in
                 line.update("checking", done: done, of: total, "object")
             }
             line.finish()
@@ -62,7 +62,7 @@ struct GC: ParsableCommand {
     func run() throws {
         try global.withDatabase { bd in
             let line = ProgressLine(global)
-            let r = try bd.gc { done, total in line.update("gc", done: done, of: total, "object") }
+            let r = try GarbageCollector(bd).collect { done, total in line.update("gc", done: done, of: total, "object") }
             line.finish()
             if global.json { printJSON(.map(["removed": .integer(Int64(r.removed)), "bytes": .integer(r.bytes), "views": .integer(Int64(r.views))])) }
             global.say("removed \(counted(r.removed, "unused object")) (\(counted(Int(r.bytes), "byte")))" + (r.views > 0 ? " and \(counted(r.views, "leftover browse view"))" : ""))

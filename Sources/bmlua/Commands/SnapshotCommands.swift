@@ -147,12 +147,12 @@ struct SnapshotsCommand: ParsableCommand {
 
         func run() throws {
             try global.withDatabase { bd in
-                let changes = try bd.diffSnapshots(from, to)
+                let changes = try Differ(bd).diff(from, to)
                 if global.json {
                     return printJSON(.list(changes.map { .map(["path": .path($0.path), "change": .string($0.change.rawValue)]) }))
                 }
                 for c in changes { print("\(c.change.mark)    \(printable(c.path))") }
-                let count = { (kind: BackupDatabase.Change) in changes.filter { $0.change == kind }.count }
+                let count = { (kind: Differ.Change) in changes.filter { $0.change == kind }.count }
                 global.say("\(count(.added)) added, \(count(.removed)) removed, \(count(.modified)) modified")
             }
         }
@@ -174,7 +174,7 @@ struct SnapshotsCommand: ParsableCommand {
                 bd.options.stopRequested = Interruption.install()
                 let line = ProgressLine(global)
                 defer { line.finish() }
-                let r = try bd.restoreSnapshot(sid, path: path.map { Path(argument: $0) }, to: to.map { Path(argument: $0) }, overwrite: overwrite) { done, total in
+                let r = try Restorer(bd).restore(sid, path: path.map { Path(argument: $0) }, to: to.map { Path(argument: $0) }, overwrite: overwrite) { done, total in
                     line.update("restoring", done: done, of: total, "file")
                 }
                 line.finish()
@@ -219,7 +219,7 @@ struct Prune: ParsableCommand {
         discussion: "A duration as restic writes it: numbers with y (years), m (months), d (days), h (hours), e.g. 1y6m or 14d12h.",
         valueName: "duration"),
         transform: { text in
-            guard let d = BackupDatabase.PrunePolicy.duration(text) else {
+            guard let d = PrunePolicy.duration(text) else {
                 throw ValidationError("--keep-within wants a duration like 14d, 36h or 1y6m, not '\(text)'")
             }
             return d
@@ -235,11 +235,11 @@ struct Prune: ParsableCommand {
 
     func run() throws {
         try global.withDatabase { bd in
-            let policy = BackupDatabase.PrunePolicy(last: last.value, hourly: hourly.value, daily: daily.value, weekly: weekly.value,
+            let policy = PrunePolicy(last: last.value, hourly: hourly.value, daily: daily.value, weekly: weekly.value,
                                                     monthly: monthly.value, yearly: yearly.value, within: within)
             let profiles = Dictionary(try bd.snapshots().map { ($0.sid, $0.profile) }, uniquingKeysWith: { a, _ in a })
             let line = ProgressLine(global)
-            let r = try bd.prune(policy, profile: profile?.value, dryRun: dryRun, forgetDeleted: forgetDeleted) { done, total in
+            let r = try Retention(bd).prune(policy, profile: profile?.value, dryRun: dryRun, forgetDeleted: forgetDeleted) { done, total in
                 line.update("pruning", done: done, of: total, "version")
             }
             line.finish()

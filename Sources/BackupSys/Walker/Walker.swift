@@ -131,3 +131,11 @@ struct Walker {
         }
     }
 }
+
+extension Walker {
+    /// A profile's walk: its includes and excludes, passing over the repository itself.
+    init(_ profile: Profile, in repository: Repository, until stop: @escaping () -> Bool = { false }) {
+        self.init(includes: profile.include.map { Path($0) }, excludes: profile.exclude, stop: stop)
+        if let repo = repository.identity { passOver[repo] = "the repository itself" }
+    }
+}

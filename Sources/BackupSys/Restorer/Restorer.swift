@@ -1,0 +1,172 @@
+import Foundation
+import GRDB
+import Glibc
+
+/// Puts a snapshot's files, links and folders back (restic's restorer): the
+/// files through restbu and hook 4, each folder reached through its parent's
+/// descriptor.
+public struct Restorer {
+    let session: BackupDatabase
+
+    public init(_ session: BackupDatabase) { self.session = session }
+
+    /// Restores a snapshot's files (those at or under `path` if given) through
+    /// restbu, hooks included (hard-linked ones as links again), then its
+    /// symbolic links and folders as they were (no hook: they have no data):
+    /// to their original places, or under `to` as `<to>/<original absolute
+    /// path>`. Every folder below the restore root is reached through the
+    /// descriptor of its parent, never through a link: a link where a folder
+    /// belongs fails that file (error 12), and no path is too long.
+    /// Returns the paths written (files, then links), the failures, how many
+    /// of those paths are symbolic links, and the files left alone because
+    /// they were already there as the snapshot has them.
+    /// The files are made durable together at the end, not one fsync each.
+    /// `progress` hears (files and links done, in all) after each one.
+    public func restore(_ sid: String, path: Path? = nil, to: Path? = nil, overwrite: Bool = false,
+                        progress: ((Int, Int) -> Void)? = nil)
+        throws -> RestoreSummary
+    {
+        try session.requireRawWithoutHook4()
+        let prefix = path?.absolute
+        var restored: [Path] = [], failed: [BMError] = [], stopped: String?, linksRestored = 0
+        var unchanged: [Path] = []
+        var nothingThere = false
+        var written: [UInt64: Folder] = [:]   // a folder written into, one per file system: synced at the end
+        // One writer lock for the whole restore: no prune removes a version half-way.
+        try session.holdingWriterLock {
+            let selected = { (p: Path) in prefix.map { p.isAtOrUnder($0) } ?? true }
+            let files = try session.snapshotFiles(sid).filter { selected($0.path) }
+            let links = try session.snapshotLinks(sid).filter { selected($0.path) }
+            let folders = try session.read { db in try Catalog.snapshotFolders(db, sid: sid) }.filter { selected($0.path) }
+            let total = files.count + links.count
+            nothingThere = total == 0 && folders.isEmpty
+            guard !nothingThere else { return }
+            let base = try to.map { try Folder.make($0) } ?? Folder.open(.root)
+            let place = { (path: Path) in to.map { $0.absolute.under(path) } ?? path }
+            // What a killed restore left in a folder this one writes into goes.
+            let started = Folder.wallClock()
+            let cursor = FolderCursor(base: base, makingWith: 0o777) { $0.removeStaleTemps(before: started) }
+            // Folders there before anything is written keep their metadata, unless overwritten.
+            let probe = FolderCursor(base: base)
+            let kept = overwrite ? [] : Set(folders.map(\.path).filter { (try? probe.folder($0.components[...])) != nil })
+            /// `restore` answers the path written, or nil for a file left as it was.
+            func attempt(_ path: Path, _ restore: (Folder, Path) throws -> Path?) -> Bool {
+                if session.options.stopRequested() { stopped = "\(restored.count) of \(total) files restored"; return false }
+                defer { progress?(restored.count + unchanged.count + failed.count, total) }
+                do {
+                    let (folder, name) = try cursor.parent(of: path.components)
+                    if let st = try? folder.status(), written[UInt64(st.st_dev)] == nil { written[UInt64(st.st_dev)] = folder }
+                    if let done = try restore(folder, name) { restored.append(done) } else { unchanged.append(place(path)) }
+                } catch {
+                    failed.append(BMError.wrap(error, path: place(path)))
+                }
+                return true
+            }
+            // Without --overwrite, a file already there as the snapshot has it
+            // is left alone, as rsync and restic's --overwrite if-changed leave
+            // it; only one that differs is error 15. Not while hook 4 is set:
+            // what it makes of the stored data is known only by running it.
+            let leavesEqualFiles = try !overwrite && session.hookCode(4) == nil
+            // The first file of a hard-linked group restored is written; the
+            // others become links of it, as they were (no hook fires for them).
+            var hardLinks = HardLinkRestore(base: base)
+            for f in files {
+                guard attempt(f.path, { folder, name in
+                    if leavesEqualFiles, try holds(name, in: folder, backup: f.backup, version: f.version) {
+                        hardLinks.holds(f.path, group: f.hardlink)
+                        return nil
+                    }
+                    if let earlier = hardLinks.earlier(f.hardlink) {
+                        _ = try session.replaceable(name, in: folder, overwrite: overwrite)
+                        try hardLinks.link(name, in: folder, to: earlier, replacing: overwrite)
+                        return folder.path.appending(name)
+                    }
+                    let done = try session.restbu(f.backup, version: f.version, overwrite: overwrite, into: folder, name: name, syncEach: false)
+                    hardLinks.holds(f.path, group: f.hardlink)
+                    return done
+                }) else { return }
+            }
+            let filesRestored = restored.count
+            defer { linksRestored = restored.count - filesRestored }
+            for l in links {
+                guard attempt(l.path, { try restoreLink(l, in: $0, name: $1, overwrite: overwrite) }) else { return }
+            }
+            restoreFolders(folders.filter { !kept.contains($0.path) }, cursor: cursor, place: place, failed: &failed)
+        }
+        // Each new file was renamed into place unsynced: all become durable here.
+        FS.syncFileSystems(holding: Array(written.values))
+        if let stopped { throw Interrupted(stopped) }
+        if nothingThere, let path {
+            throw BMError(10, "snapshot \(sid) has no file at or under \(FS.shown(path))", path: path)
+        }
+        return RestoreSummary(restored: restored, failed: failed, links: linksRestored, unchanged: unchanged)
+    }
+
+    /// Whether `name` in `folder` is a regular file with the bytes, mode and
+    /// mtime that restoring `version` of `backup` would give it (read only if
+    /// its size, mode and mtime say it may).
+    private func holds(_ name: Path, in folder: Folder, backup: Int64, version: Int64) throws -> Bool {
+        guard let st = folder.stat(name), st.st_mode & S_IFMT == S_IFREG else { return false }
+        let copy = try session.read { db in try Catalog.backup(db, index: backup).flatMap { try BackupDatabase.StoredCopy(db, of: $0, version: version) } }
+        guard let data = copy?.data, Int64(st.st_size) == data.size, UInt32(st.st_mode & 0o7777) == data.mode & 0o7777,
+              FS.nanoseconds(st.st_mtim) == data.mtimeNs else { return false }
+        let fd = folder.openFile(name, flags: O_RDONLY | O_NONBLOCK)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        return try session.objects.hash(fd: fd, name: folder.path.appending(name)) == data.object
+    }
+
+    /// Folders come last: the empty ones come back too, and a folder's mode,
+    /// mtime, owner and extended attributes are set once nothing more is
+    /// written into it, on its descriptor. `folders` are those not there
+    /// before (or to be overwritten).
+    private func restoreFolders(_ folders: [SnapshotFolder], cursor: FolderCursor, place: (Path) -> Path, failed: inout [BMError]) {
+        var made: [SnapshotFolder] = []
+        for folder in folders {   // by path: parents first
+            do {
+                _ = try cursor.folder(folder.path.components[...])
+                made.append(folder)
+            } catch {
+                failed.append(BMError.wrap(error, path: place(folder.path)))
+            }
+        }
+        for folder in made.reversed() {   // children first: a parent's mode may close it to them
+            guard let open = try? cursor.folder(folder.path.components[...]) else { continue }
+            if Owner.canGiveAway { fchown(open.fd, folder.owner.uid, folder.owner.gid) }   // before the mode: chown clears set-id bits
+            folder.xattrs?.apply(to: open.fd)
+            fchmod(open.fd, mode_t(folder.mode))
+            var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), FS.timespecOf(folder.mtimeNs)]
+            futimens(open.fd, &times)
+        }
+    }
+
+    /// A link is put back as a link, whatever it points to.
+    /// A link already there saying what the snapshot's says is left alone, as a file is.
+    private func restoreLink(_ link: SnapshotLink, in folder: Folder, name: Path, overwrite: Bool) throws -> Path? {
+        if !overwrite, let st = folder.stat(name), st.st_mode & S_IFMT == S_IFLNK,
+           (try? folder.linkTarget(name, size: Int(st.st_size) + 1)) == link.target {
+            return nil
+        }
+        _ = try session.replaceable(name, in: folder, overwrite: overwrite)
+        try folder.replace(name, replacing: overwrite) { dir, temp in
+            guard link.target.withCString({ t in temp.withCString { symlinkat(t, dir, $0) } }) == 0 else { return -1 }
+            temp.withCString { t in
+                if Owner.canGiveAway { _ = fchownat(dir, t, link.owner.uid, link.owner.gid, AT_SYMLINK_NOFOLLOW) }
+                var times = [timespec(tv_sec: 0, tv_nsec: Int(UTIME_OMIT)), FS.timespecOf(link.mtimeNs)]
+                _ = utimensat(dir, t, &times, AT_SYMLINK_NOFOLLOW)
+            }
+            return 0
+        }
+        return folder.path.appending(name)
+    }
+}
+
+/// What a restore of a snapshot did: the files written, the ones that
+/// failed (each with its error), the symbolic links made, and the files
+/// already there as the snapshot has them.
+public struct RestoreSummary {
+    public var restored: [Path]
+    public var failed: [BMError]
+    public var links: Int
+    public var unchanged: [Path]
+}
