@@ -1,12 +1,12 @@
 /// A failure of Lua code run by the host. `kind` says what failed; the host
-/// gives each kind its own error number (`rawValue` is bmlua's, 30–34).
+/// gives each kind its own error number.
 public struct LuaError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: Int, Sendable {
-        case runtime = 30       // the code raised an error
-        case wrongType = 31     // bhout/bhout2 of the wrong type
-        case timeLimit = 32
-        case memoryLimit = 33
-        case syntax = 34        // the code does not compile
+    public enum Kind: Sendable {
+        case runtime        // the code raised an error
+        case wrongType      // bhout/bhout2 of the wrong type
+        case timeLimit
+        case memoryLimit
+        case syntax         // the code does not compile
     }
 
     /// What the Lua code raised, so that it can travel back to Lua unchanged:
@@ -30,7 +30,6 @@ public struct LuaError: Error, CustomStringConvertible, Sendable {
         self.raised = raised ?? .string(Array(message.utf8))
     }
 
-    public var code: Int { kind.rawValue }
     public var description: String { message }
 }
 

@@ -156,7 +156,7 @@ public final class LuaVM {
         return ref
     }
 
-    /// Checks that `code` compiles, without running it (error 34 if not).
+    /// Checks that `code` compiles, without running it (a `.syntax` error if not).
     public func checkSyntax(_ code: String, chunkName: String) throws {
         try load(code, chunkName: chunkName, on: current)
         bmlua_pop(current, 1)

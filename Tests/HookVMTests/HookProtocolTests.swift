@@ -87,16 +87,16 @@ let errorHook = HookSignature(bhout: .number, bhout2: .string)
     @Test func wrongOutputTypeIsError31() {
         let vm = LuaVM()
         let e = #expect(throws: LuaError.self) { try vm.callHook(1, code: "bhout = 42", bhin: [], returns: fileHook) }
-        #expect(e?.code == 31)
+        #expect(e?.kind == .wrongType)
         #expect(e?.message.contains("bhout must be a string") == true)
         let e2 = #expect(throws: LuaError.self) { try vm.callHook(9, code: "bhout2 = {}", bhin: [], returns: errorHook) }
-        #expect(e2?.code == 31)
+        #expect(e2?.kind == .wrongType)
     }
 
     @Test func codeThatDoesNotCompileIsError34WithItsLine() {
         let vm = LuaVM()
         let e = #expect(throws: LuaError.self) { try vm.callHook(3, code: "local a = 1\nlocal b = = 2", bhin: [], returns: fileHook) }
-        #expect(e?.code == 34)
+        #expect(e?.kind == .syntax)
         #expect(e?.message.hasPrefix("hook3:2:") == true, "\(e?.message ?? "")")
     }
 
@@ -105,14 +105,14 @@ let errorHook = HookSignature(bhout: .number, bhout2: .string)
         let dumped = try vm.run("return string.dump(function() return 1 end)", chunkName: "=t")[0]
         let code = String(decoding: dumped.bytesValue!, as: UTF8.self)
         let e = #expect(throws: LuaError.self) { try vm.callHook(1, code: code, bhin: [], returns: fileHook) }
-        #expect(e?.code == 34)
+        #expect(e?.kind == .syntax)
     }
 
     @Test func runtimeErrorsNameTheHookAndThePlace() throws {
         let vm = LuaVM()
         try vm.define("hdtstamp", code: "local h = ...\nlocal t = nil\nreturn t.x")
         let e = #expect(throws: LuaError.self) { try vm.callHook(3, code: "hdtstamp(3)", bhin: [], returns: fileHook) }
-        #expect(e?.code == 30)
+        #expect(e?.kind == .runtime)
         #expect(e?.message.hasPrefix("hook3: hdtstamp:3: attempt to index a nil value") == true, "\(e?.message ?? "")")
     }
 
@@ -132,7 +132,7 @@ let errorHook = HookSignature(bhout: .number, bhout2: .string)
     @Test func osExitIsRemoved() throws {
         let vm = LuaVM()
         let e = #expect(throws: LuaError.self) { try vm.callHook(1, code: "os.exit(3)", bhin: [], returns: fileHook) }
-        #expect(e?.code == 30)
+        #expect(e?.kind == .runtime)
         #expect(try vm.run("return os.exit, os.time ~= nil", chunkName: "=t") == [.nil, true])
     }
 

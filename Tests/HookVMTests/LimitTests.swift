@@ -10,7 +10,7 @@ import Testing
         let vm = LuaVM(limits: .init(time: 0.5))
         vm.setWatchdogClock(steppingClock)
         let error = #expect(throws: LuaError.self) { try vm.callHook(1, code: code, bhin: [], returns: fileHook) }
-        #expect(error?.code == 32)
+        #expect(error?.kind == .timeLimit)
         #expect(error?.message.hasPrefix("hook1: time limit exceeded") == true)
         // The state is usable afterwards, and the next call has its own full budget.
         #expect(try vm.callHook(1, code: "bhout = 'ok'", bhin: [], returns: fileHook).bhout == "ok")
@@ -28,7 +28,7 @@ import Testing
     func codeInACoroutineStopsWithError32(code: String) throws {
         let vm = LuaVM(limits: .init(time: 0.5))
         let error = #expect(throws: LuaError.self) { try vm.callHook(1, code: code, bhin: [], returns: fileHook) }
-        #expect(error?.code == 32, "\(String(describing: error))")
+        #expect(error?.kind == .timeLimit, "\(String(describing: error))")
         #expect(try vm.callHook(1, code: "bhout = coroutine.wrap(function() return 'ok' end)()", bhin: [], returns: fileHook).bhout == "ok")
     }
 
@@ -54,7 +54,7 @@ import Testing
         let error = #expect(throws: LuaError.self) {
             try vm.callHook(1, code: code + " bhout = 'waited it out'", bhin: [], returns: fileHook)
         }
-        #expect(error?.code == 32, "\(String(describing: error))")
+        #expect(error?.kind == .timeLimit, "\(String(describing: error))")
         usleep(100_000)
         for marker in leftovers { #expect(processes(marker).isEmpty, "still running: \(marker)") }
     }
@@ -88,7 +88,7 @@ import Testing
         for code in ["local t = {} for i = 1, 1e9 do t[i] = {i} end",
                      "local t = {} for i = 1, 1e9 do pcall(function() t[#t + 1] = string.rep('x', 100) .. i end) end"] {
             let e = #expect(throws: LuaError.self) { try vm.callHook(1, code: code, bhin: [], returns: fileHook) }
-            #expect(e?.code == 33)
+            #expect(e?.kind == .memoryLimit)
             #expect(vm.memoryInUse < 8 << 20, "garbage was collected")
             #expect(try vm.callHook(1, code: "local t = {} for i = 1, 1000 do t[i] = i end bhout = tostring(#t)", bhin: [], returns: fileHook).bhout == "1000")
         }
@@ -105,11 +105,11 @@ import Testing
         let vm = LuaVM(limits: .init(time: 0.3))
         vm.register("inner") { _ in _ = try vm.callHook(2, code: "while true do end", bhin: [], returns: HookSignature()); return [] }
         let e = #expect(throws: LuaError.self) { try vm.callHook(1, code: "pcall(inner) while true do end", bhin: [], returns: fileHook) }
-        #expect(e?.code == 32)
+        #expect(e?.kind == .timeLimit)
         // The same from inside a coroutine, whose thread the inner hook then runs on.
         let inCoroutine = "coroutine.wrap(function() pcall(inner) local t = os.time() while os.time() - t < 3 do end end)()"
         let e2 = #expect(throws: LuaError.self) { try vm.callHook(1, code: inCoroutine, bhin: [], returns: fileHook) }
-        #expect(e2?.code == 32)
+        #expect(e2?.kind == .timeLimit)
     }
 
     /// Ctrl-C in `bmlua shell`, `run`, `eval`: the running code stops with
@@ -191,7 +191,7 @@ enum WatchdogClock {
         // the grace period that would end the process.
         let endless = "while true do advance(10) local t = os.clock() while os.clock() - t < 0.01 do end end"
         let e = #expect(throws: LuaError.self) { try vm.callHook(1, code: endless, bhin: [], returns: fileHook) }
-        #expect(e?.code == 32)
+        #expect(e?.kind == .timeLimit)
         #expect(e?.message.hasPrefix("hook1: time limit exceeded (0.5 s)") == true, "\(String(describing: e))")
         #expect(try vm.callHook(1, code: "bhout = 'ok'", bhin: [], returns: fileHook).bhout == "ok")
     }

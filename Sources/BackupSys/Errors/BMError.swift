@@ -46,9 +46,20 @@ public struct BMError: Error, CustomStringConvertible, LuaRaisable, Equatable {
         return e
     }
 
-    /// A hook failure (HookVM's errors 30–34) as a BMError.
+    /// A hook failure as a BMError: each kind of Lua failure has its number, 30–34.
     public init(_ e: LuaError, path: Path = "") {
-        self.init(number: e.code, message: "\(ErrorTable.message(for: e.code)!): \(e.message)", path: path)
+        let number = Self.number(of: e.kind)
+        self.init(number: number, message: "\(ErrorTable.message(for: number)!): \(e.message)", path: path)
+    }
+
+    public static func number(of kind: LuaError.Kind) -> Int {
+        switch kind {
+        case .runtime: 30
+        case .wrongType: 31
+        case .timeLimit: 32
+        case .memoryLimit: 33
+        case .syntax: 34
+        }
     }
 
     /// Any error as a BMError: Lua errors keep their number, others become 5 or 20.

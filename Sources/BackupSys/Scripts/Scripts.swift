@@ -30,7 +30,7 @@ extension BackupDatabase {
             vm.clearTemp()
             if e.interrupted { throw Interrupted("the Lua code stopped (an operation it was in is rolled back)") }
             // A script is no hook: its Lua errors say so (the number stays 30).
-            throw e.code == 30 ? BMError(number: 30, message: "Lua error in the script: \(e.message)") : BMError(e)
+            throw e.kind == .runtime ? BMError(number: 30, message: "Lua error in the script: \(e.message)") : BMError(e)
         }
         if openInLua {
             try storeBhooks(vm[global: "bhooks"])

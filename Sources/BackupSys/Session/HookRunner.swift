@@ -75,7 +75,7 @@ extension BackupDatabase {
             trace(n, bhin, "bhout=\(out.bhout) bhout2=\(out.bhout2)", since: start)
             return out
         } catch let e as LuaError {
-            trace(n, bhin, "error \(e.code): \(e.message)", since: start)
+            trace(n, bhin, "error \(BMError.number(of: e.kind)): \(e.message)", since: start)
             throw BMError(e, path: bhin.first?.pathValue ?? "")
         } catch var e as BMError {
             // Named like a Lua error in a hook: `hook3: hdtstamp:7`.
