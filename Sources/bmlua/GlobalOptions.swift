@@ -79,8 +79,8 @@ struct GlobalOptions: ParsableArguments {
 
     /// What a command changed: `line` for people, `value` with --json (scripts
     /// parse stdout, so a command that changes something never prints nothing).
-    func report(_ line: String, json value: LuaValue) {
-        if json { printJSON(value) } else { say(line) }
+    func report(_ line: String, json value: some Encodable) throws {
+        if json { try printJSON(value) } else { say(line) }
     }
 }
 
@@ -102,7 +102,6 @@ func readTextFile(_ path: String) throws -> String {
     do { return try String(contentsOfFile: path, encoding: .utf8) } catch { throw CommandFailure(BMError(10, "cannot read \(path)", path: path)) }
 }
 
-func printJSON(_ v: LuaValue) { print(JSON.encode(v)) }
 
 /// "1 file", "2 files": counts in text output read as English.
 func counted(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
@@ -133,67 +132,10 @@ func reviewable(_ code: String) -> String {
 func printable(_ s: String) -> String { Path(s).description }
 func printable(_ v: LuaValue) -> String { v.bytesValue.map { Path.escaped($0) } ?? v.description }
 
+/// JSON arguments (`hooks test --bhin`), read back as --json writes names.
 enum JSON {
-    static func encode(_ v: LuaValue) -> String {
-        switch v {
-        case .nil: return "null"
-        case .boolean(let b): return b ? "true" : "false"
-        case .integer(let i): return String(i)
-        case .number(let d): return d.isFinite ? "\(d)" : "null"
-        case .string(let b): return quote(b)
-        case .list(let a): return "[" + a.map(encode).joined(separator: ", ") + "]"
-        case .map(let m):
-            let items = m.map { (key: $0.key.bytesValue ?? Array($0.key.description.utf8), value: $0.value) }
-                .sorted { $0.key.lexicographicallyPrecedes($1.key) }
-            return "{" + items.map { quote($0.key) + ": " + encode($0.value) }.joined(separator: ", ") + "}"
-        case .opaque(let r): return quote("<\(r.type.rawValue)>")
-        }
-    }
-
-    static func quote(_ s: String) -> String { "\"" + escaped(s, quotes: true) + "\"" }
-
-    /// A Lua string (a name: any bytes) as a JSON string, losslessly: UTF-8 as
-    /// text, and each byte that is not part of a UTF-8 character as a lone
-    /// surrogate `\udc80`…`\udcff` — Python's "surrogateescape" and borg's
-    /// convention, so `os.fsencode(json.loads(s))` gives back the exact bytes.
-    static func quote(_ bytes: [UInt8]) -> String {
-        var out = "\"", offset = 0
-        var parser = Unicode.UTF8.ForwardParser()
-        var input = bytes.makeIterator()
-        while true {
-            switch parser.parseScalar(from: &input) {
-            case .valid(let encoded):
-                out += escaped(String(Unicode.UTF8.decode(encoded)), quotes: true)
-                offset += encoded.count
-            case .error(let length):
-                for b in bytes[offset..<offset + length] { out += String(format: "\\u%04x", 0xDC00 + UInt32(b)) }
-                offset += length
-            case .emptyInput:
-                return out + "\""
-            }
-        }
-    }
-
-    /// Control characters escaped; with `quotes`, `"` and `\` too.
-    static func escaped(_ s: String, quotes: Bool) -> String {
-        var out = ""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"" where quotes: out += "\\\""
-            case "\\" where quotes: out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out
-    }
-
-    /// JSON text to a Lua value (objects become maps, arrays lists).
     /// JSON text to a Lua value (objects become maps, arrays lists). Strings
-    /// come back as the bytes `quote` wrote: a lone surrogate `\udc80`…`\udcff`
+    /// come back as the bytes --json wrote: a lone surrogate `\udc80`…`\udcff`
     /// is that byte, and so is a byte of the argument that was not UTF-8.
     static func decode(_ text: String) throws -> LuaValue {
         try JSONDecoder().decode(Decoded.self, from: Data(byteEscapes(text).utf8)).value

@@ -201,7 +201,7 @@ import TestSupport
             case "bhook": _ = try bd.bhooks()
             case "routine": _ = try bd.routines()
             case "field": _ = try bd.fields()
-            default: _ = try bd.describeAll()
+            default: _ = try bd.backups()
             }
         }
     }
@@ -220,7 +220,7 @@ import TestSupport
         let f = try Fixture()
         let i = try f.bd.newbu(try f.file("a.txt", "a"))
         try craft(f, "UPDATE backup SET size = 'lots', object = 'not-hex' WHERE idx = \(i)")
-        let e = expectError(21) { _ = try f.bd.describeAll() }
+        let e = expectError(21) { _ = try f.bd.backups() }
         #expect(e?.message.contains("catalog table backup, row \(i)") == true, "\(e?.message ?? "")")
     }
 }
@@ -232,7 +232,7 @@ import TestSupport
         try s.f.hook(1, "bm.log('ran')")
         chmod(s.f.root, 0o777)
         expectError(36) { _ = try s.run() }
-        #expect(try s.f.bd.snapshots().isEmpty && s.f.bd.describeAll().isEmpty)
+        #expect(try s.f.bd.snapshots().isEmpty && s.f.bd.backups().isEmpty)
         #expect(try s.reasons() == ["7", "1", "4(5)", "2", "8"])
     }
 }
@@ -310,7 +310,7 @@ import TestSupport
         r.options.diagnostics = { said.lines.append($0) }
         let first = try r.run()
         #expect(first.newFiles == 1, "\(first.errors)")
-        #expect(try f.bd.describeAll().compactMap { $0.field("path").pathValue }.allSatisfy { !$0.isAtOrUnder(Path(f.root)) })
+        #expect(try f.bd.backups().map(\.path).allSatisfy { !$0.isAtOrUnder(Path(f.root)) })
         #expect(said.lines.contains("bmlua: skipped \(f.root): the repository itself"), "\(said.lines)")
         r.now = { Date(timeIntervalSinceNow: 60) }   // a new snapshot would have a new sid
         #expect(try r.run().sid == nil, "the second run finds nothing new")

@@ -115,7 +115,7 @@ import TestSupport
         let summary = try s.run(batchSize: 1)
         #expect(summary.failedFiles == 2 && summary.newFiles == 2, "\(summary.errors)")
         #expect(summary.errors.allSatisfy { $0.hasPrefix("error 12:") }, "\(summary.errors)")
-        #expect(try s.f.bd.describeAll().count == 2)
+        #expect(try s.f.bd.backups().count == 2)
     }
 
     /// A hook sees a name as its exact bytes, and a bhout that is not UTF-8 names the file it stores.
@@ -171,7 +171,7 @@ import TestSupport
         let b = try bd.resolve(Path("/home/u/café.txt"))
         #expect(b.index == 7 && b.name == Path("café.txt") && b.group == 1 && b.data.object == id && b.data.size == 8)
         #expect(try bd.versions(of: 7).map { "\($0.index) \($0.data.object == id) \($0.comment)" } == ["1 true first"])
-        #expect(try bd.fieldValues("tag", owner: 7).map(\.1) == [.integer(42)])
+        #expect(try bd.fieldValues("tag", owner: 7).map(\.value) == [.integer(42)])
         #expect(try bd.snapshotFiles("20260101-000000-001").map(\.path) == [Path("/home/u/café.txt")])
         #expect(try bd.snapshotLinks("20260101-000000-001").map { [$0.path, $0.target] } == [[Path("/home/u/link"), Path("café.txt")]])
         let r = try Restorer(bd).restore("20260101-000000-001", to: Path(f.base + "/out"))

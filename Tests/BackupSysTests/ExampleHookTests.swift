@@ -48,11 +48,11 @@ import TestSupport
         }
         let path = try f.file("a.txt", "x")
         let i = try f.bd.newbu(path)
-        let first = try f.bd.describe(i).field("fields").field("DTStamp").stringValue
+        let first = try f.bd.details(i).fields.first { $0.name == "DTStamp" }?.value.stringValue
         #expect(first?.hasPrefix(stamp()) == true, "\(first ?? "nil")")
-        try f.bd.setFieldValue("DTStamp", owner: i, "old")
+        try f.bd.setFieldValue("DTStamp", owner: i, .string(Array("old".utf8)))
         try f.bd.updbu(i)
-        let second = try f.bd.describe(i).field("fields").field("DTStamp").stringValue
+        let second = try f.bd.details(i).fields.first { $0.name == "DTStamp" }?.value.stringValue
         #expect(second?.hasPrefix(stamp()) == true, "\(second ?? "nil")")
     }
 
@@ -154,8 +154,9 @@ import TestSupport
             """, name: "=t")
         #expect(r == ["team", false, 19, false, 5, 2])
         // A backup's fields are its own d values and its group's g values.
-        #expect(try f.bd.describe(i).field("fields") == .map(["Owner": "team", "Stars": 5]))
-        #expect(try f.bd.describe(other).field("fields") == .map([:]))
+        #expect(try f.bd.details(i).fields.map(\.name) == ["Owner", "Stars"])
+        #expect(try f.bd.details(i).fields.map(\.value) == [.string(Array("team".utf8)), .integer(5)])
+        #expect(try f.bd.details(other).fields.isEmpty)
     }
 
     @Test func operationsFromLuaAndTheirErrors() throws {

@@ -162,7 +162,7 @@ import TestSupport
         let path = try f.file("a.txt", "x")
         try f.hook(1, "bhout = 7")
         expectError(31) { try f.bd.newbu(path) }
-        #expect(try f.bd.describeAll().isEmpty)
+        #expect(try f.bd.backups().isEmpty)
     }
 
     @Test func globalsSetByOneHookAreSeenByTheNext() throws {

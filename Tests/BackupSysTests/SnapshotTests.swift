@@ -132,7 +132,7 @@ final class SnapshotFixture {
         #expect(throws: Interrupted.self) { _ = try s.run(batchSize: 1) { FS.exists(flag) } }
         #expect(try s.reasons() == ["7", "1", "4(5)", "2", "8"])
         #expect(try s.recorded()[2].argv[4].hasPrefix("interrupted: no snapshot recorded"))
-        #expect(try s.f.bd.snapshots().isEmpty && s.f.bd.describeAll().count == 1)
+        #expect(try s.f.bd.snapshots().isEmpty && s.f.bd.backups().count == 1)
         #expect(try Checker(s.f.bd).check(readData: true).ok)
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.f.root + "/tmp").isEmpty)
 
@@ -203,7 +203,7 @@ final class SnapshotFixture {
         let e = expectError(5) { _ = try s.run() }
         #expect(e?.message.contains("none of profile 1's include paths exists") == true, "\(String(describing: e))")
         #expect(try s.reasons() == ["7", "1", "4(5)", "2", "8"])
-        #expect(try s.f.bd.snapshots().isEmpty && s.f.bd.describeAll().isEmpty)
+        #expect(try s.f.bd.snapshots().isEmpty && s.f.bd.backups().isEmpty)
 
         s.resetCalls()
         s.config = ProfileConfig(path: s.config.path, profiles: [Profile(id: 1, name: "Main profile", include: gone + [s.tree])])
@@ -216,7 +216,7 @@ final class SnapshotFixture {
         let s = try SnapshotFixture(callbackScript: "[ \"$3\" = 1 ] && exit 1")
         expectError(7) { _ = try s.run() }
         #expect(try s.reasons() == ["7", "1", "8"])
-        #expect(try s.f.bd.snapshots().isEmpty && s.f.bd.describeAll().isEmpty)
+        #expect(try s.f.bd.snapshots().isEmpty && s.f.bd.backups().isEmpty)
     }
 
     @Test func vetoOnReason7() throws {
@@ -373,7 +373,7 @@ final class SnapshotFixture {
         #expect(try s.f.bd.snapshotLinks(sid).map { [$0.path.text, $0.target.text] } == [[s.tree + "/rel", "sub/b.txt"],
                                                                             [s.tree + "/sub/dangling", "/nowhere/at all"]])
         #expect(try s.f.bd.snapshots().first?.links == 2)
-        #expect(try s.f.bd.describeAll().count == 2)   // no backup for a link
+        #expect(try s.f.bd.backups().count == 2)   // no backup for a link
         // The browse view holds the links themselves; the relative one resolves inside the view.
         let view = s.f.root + "/snapshots/" + sid + s.tree
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: view + "/rel") == "sub/b.txt")
@@ -488,7 +488,7 @@ final class SnapshotFixture {
         try s.f.hook(1, "error('no hook in a dry run')")
         let first = try s.plan()
         #expect(first.new.map(\.baseName.text) == ["a.txt", "b.txt"] && first.changed.isEmpty && first.bytes == 9)
-        #expect(try s.f.bd.describeAll().isEmpty && s.recorded().isEmpty)
+        #expect(try s.f.bd.backups().isEmpty && s.recorded().isEmpty)
         try s.f.hook(1, "")
         _ = try s.run(at: Date(timeIntervalSinceNow: -60))
         try s.write("a.txt", "alpha, edited")
@@ -669,8 +669,8 @@ final class SnapshotFixture {
         s.config = ProfileConfig(path: s.config.path, profiles: [Profile(id: 1, name: "Main profile", include: [s.tree], exclude: ["*.tmp", s.tree + "/sub"])])
         let sid = try #require(try s.run().sid)
         #expect(try s.f.bd.snapshotFiles(sid).map { $0.path.baseName.text } == ["a.txt"])
-        let all = try s.f.bd.describeAll()
-        #expect(!all.isEmpty && all.allSatisfy { $0.field("group") == 1 })
+        let all = try s.f.bd.backups()
+        #expect(!all.isEmpty && all.allSatisfy { $0.group == 1 })
     }
 
     @Test func pruneKeepsWhatKeptSnapshotsUseAndFiresHook8() throws {

@@ -156,42 +156,42 @@ enum Catalog {
         try db.execute(sql: "INSERT INTO field (name, type) VALUES (?, ?)", arguments: [f.name, f.kind.rawValue])
     }
 
-    static func fieldValue(_ db: Database, field: String, owner: Int64) throws -> LuaValue {
+    static func fieldValue(_ db: Database, field: String, owner: Int64) throws -> FieldValue? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT kind, value FROM field_value WHERE field = ? AND owner = ?"),
-                                         arguments: [field, owner]) else { return .nil }
+                                         arguments: [field, owner]) else { return nil }
         return StoredValue.decode(kind: try RowReader(row: row, table: "field_value").value(0, "kind"), row[1])
     }
 
-    static func setFieldValue(_ db: Database, field: String, owner: Int64, _ v: LuaValue) throws {
-        if v.isNil {
+    static func setFieldValue(_ db: Database, field: String, owner: Int64, _ v: FieldValue?) throws {
+        guard let v else {
             try db.cachedStatement(sql: "DELETE FROM field_value WHERE field = ? AND owner = ?").execute(arguments: [field, owner])
             return
         }
-        let (kind, value) = try StoredValue.encode(v)
+        let (kind, value) = StoredValue.encode(v)
         try db.cachedStatement(sql: "INSERT OR REPLACE INTO field_value (field, owner, kind, value) VALUES (?, ?, ?, ?)")
             .execute(arguments: [field, owner, kind, value])
     }
 
     /// Every value of one field: owner → value.
-    static func fieldValues(_ db: Database, field: String) throws -> [(owner: Int64, value: LuaValue)] {
+    static func fieldValues(_ db: Database, field: String) throws -> [FieldEntry] {
         try Row.fetchAll(db, sql: "SELECT owner, kind, value FROM field_value WHERE field = ? ORDER BY owner", arguments: [field])
             .map { row in
                 let r = RowReader(row: row, table: "field_value")
-                return (try r.value(0, "owner"), StoredValue.decode(kind: try r.value(1, "kind"), row[2]))
+                return FieldEntry(owner: try r.value(0, "owner"), value: StoredValue.decode(kind: try r.value(1, "kind"), row[2]))
             }
     }
 
     /// The field values that apply to one backup, by field name: its own `d`
     /// values and its group's `g` values (field names are unique across types).
-    static func fieldValues(_ db: Database, backup: Int64, group: Int64) throws -> [String: LuaValue] {
+    static func fieldValues(_ db: Database, backup: Int64, group: Int64) throws -> [(name: String, value: FieldValue)] {
         let rows = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT v.field, v.kind, v.value FROM field_value v JOIN field f ON f.name = v.field
             WHERE v.owner IN (?1, ?2) AND ((f.type = 'd' AND v.owner = ?1) OR (f.type = 'g' AND v.owner = ?2))
             """), arguments: [backup, group])
-        return try Dictionary(rows.map { row in
+        return try rows.compactMap { row in
             let r = RowReader(row: row, table: "field_value")
-            return (try r.value(0, "field") as String, StoredValue.decode(kind: try r.value(1, "kind"), row[2]))
-        }, uniquingKeysWith: { a, _ in a })
+            return try StoredValue.decode(kind: try r.value(1, "kind"), row[2]).map { (try r.value(0, "field") as String, $0) }
+        }.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
     }
 
     // MARK: Hooks, routines, settings

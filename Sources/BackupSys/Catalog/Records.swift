@@ -221,27 +221,41 @@ public struct SnapshotFolder: Sendable, Equatable {
     var shape: Shape { Shape(mode: mode, owner: owner, xattrs: xattrs) }
 }
 
-/// Field values are Lua strings, numbers or booleans; stored with their kind.
+/// A field's value as the catalog keeps it: what a Lua field may hold, a
+/// string (bytes), an integer, a number or a boolean. No value is nil.
+public enum FieldValue: Equatable, Sendable {
+    case string([UInt8])
+    case integer(Int64)
+    case number(Double)
+    case boolean(Bool)
+
+    /// A string value as text (bytes that are not UTF-8 replaced); nil for the others.
+    public var stringValue: String? {
+        if case .string(let b) = self { return String(decoding: b, as: UTF8.self) }
+        return nil
+    }
+}
+
+/// Field values stored with their kind.
 enum StoredValue {
-    static func encode(_ v: LuaValue) throws -> (kind: String, value: DatabaseValue) {
+    static func encode(_ v: FieldValue) -> (kind: String, value: DatabaseValue) {
         switch v {
         case .string(let b): return ("s", Data(b).databaseValue)
         case .integer(let i): return ("i", i.databaseValue)
         case .number(let d): return ("n", d.databaseValue)
         case .boolean(let b): return ("b", (b ? 1 : 0).databaseValue)
-        default: throw BMError(22, "a field value must be a string, number or boolean, not a \(v.type.rawValue)")
         }
     }
 
-    static func decode(kind: String, _ value: DatabaseValue) -> LuaValue {
+    static func decode(kind: String, _ value: DatabaseValue) -> FieldValue? {
         switch (kind, value.storage) {
         case ("s", .blob(let d)): return .string([UInt8](d))
-        case ("s", .string(let s)): return .string(s)
+        case ("s", .string(let s)): return .string(Array(s.utf8))
         case ("i", .int64(let i)): return .integer(i)
         case ("n", .double(let d)): return .number(d)
         case ("n", .int64(let i)): return .number(Double(i))
         case ("b", .int64(let i)): return .boolean(i != 0)
-        default: return .nil
+        default: return nil
         }
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import HookVM
 
 /// Extended data: named fields with a value per backup or per group.
 extension BackupDatabase {
@@ -14,33 +13,27 @@ extension BackupDatabase {
 
     public func fields() throws -> [Field] { try read(Catalog.fields) }
 
-    public func fieldValues(_ name: String, owner: Int64?) throws -> [(Int64, LuaValue)] {
+    /// The values of a field: every one set, or that of one owner (nil if it has none).
+    public func fieldValues(_ name: String, owner: Int64?) throws -> [FieldEntry] {
         try read { db in
             guard try Catalog.field(db, name: name) != nil else { throw BMError(18, "no field \(name)") }
-            if let owner { return [(owner, try Catalog.fieldValue(db, field: name, owner: owner))] }
-            return try Catalog.fieldValues(db, field: name).map { ($0.owner, $0.value) }
+            if let owner { return [FieldEntry(owner: owner, value: try Catalog.fieldValue(db, field: name, owner: owner))] }
+            return try Catalog.fieldValues(db, field: name)
         }
     }
 
-    public func setFieldValue(_ name: String, owner: Int64, _ value: LuaValue) throws {
+    /// Sets (or with nil removes) the value of a field for a backup or a group.
+    public func setFieldValue(_ name: String, owner: Int64, _ value: FieldValue?) throws {
         try write { db in
             guard let f = try Catalog.field(db, name: name) else { throw BMError(18, "no field \(name)") }
             if f.kind == .backup, try Catalog.backup(db, index: owner) == nil { throw BMError(13, "no backup has index \(owner)") }
             try Catalog.setFieldValue(db, field: name, owner: owner, value)
         }
     }
+}
 
-    public func describe(_ index: Int64) throws -> LuaValue {
-        let b = try backup(index)
-        return try read { try describe(b, $0, versions: true) }
-    }
-
-    /// Every backup, or those of files at or under `folder`.
-    public func describeAll(under folder: Path? = nil) throws -> [LuaValue] {
-        let folder = folder?.absolute
-        return try read { db in
-            try Catalog.backups(db).filter { b in folder.map { b.path.isAtOrUnder($0) } ?? true }
-                .map { try describe($0, db, versions: false) }
-        }
-    }
+/// One owner's value of a field (a backup's index, or a group's number).
+public struct FieldEntry: Sendable, Equatable {
+    public var owner: Int64
+    public var value: FieldValue?
 }

@@ -88,12 +88,12 @@ enum LuaAPI {
         api("fieldget", in: "bm") { args in
             try requireOpen("bfvar")
             let (name, owner) = try (string(args, 0, "bfvar"), integer(args, 1, "bfvar index"))
-            return [try bd.read { try Catalog.fieldValue($0, field: name, owner: owner) }]
+            return [LuaValue(try bd.read { try Catalog.fieldValue($0, field: name, owner: owner) })]
         }
         api("fieldset", in: "bm") { args in
             try requireOpen("bfvar")
             let (name, owner) = try (string(args, 0, "bfvar"), integer(args, 1, "bfvar index"))
-            let value = args.count > 2 ? args[2] : .nil
+            let value = try FieldValue.fromLua(args.count > 2 ? args[2] : .nil)
             try bd.write { db in
                 guard let field = try Catalog.field(db, name: name) else { throw BMError(18, "no field \(name)") }
                 if field.kind == .backup, try Catalog.backup(db, index: owner) == nil {
@@ -157,10 +157,10 @@ enum LuaAPI {
             return []
         }
         api("delver") { args in try bd.delver(try index(args, 0), try integer(args, 1, "version")); return [] }
-        api("backups") { _ in [.list(try bd.read { db in try Catalog.backups(db).map { try bd.describe($0, db, versions: true) } })] }
+        api("backups") { _ in [.list(try bd.read { db in try Catalog.backups(db).map { LuaValue(try bd.details($0, db, versions: true)) } })] }
         api("backup") { args in
             let b = try bd.backup(try index(args, 0))
-            return [try bd.read { try bd.describe(b, $0, versions: true) }]
+            return [LuaValue(try bd.read { try bd.details(b, $0, versions: true) })]
         }
 
         // MARK: helpers
@@ -277,9 +277,12 @@ extension BackupDatabase {
             throw BMError(e)
         }
     }
+}
 
-    /// A backup as `show --json` and `backup(i)` present it.
-    func describe(_ b: Backup, _ db: Database, versions: Bool) throws -> LuaValue {
+extension LuaValue {
+    /// A backup as `backup(i)` gives it to Lua.
+    init(_ d: BackupDetails) {
+        let b = d.backup
         var m: [LuaValue: LuaValue] = [
             "index": .integer(b.index), "name": .path(b.name), "path": .path(b.path),
             "group": .integer(b.group), "stored_away": .boolean(b.storedAway), "size": .integer(b.data.size),
@@ -290,16 +293,39 @@ extension BackupDatabase {
             m["uid"] = .integer(Int64(owner.uid))
             m["gid"] = .integer(Int64(owner.gid))
         }
-        var fields: [LuaValue: LuaValue] = [:]
-        for (k, v) in try Catalog.fieldValues(db, backup: b.index, group: b.group) { fields[.string(k)] = v }
-        m["fields"] = .map(fields)
-        if versions {
-            m["versions"] = .list(try Catalog.versions(db, backup: b.index).map { v in
+        m["fields"] = .map(Dictionary(uniqueKeysWithValues: d.fields.map { (.string($0.name), LuaValue($0.value)) }))
+        if let versions = d.versions {
+            m["versions"] = .list(versions.map { v in
                 .map(["index": .integer(v.index), "comment": .string(v.comment), "size": .integer(v.data.size),
                       "time": .string(isoTime(v.time)), "sha256": .string(v.data.object)])
             })
         }
-        return .map(m)
+        self = .map(m)
+    }
+
+    /// A field's value in Lua (nil for none).
+    init(_ v: FieldValue?) {
+        switch v {
+        case nil: self = .nil
+        case .string(let b): self = .string(b)
+        case .integer(let i): self = .integer(i)
+        case .number(let d): self = .number(d)
+        case .boolean(let b): self = .boolean(b)
+        }
+    }
+}
+
+extension FieldValue {
+    /// A Lua value as a field's: nil for nil, error 22 for a table or a function.
+    static func fromLua(_ v: LuaValue) throws -> FieldValue? {
+        switch v {
+        case .nil: return nil
+        case .string(let b): return .string(b)
+        case .integer(let i): return .integer(i)
+        case .number(let d): return .number(d)
+        case .boolean(let b): return .boolean(b)
+        default: throw BMError(22, "a field value must be a string, number or boolean, not a \(v.type.rawValue)")
+        }
     }
 }
 
@@ -318,4 +344,4 @@ public func isoTime(_ d: Date) -> String {
     return stamp + (offset < 0 ? "-" : "+") + (h < 10 ? "0" : "") + String(h) + ":" + (m < 10 ? "0" : "") + String(m)
 }
 
-func isoTime(nanoseconds ns: Int64) -> String { isoTime(Date(timeIntervalSince1970: Double(ns) / 1e9)) }
+public func isoTime(nanoseconds ns: Int64) -> String { isoTime(Date(timeIntervalSince1970: Double(ns) / 1e9)) }

@@ -13,18 +13,18 @@ struct BackupCommand: ParsableCommand {
     func run() throws {
         try global.withDatabase { bd in
             var failed = false
-            var made: [LuaValue] = []
+            var made: [Int64] = []
             for path in paths {
                 do {
                     let i = try bd.newbu(Path(argument: path), .init(group: group.value, storeAway: storeAway))
-                    made.append(.integer(i))
+                    made.append(i)
                     global.say("backup \(i): \(printable(try bd.backup(i).name))")
                 } catch {
                     FileHandle.standardError.write(Data("bmlua: \(bd.handle(BMError.wrap(error, path: Path(argument: path))).reported)\n".utf8))
                     failed = true
                 }
             }
-            if global.json { printJSON(.list(made)) }
+            if global.json { try printJSON(made) }
             if failed { throw ExitCode(1) }
         }
     }
@@ -37,14 +37,14 @@ struct Update: ParsableCommand {
 
     func run() throws {
         try global.withDatabase { bd in
-            var updated: [LuaValue] = []
+            var updated: [Int64] = []
             for ref in backups {
                 let b = try bd.resolve(Path(argument: ref))
                 try bd.updbu(b.index)
-                updated.append(.integer(b.index))
+                updated.append(b.index)
                 global.say("updated backup \(b.index): \(printable(b.name))")
             }
-            if global.json { printJSON(.list(updated)) }
+            if global.json { try printJSON(updated) }
         }
     }
 }
@@ -63,8 +63,8 @@ struct Restore: ParsableCommand {
             bd.options.raw = raw
             let b = try bd.resolve(Path(argument: backup))
             let path = try bd.restbu(b.index, version: version.value, overwrite: overwrite, to: to.map { Path(argument: $0) })
-            global.report("restored \(printable(b.name))\(version.value > 0 ? " version \(version)" : "") to \(printable(path))",
-                          json: .map(["index": .integer(b.index), "version": .integer(version.value), "path": .path(path)]))
+            try global.report("restored \(printable(b.name))\(version.value > 0 ? " version \(version)" : "") to \(printable(path))",
+                              json: VersionRef(index: b.index, version: version.value, path: Name(path)))
         }
     }
 }
@@ -81,10 +81,9 @@ struct Delete: ParsableCommand {
         try global.withDatabase { bd in
             let b = try bd.resolve(Path(argument: backup))
             let sids = try bd.delbu(b.index, deleteStoredAway: deleteStoredAway)
-            var json: [LuaValue: LuaValue] = ["index": .integer(b.index), "name": .path(b.name)]
-            if !sids.isEmpty { json["snapshots"] = .list(sids.map { .string($0) }) }
-            global.report("deleted backup \(b.index): \(printable(b.name))" + (sids.isEmpty ? "" : ", and its file from \(counted(sids.count, "snapshot"))"),
-                          json: .map(json))
+            let json = DeletedView(index: b.index, name: Name(b.name), snapshots: sids.isEmpty ? nil : sids)
+            try global.report("deleted backup \(b.index): \(printable(b.name))" + (sids.isEmpty ? "" : ", and its file from \(counted(sids.count, "snapshot"))"),
+                              json: json)
         }
     }
 }
@@ -96,10 +95,11 @@ struct List: ParsableCommand {
 
     func run() throws {
         try global.withDatabase { bd in
-            let all = try bd.describeAll(under: under.map { Path(argument: $0) })
-            if global.json { return printJSON(.list(all)) }
-            for b in all {
-                print("\(b.field("index"))\t\(printable(b.field("name")))\t\(b.field("size")) B\t\(printable(b.field("path")))")
+            let under = under.map { Path(argument: $0) }
+            // Only --json prints the fields: the text list reads the backups alone.
+            if global.json { return try printJSON(try bd.allDetails(under: under).map(BackupView.init)) }
+            for b in try bd.backups(under: under) {
+                print("\(b.index)\t\(printable(b.name))\t\(b.data.size) B\t\(printable(b.path))")
             }
         }
     }
@@ -112,21 +112,22 @@ struct Show: ParsableCommand {
 
     func run() throws {
         try global.withDatabase { bd in
-            let info = try bd.describe(bd.resolve(Path(argument: backup)).index)
-            if global.json { return printJSON(info) }
-            for key in ["index", "name", "path", "group", "stored_away", "size", "sha256", "mtime", "created", "updated"] {
-                let v = info.field(key)
-                print(key.padding(toLength: 12, withPad: " ", startingAt: 0) + (v.bytesValue == nil ? v.description : printable(v)))
-            }
-            if case .map(let fields) = info.field("fields"), !fields.isEmpty {
+            let info = try bd.details(bd.resolve(Path(argument: backup)).index)
+            if global.json { return try printJSON(BackupView(info)) }
+            let b = info.backup
+            let rows: [(String, String)] = [
+                ("index", "\(b.index)"), ("name", printable(b.name)), ("path", printable(b.path)), ("group", "\(b.group)"),
+                ("stored_away", "\(b.storedAway)"), ("size", "\(b.data.size)"), ("sha256", b.data.object),
+                ("mtime", isoTime(nanoseconds: b.data.mtimeNs)), ("created", isoTime(b.created)), ("updated", isoTime(b.updated)),
+            ]
+            for (key, value) in rows { print(key.padding(toLength: 12, withPad: " ", startingAt: 0) + value) }
+            if !info.fields.isEmpty {
                 print("fields")
-                for (k, v) in fields.sorted(by: { $0.key.description < $1.key.description }) { print("  \(k.stringValue ?? k.description) = \(v)") }
+                for f in info.fields { print("  \(printable(f.name)) = \(f.value.luaText)") }
             }
-            if case .list(let versions) = info.field("versions"), !versions.isEmpty {
+            if let versions = info.versions, !versions.isEmpty {
                 print("versions")
-                for v in versions {
-                    print("  \(v.field("index"))  \(v.field("time").stringValue ?? "")  \(v.field("size")) B  \(printable(v.field("comment")))")
-                }
+                for v in versions { print("  \(v.index)  \(isoTime(v.time))  \(v.data.size) B  \(printable(v.comment))") }
             }
         }
     }
@@ -147,7 +148,7 @@ struct VersionCommand: ParsableCommand {
             try global.withDatabase { bd in
                 let b = try bd.resolve(Path(argument: backup))
                 let v = try bd.newver(b.index, comment: comment)
-                global.report("version \(v) of \(printable(b.name))", json: .map(["index": .integer(b.index), "version": .integer(v)]))
+                try global.report("version \(v) of \(printable(b.name))", json: VersionRef(index: b.index, version: v))
             }
         }
     }
@@ -163,8 +164,8 @@ struct VersionCommand: ParsableCommand {
             try global.withDatabase { bd in
                 let b = try bd.resolve(Path(argument: backup))
                 let stored = try bd.cmtver(b.index, version, comment: comment)
-                global.report("version \(version) of \(printable(b.name)): \(stored)",
-                              json: .map(["index": .integer(b.index), "version": .integer(version), "comment": .string(stored)]))
+                try global.report("version \(version) of \(printable(b.name)): \(stored)",
+                                  json: VersionRef(index: b.index, version: version, comment: stored))
             }
         }
     }
@@ -179,8 +180,10 @@ struct VersionCommand: ParsableCommand {
             try global.withDatabase { bd in
                 let b = try bd.resolve(Path(argument: backup))
                 try bd.delver(b.index, version)
-                global.report("deleted version \(version) of \(printable(b.name))", json: .map(["index": .integer(b.index), "version": .integer(version)]))
+                try global.report("deleted version \(version) of \(printable(b.name))", json: VersionRef(index: b.index, version: version))
             }
         }
     }
 }
+
+struct DeletedView: Encodable { let index: Int64, name: Name, snapshots: [String]? }

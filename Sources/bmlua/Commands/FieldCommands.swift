@@ -16,7 +16,7 @@ struct FieldCommand: ParsableCommand {
 
         func run() throws {
             try global.withDatabase { bd in try bd.registerField(name, type: type) }
-            global.report("field \(name) registered (\(type))", json: .map(["name": .string(name), "type": .string(type)]))
+            try global.report("field \(name) registered (\(type))", json: ["name": name, "type": type])
         }
     }
 
@@ -27,7 +27,7 @@ struct FieldCommand: ParsableCommand {
         func run() throws {
             try global.withDatabase { bd in
                 let all = try bd.fields()
-                if global.json { return printJSON(.list(all.map { .map(["name": .string($0.name), "type": .string($0.kind.rawValue)]) })) }
+                if global.json { return try printJSON(all.map { ["name": $0.name, "type": $0.kind.rawValue] }) }
                 for f in all { print("\(f.name)\t\(f.kind.rawValue)") }
             }
         }
@@ -43,9 +43,13 @@ struct FieldCommand: ParsableCommand {
             try global.withDatabase { bd in
                 let values = try bd.fieldValues(name, owner: id)
                 if global.json {
-                    return printJSON(id == nil ? .map(Dictionary(uniqueKeysWithValues: values.map { (.string(String($0.0)), $0.1) })) : values.first?.1 ?? .nil)
+                    if id != nil { return try printJSON(values.first?.value.map(FieldValueView.init)) }
+                    return try printJSON(Dictionary(uniqueKeysWithValues: values.compactMap { e in e.value.map { (String(e.owner), FieldValueView(value: $0)) } }))
                 }
-                for (owner, v) in values { print(id == nil ? "\(owner)\t\(v.stringValue ?? v.description)" : v.stringValue ?? v.description) }
+                for e in values {
+                    let text = e.value?.text ?? "nil"
+                    print(id == nil ? "\(e.owner)\t\(text)" : text)
+                }
             }
         }
     }
@@ -59,10 +63,12 @@ struct FieldCommand: ParsableCommand {
         @Flag(help: "Store the value as text, even if it reads as a number or true/false (\"007\").") var text = false
 
         func run() throws {
-            let v: LuaValue = text ? .string(value) : Int64(value).map { .integer($0) } ?? Double(value).map { .number($0) }
-                ?? (value == "true" ? true : value == "false" ? false : .string(value))
+            let v: FieldValue = text ? .string(Array(value.utf8)) : Int64(value).map { .integer($0) } ?? Double(value).map { .number($0) }
+                ?? (value == "true" ? .boolean(true) : value == "false" ? .boolean(false) : .string(Array(value.utf8)))
             try global.withDatabase { bd in try bd.setFieldValue(name, owner: id, v) }
-            global.report("\(name) of \(id) = \(v.stringValue ?? v.description)", json: .map(["name": .string(name), "id": .integer(id), "value": v]))
+            try global.report("\(name) of \(id) = \(v.text)", json: FieldSetView(name: name, id: id, value: FieldValueView(value: v)))
         }
     }
 }
+
+struct FieldSetView: Encodable { let name: String, id: Int64, value: FieldValueView }

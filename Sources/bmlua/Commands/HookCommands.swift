@@ -15,7 +15,7 @@ struct HooksCommand: ParsableCommand {
         func run() throws {
             try global.withDatabase { bd in
                 let list = try bd.bhooks()
-                if global.json { return printJSON(list.map { .list($0.map { .string($0) }) } ?? .nil) }
+                if global.json { return try printJSON(list) }
                 guard let list else { return print("no bhooks list is stored (set one with: bmlua hooks set N CODE)") }
                 for (i, code) in list.enumerated() {
                     print(String(format: "%2d  ", i + 1) + (code.isEmpty ? "-" : reviewable(code)) + "    -- \(Hook.contracts[i].purpose)")
@@ -41,7 +41,7 @@ struct HooksCommand: ParsableCommand {
             try global.withDatabase { bd in
                 let force = force || (isatty(0) != 0 && isatty(2) != 0 && confirmReplace(bd))
                 try bd.setHook(number, code: code, force: force)
-                global.report("hook \(number) set", json: .map(["hook": .integer(Int64(number)), "code": .string(code)]))
+                try global.report("hook \(number) set", json: HookView(hook: number, code: code))
             }
         }
 
@@ -62,7 +62,7 @@ struct HooksCommand: ParsableCommand {
         func run() throws {
             try global.withDatabase { bd in
                 try bd.setHook(number, code: "", force: true)
-                global.report("hook \(number) cleared", json: .map(["hook": .integer(Int64(number)), "code": .string("")]))
+                try global.report("hook \(number) cleared", json: HookView(hook: number, code: ""))
             }
         }
     }
@@ -97,9 +97,8 @@ struct HooksCommand: ParsableCommand {
             try global.withDatabase { bd in
                 let r = try bd.testHook(number, bhin: input)
                 if global.json {
-                    return printJSON(.map(["bhin": .list(input), "bhout": r.bhout, "bhout2": r.bhout2,
-                                           "log": .list(r.log.map { .string($0) }),
-                                           "error": r.error.map { .string($0.description) } ?? .nil]))
+                    return try printJSON(HookTestView(bhin: LuaJSON(.list(input)), bhout: LuaJSON(r.bhout), bhout2: LuaJSON(r.bhout2),
+                                                      log: r.log, error: r.error?.description))
                 }
                 print("bhin   = \(LuaValue.list(input))")
                 print("bhout  = \(r.bhout)")
@@ -123,9 +122,25 @@ extension HooksCommand {
                 if time != nil || memory != nil { try bd.setHookLimits(time: time?.value, memoryMiB: memory?.value) }
                 let l = try bd.hookLimits()
                 let t = l.time ?? 0, m = Int64((l.memory ?? 0) >> 20)
-                if global.json { return printJSON(.map(["time": .number(t), "memory_mib": .integer(m)])) }
+                if global.json { return try printJSON(LimitsView(time: t, memory_mib: m)) }
                 print("time \(t) s, memory \(m) MiB")
             }
         }
+    }
+}
+
+struct HookView: Encodable { let hook: Int, code: String }
+struct LimitsView: Encodable { let time: Double, memory_mib: Int64 }
+
+/// `hooks test --json`. The error is null when the hook ran without one.
+struct HookTestView: Encodable {
+    let bhin: LuaJSON, bhout: LuaJSON, bhout2: LuaJSON, log: [String], error: String?
+
+    enum CodingKeys: String, CodingKey { case bhin, bhout, bhout2, log, error }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(bhin, forKey: .bhin); try c.encode(bhout, forKey: .bhout); try c.encode(bhout2, forKey: .bhout2)
+        try c.encode(log, forKey: .log); try c.encode(error, forKey: .error)
     }
 }

@@ -15,7 +15,7 @@ struct Run: ParsableCommand {
         try global.withDatabase(orNone: true) { bd in
             Interruption.install(stoppingLua: true)
             let results = try bd.runScript(code, name: "@" + script, args: arguments.map { .string($0) }, scriptPath: script)
-            printResults(results, json: global.json)
+            try printResults(results, json: global.json)
         }
     }
 }
@@ -28,13 +28,13 @@ struct Eval: ParsableCommand {
     func run() throws {
         try global.withDatabase(orNone: true) { bd in
             Interruption.install(stoppingLua: true)
-            printResults(try bd.runScript(code, name: "=eval"), json: global.json)
+            try printResults(try bd.runScript(code, name: "=eval"), json: global.json)
         }
     }
 }
 
-func printResults(_ results: [LuaValue], json: Bool) {
-    if json { return printJSON(.list(results)) }
+func printResults(_ results: [LuaValue], json: Bool) throws {
+    if json { return try printJSON(LuaJSON(.list(results))) }
     for r in results { printLua(r) }
 }
 

@@ -21,8 +21,8 @@ struct ConfigOption: ParsableArguments {
             try c.update(id) { p in for item in items where !p[keyPath: list].contains(item) { p[keyPath: list].append(item) } }
         } catch { throw CommandFailure(BMError.wrap(error)) }
         let all = c.profile(id)?[keyPath: list] ?? []
-        global.report("profile \(id) \(key)s \(all.joined(separator: ", "))",
-                      json: .map(["id": .integer(id), .string(key): .list(all.map { .string($0) })]))
+        try global.report("profile \(id) \(key)s \(all.joined(separator: ", "))",
+                          json: key == "include" ? PathsView(id: id, include: all) : PathsView(id: id, exclude: all))
     }
 }
 
@@ -64,7 +64,7 @@ struct ProfileCommand: ParsableCommand {
                 }
             }
             if global.json {
-                printJSON(.map(["profiles": .list(imported.profiles.map { .integer($0.profile.id) }), "notes": .list(imported.notes.map { .string($0) })]))
+                try printJSON(ImportView(profiles: imported.profiles.map(\.profile.id), notes: imported.notes))
             }
         }
     }
@@ -77,10 +77,9 @@ struct ProfileCommand: ParsableCommand {
         func run() throws {
             let c = try config.load()
             if global.json {
-                return printJSON(.list(c.profiles.map { p in
-                    .map(["id": .integer(p.id), "name": .string(p.name), "repo": .string(p.repo ?? global.root),
-                          "include": .list(p.include.map { .string($0) }), "exclude": .list(p.exclude.map { .string($0) })])
-                }))
+                return try printJSON(c.profiles.map { p in
+                    ProfileView(id: p.id, name: p.name, repo: p.repo ?? global.root, include: p.include, exclude: p.exclude)
+                })
             }
             for p in c.profiles {
                 print("\(p.id)\t\(p.name)\t\(p.repo ?? global.root)")
@@ -103,7 +102,7 @@ struct ProfileCommand: ParsableCommand {
             do {
                 // Only an explicit --repo: $BMLUA_REPO is the default of the run, not of the profile.
                 let p = try c.add(name: name, repo: global.repo)
-                if global.json { return printJSON(.map(["id": .integer(p.id)])) }
+                if global.json { return try printJSON(IDView(id: p.id)) }
                 print(p.id)
             } catch { throw CommandFailure(BMError.wrap(error)) }
         }
@@ -135,4 +134,13 @@ struct ProfileCommand: ParsableCommand {
 
         func run() throws { try config.append(globs, to: \.exclude, named: "exclude", of: profile.value, reporting: global) }
     }
+}
+
+struct ImportView: Encodable { let profiles: [Int64], notes: [String] }
+struct ProfileView: Encodable { let id: Int64, name: String, repo: String, include: [String], exclude: [String] }
+/// `profile include` / `profile exclude`: the profile's list after the change.
+struct PathsView: Encodable {
+    let id: Int64
+    var include: [String]? = nil
+    var exclude: [String]? = nil
 }

@@ -12,7 +12,7 @@ struct Init: ParsableCommand {
         } catch {
             throw CommandFailure(BMError.wrap(error))
         }
-        global.report("created repository \(global.root)", json: .map(["repository": .string(global.root)]))
+        try global.report("created repository \(global.root)", json: ["repository": global.root])
     }
 }
 
@@ -41,9 +41,7 @@ struct Check: ParsableCommand {
             }
             line.finish()
             if global.json {
-                printJSON(.map(["ok": .boolean(report.ok), "objects": .integer(Int64(report.objectsChecked)),
-                                "objects_read": .integer(Int64(report.objectsRead)),
-                                "problems": .list(report.problems.map { .string($0) })]))
+                try printJSON(CheckView(ok: report.ok, objects: report.objectsChecked, objects_read: report.objectsRead, problems: report.problems))
             }
             for p in report.problems { FileHandle.standardError.write(Data("bmlua: \(p)\n".utf8)) }
             guard report.ok else {
@@ -64,7 +62,7 @@ struct GC: ParsableCommand {
             let line = ProgressLine(global)
             let r = try GarbageCollector(bd).collect { done, total in line.update("gc", done: done, of: total, "object") }
             line.finish()
-            if global.json { printJSON(.map(["removed": .integer(Int64(r.removed)), "bytes": .integer(r.bytes), "views": .integer(Int64(r.views))])) }
+            if global.json { try printJSON(GCView(removed: r.removed, bytes: r.bytes, views: r.views)) }
             global.say("removed \(counted(r.removed, "unused object")) (\(counted(Int(r.bytes), "byte")))" + (r.views > 0 ? " and \(counted(r.views, "leftover browse view"))" : ""))
         }
     }
@@ -76,9 +74,13 @@ struct Errors: ParsableCommand {
 
     func run() throws {
         if global.json {
-            printJSON(.list(ErrorTable.entries.map { .map(["number": .integer(Int64($0.0)), "message": .string($0.1)]) }))
+            try printJSON(ErrorTable.entries.map { ErrorView(number: $0.0, message: $0.1) })
             return
         }
         for (n, text) in ErrorTable.entries { print(String(format: "%3d  ", n) + text) }
     }
 }
+
+struct CheckView: Encodable { let ok: Bool, objects: Int, objects_read: Int, problems: [String] }
+struct GCView: Encodable { let removed: Int, bytes: Int64, views: Int }
+struct ErrorView: Encodable { let number: Int, message: String }

@@ -17,7 +17,7 @@ struct RoutineCommand: ParsableCommand {
             let code = try readTextFile(file)
             let routine = name ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
             try global.withDatabase { bd in try bd.setRoutine(routine, code: code) }
-            global.report("routine \(routine) stored", json: .map(["name": .string(routine)]))
+            try global.report("routine \(routine) stored", json: NameView(name: routine))
         }
     }
 
@@ -28,7 +28,7 @@ struct RoutineCommand: ParsableCommand {
         func run() throws {
             try global.withDatabase { bd in
                 let all = try bd.routines()
-                if global.json { return printJSON(.list(all.map { .string($0.name) })) }
+                if global.json { return try printJSON(all.map(\.name)) }
                 for r in all { print(r.name) }
             }
         }
@@ -57,7 +57,7 @@ struct RoutineCommand: ParsableCommand {
 
         func run() throws {
             try global.withDatabase { bd in try bd.setRoutine(name, code: nil) }
-            global.report("routine \(name) removed", json: .map(["name": .string(name)]))
+            try global.report("routine \(name) removed", json: NameView(name: name))
         }
     }
 }

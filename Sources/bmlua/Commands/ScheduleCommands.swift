@@ -34,10 +34,9 @@ struct ScheduleCommand: ParsableCommand {
                 enabled = Self.succeeds(["systemctl", "--user", "daemon-reload"])
                     && Self.succeeds(["systemctl", "--user", "enable", "--now", schedule.unitName + ".timer"])
             }
-            global.report("profile \(profile.value): snapshots \(schedule.calendar) (\(files.joined(separator: ", ")))"
+            try global.report("profile \(profile.value): snapshots \(schedule.calendar) (\(files.joined(separator: ", ")))"
                 + (noEnable || enabled ? "" : "; enable it with: systemctl --user daemon-reload && systemctl --user enable --now \(schedule.unitName).timer"),
-                json: .map(["profile": .integer(profile.value), "calendar": .string(schedule.calendar),
-                            "units": .list(files.map { .string($0) }), "enabled": .boolean(enabled)]))
+                json: ScheduleSetView(profile: profile.value, calendar: schedule.calendar, units: files, enabled: enabled))
         }
 
         static func succeeds(_ argv: [String]) -> Bool {
@@ -58,7 +57,7 @@ struct ScheduleCommand: ParsableCommand {
 
         func run() throws {
             let all = Schedule.installed(in: Schedule.unitDirectory())
-            if global.json { return printJSON(.list(all.map { .map(["profile": .integer($0.profile), "calendar": .string($0.calendar)]) })) }
+            if global.json { return try printJSON(all.map { ScheduleView(profile: $0.profile, calendar: $0.calendar) }) }
             if all.isEmpty { global.say("no snapshots are scheduled (set one with: bmlua schedule set --profile 1 daily)") }
             for s in all { print("profile \(s.profile)\t\(s.calendar)") }
         }
@@ -76,7 +75,10 @@ struct ScheduleCommand: ParsableCommand {
                 throw CommandFailure(BMError(22, "profile \(profile.value) has no schedule (see: bmlua schedule list)"))
             }
             _ = SetSchedule.succeeds(["systemctl", "--user", "daemon-reload"])
-            global.report("profile \(profile.value): no longer scheduled", json: .map(["profile": .integer(profile.value)]))
+            try global.report("profile \(profile.value): no longer scheduled", json: ["profile": profile.value])
         }
     }
 }
+
+struct ScheduleView: Encodable { let profile: Int64, calendar: String }
+struct ScheduleSetView: Encodable { let profile: Int64, calendar: String, units: [String], enabled: Bool }

@@ -41,11 +41,7 @@ struct SnapshotCommand: ParsableCommand {
         }
         line.finish()
         if global.json {
-            printJSON(.map(["sid": s.sid.map { .string($0) } ?? .nil,
-                            "files": .map(["new": .integer(Int64(s.newFiles)), "changed": .integer(Int64(s.changedFiles)),
-                                           "unchanged": .integer(Int64(s.unchangedFiles)), "failed": .integer(Int64(s.failedFiles))]),
-                            "links": .integer(Int64(s.links)),
-                            "bytes_stored": .integer(s.bytesStored), "seconds": .number(s.seconds)]))
+            try printJSON(SnapshotRunView(s))
         } else if let sid = s.sid {
             global.say("snapshot \(sid): \(s.newFiles) new, \(s.changedFiles) changed, \(s.unchangedFiles) unchanged, \(s.failedFiles) failed"
                 + (s.links > 0 ? "; \(counted(s.links, "link")) kept" : ""))
@@ -70,10 +66,8 @@ extension SnapshotCommand {
         do { p = try run.plan() } catch { throw CommandFailure(BMError.wrap(error)) }
         for (path, e) in p.unreadable { FileHandle.standardError.write(Data("bmlua: \(printable(path)): \(e.reported)\n".utf8)) }
         if global.json {
-            return printJSON(.map(["dry_run": .boolean(true), "new": .list(p.new.map { .path($0) }),
-                                   "changed": .list(p.changed.map { .path($0) }), "unchanged": .integer(Int64(p.unchanged)),
-                                   "links": .integer(Int64(p.links)), "bytes": .integer(p.bytes),
-                                   "unreadable": .list(p.unreadable.map { .path($0.path) })]))
+            return try printJSON(PlanView(new: p.new.map(Name.init), changed: p.changed.map(Name.init), unchanged: p.unchanged,
+                                          links: p.links, bytes: p.bytes, unreadable: p.unreadable.map { Name($0.path) }))
         }
         if global.verbose {
             for path in p.new { print("+    \(printable(path))") }
@@ -99,10 +93,9 @@ struct SnapshotsCommand: ParsableCommand {
             try global.withDatabase { bd in
                 let all = try bd.snapshots()
                 if global.json {
-                    return printJSON(.list(all.map { s in
-                        .map(["sid": .string(s.sid), "profile": .integer(s.profile), "time": .string(isoTime(s.time)),
-                              "status": .string(s.status), "files": .integer(Int64(s.files)), "links": .integer(Int64(s.links))])
-                    }))
+                    return try printJSON(all.map { s in
+                        SnapshotView(sid: s.sid, profile: s.profile, time: isoTime(s.time), status: s.status, files: s.files, links: s.links)
+                    })
                 }
                 for s in all {
                     let contents = counted(s.files, "file") + (s.links > 0 ? ", " + counted(s.links, "link") : "")
@@ -122,17 +115,17 @@ struct SnapshotsCommand: ParsableCommand {
             try global.withDatabase { bd in
                 let files = try bd.snapshotFiles(sid), links = try bd.snapshotLinks(sid)
                 // One list by path, as the tree holds them.
-                let rows: [(path: Path, json: LuaValue, text: String)] =
+                let rows: [(path: Path, json: SnapshotEntryView, text: String)] =
                     files.map { f in
-                        var json: [LuaValue: LuaValue] = ["path": .path(f.path), "backup": .integer(f.backup), "version": .integer(f.version)]
-                        if let group = f.hardlink { json["hardlink"] = .integer(group) }   // shared by the files hard-linked together
-                        return (f.path, .map(json), "\(f.backup)/\(f.version)\t\(printable(f.path))")
+                        // hardlink: the number shared by the files hard-linked together
+                        (f.path, SnapshotEntryView(path: Name(f.path), backup: f.backup, version: f.version, hardlink: f.hardlink),
+                         "\(f.backup)/\(f.version)\t\(printable(f.path))")
                     } + links.map { l in
-                        (l.path, .map(["path": .path(l.path), "link": .path(l.target)]),
+                        (l.path, SnapshotEntryView(path: Name(l.path), link: Name(l.target)),
                          "link\t\(printable(l.path)) -> \(printable(l.target))")
                     }
                 let sorted = rows.sorted { $0.path < $1.path }
-                if global.json { return printJSON(.list(sorted.map(\.json))) }
+                if global.json { return try printJSON(sorted.map(\.json)) }
                 for r in sorted { print(r.text) }
             }
         }
@@ -149,7 +142,7 @@ struct SnapshotsCommand: ParsableCommand {
             try global.withDatabase { bd in
                 let changes = try Differ(bd).diff(from, to)
                 if global.json {
-                    return printJSON(.list(changes.map { .map(["path": .path($0.path), "change": .string($0.change.rawValue)]) }))
+                    return try printJSON(changes.map { ChangeView(path: Name($0.path), change: $0.change.rawValue) })
                 }
                 for c in changes { print("\(c.change.mark)    \(printable(c.path))") }
                 let count = { (kind: Differ.Change) in changes.filter { $0.change == kind }.count }
@@ -182,11 +175,8 @@ struct SnapshotsCommand: ParsableCommand {
                 for e in failed { FileHandle.standardError.write(Data("bmlua: \(e.reported)\n".utf8)) }
                 let links = r.links > 0 ? " and \(counted(r.links, "link"))" : ""
                 let unchanged = r.unchanged.isEmpty ? "" : ", \(r.unchanged.count) already there"
-                global.report("restored \(counted(r.restored.count - r.links, "file"))\(links)\(unchanged)\(failed.isEmpty ? "" : ", \(failed.count) failed")", json: .map([
-                    "restored": .list(r.restored.map { .path($0) }),
-                    "unchanged": .list(r.unchanged.map { .path($0) }),
-                    "failed": .list(failed.map { .map(["number": .integer(Int64($0.number)), "message": .string($0.message), "path": .path($0.path)]) }),
-                ]))
+                try global.report("restored \(counted(r.restored.count - r.links, "file"))\(links)\(unchanged)\(failed.isEmpty ? "" : ", \(failed.count) failed")",
+                                  json: RestoreView(restored: r.restored.map(Name.init), unchanged: r.unchanged.map(Name.init), failed: failed.map(FailureView.init)))
                 if !r.failed.isEmpty { throw ExitCode(1) }
             }
         }
@@ -199,7 +189,7 @@ struct SnapshotsCommand: ParsableCommand {
 
         func run() throws {
             try global.withDatabase { bd in try bd.removeSnapshot(sid) }
-            global.report("removed snapshot \(sid)", json: .map(["sid": .string(sid)]))
+            try global.report("removed snapshot \(sid)", json: SIDView(sid: sid))
         }
     }
 }
@@ -244,10 +234,7 @@ struct Prune: ParsableCommand {
             }
             line.finish()
             if global.json {
-                var json: [LuaValue: LuaValue] = ["removed": .list(r.removed.map { .string($0) }), "versions": .integer(Int64(r.versions)),
-                                                  "dry_run": .boolean(dryRun)]
-                if forgetDeleted { json["backups"] = .integer(Int64(r.backups)) }
-                return printJSON(.map(json))
+                return try printJSON(PruneView(removed: r.removed, versions: r.versions, dry_run: dryRun, backups: forgetDeleted ? r.backups : nil))
             }
             let what = "\(counted(r.removed.count, "snapshot")) and \(counted(r.versions, "version"))"
                 + (forgetDeleted ? ", and \(counted(r.backups, "backup")) of deleted files" : "")
@@ -260,3 +247,41 @@ struct Prune: ParsableCommand {
         }
     }
 }
+
+struct SnapshotRunView: Encodable {
+    struct Files: Encodable { let new: Int, changed: Int, unchanged: Int, failed: Int }
+    let sid: String?, files: Files, links: Int, bytes_stored: Int64, seconds: Double
+
+    init(_ s: SnapshotRun.Summary) {
+        (sid, links, bytes_stored, seconds) = (s.sid, s.links, s.bytesStored, s.seconds)
+        files = Files(new: s.newFiles, changed: s.changedFiles, unchanged: s.unchangedFiles, failed: s.failedFiles)
+    }
+
+    enum CodingKeys: String, CodingKey { case sid, files, links, bytes_stored, seconds }
+
+    func encode(to encoder: Encoder) throws {   // sid is null when nothing changed
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(sid, forKey: .sid); try c.encode(files, forKey: .files); try c.encode(links, forKey: .links)
+        try c.encode(bytes_stored, forKey: .bytes_stored); try c.encode(seconds, forKey: .seconds)
+    }
+}
+
+struct PlanView: Encodable {
+    var dry_run = true
+    let new: [Name], changed: [Name], unchanged: Int, links: Int, bytes: Int64, unreadable: [Name]
+}
+
+struct SnapshotView: Encodable { let sid: String, profile: Int64, time: String, status: String, files: Int, links: Int }
+
+/// A file (backup, version and hard-link group) or a symbolic link (its target) of a snapshot.
+struct SnapshotEntryView: Encodable {
+    let path: Name
+    var backup: Int64? = nil
+    var version: Int64? = nil
+    var hardlink: Int64? = nil
+    var link: Name? = nil
+}
+
+struct ChangeView: Encodable { let path: Name, change: String }
+struct RestoreView: Encodable { let restored: [Name], unchanged: [Name], failed: [FailureView] }
+struct PruneView: Encodable { let removed: [String], versions: Int, dry_run: Bool, backups: Int? }
