@@ -169,7 +169,7 @@ enum JSON {
                 value = .list(items)
                 return
             }
-            if let object = try? decoder.container(keyedBy: Key.self) {
+            if let object = try? decoder.container(keyedBy: NameKey.self) {
                 var m: [LuaValue: LuaValue] = [:]
                 for k in object.allKeys { m[.string(ArgumentBytes.bytes(k.stringValue))] = try object.decode(Decoded.self, forKey: k).value }
                 value = .map(m)
@@ -182,12 +182,5 @@ enum JSON {
             else if let d = try? c.decode(Double.self) { value = .number(d) }
             else { value = .string(ArgumentBytes.bytes(try c.decode(String.self))) }
         }
-    }
-
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
     }
 }

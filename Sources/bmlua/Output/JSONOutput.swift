@@ -72,6 +72,16 @@ enum JSONOutput {
     }
 }
 
+/// An object key that is a name, its bytes carried as `Name`'s are
+/// (`JSON.decode` reads the keys of its input through it as they are).
+struct NameKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init(name bytes: [UInt8]) { stringValue = JSONOutput.carried(bytes) }
+    init?(intValue: Int) { nil }
+}
+
 /// A name (or any Lua string) in a view: its exact bytes.
 struct Name: Encodable {
     let bytes: [UInt8]
@@ -90,22 +100,15 @@ struct LuaJSON: Encodable {
     let value: LuaValue
     init(_ value: LuaValue) { self.value = value }
 
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     func encode(to encoder: Encoder) throws {
         switch value {
         case .list(let items):
             var c = encoder.unkeyedContainer()
             for item in items { try c.encode(LuaJSON(item)) }
         case .map(let m):
-            var c = encoder.container(keyedBy: Key.self)
+            var c = encoder.container(keyedBy: NameKey.self)
             for (k, v) in m {
-                try c.encode(LuaJSON(v), forKey: Key(stringValue: JSONOutput.carried(k.bytesValue ?? Array(k.description.utf8))))
+                try c.encode(LuaJSON(v), forKey: NameKey(name: k.bytesValue ?? Array(k.description.utf8)))
             }
         default:
             var c = encoder.singleValueContainer()

@@ -21,31 +21,17 @@ struct FieldValueView: Encodable {
 }
 
 extension FieldValue {
-    /// As `field get` prints it: text as it is, numbers as Lua writes them.
-    var text: String {
-        switch self {
-        case .string(let b): return String(decoding: b, as: UTF8.self)
-        case .integer(let i): return String(i)
-        case .number(let d): return d.isFinite && d.rounded() == d && abs(d) < 1e15 ? String(format: "%.1f", d) : "\(d)"
-        case .boolean(let b): return b ? "true" : "false"
-        }
-    }
+    /// As `field get` prints it: text as it is, the others as Lua writes them.
+    var text: String { stringValue ?? luaText }
 }
 
 /// An object whose keys are names (bytes): none merged, in byte order.
 struct FieldsView: Encodable {
     let entries: [([UInt8], FieldValueView)]
 
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        for (name, value) in entries { try c.encode(value, forKey: Key(stringValue: JSONOutput.carried(name))) }
+        var c = encoder.container(keyedBy: NameKey.self)
+        for (name, value) in entries { try c.encode(value, forKey: NameKey(name: name)) }
     }
 }
 
@@ -83,20 +69,6 @@ struct BackupView: Encodable {
         versions = d.versions?.map {
             VersionView(index: $0.index, comment: $0.comment, size: $0.data.size, time: isoTime($0.time), sha256: $0.data.object)
         }
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case index, name, path, group, stored_away, size, sha256, mode, mtime, created, updated, uid, gid, fields, versions
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(index, forKey: .index); try c.encode(name, forKey: .name); try c.encode(path, forKey: .path)
-        try c.encode(group, forKey: .group); try c.encode(stored_away, forKey: .stored_away); try c.encode(size, forKey: .size)
-        try c.encode(sha256, forKey: .sha256); try c.encode(mode, forKey: .mode); try c.encode(mtime, forKey: .mtime)
-        try c.encode(created, forKey: .created); try c.encode(updated, forKey: .updated)
-        try c.encodeIfPresent(uid, forKey: .uid); try c.encodeIfPresent(gid, forKey: .gid)
-        try c.encode(fields, forKey: .fields); try c.encodeIfPresent(versions, forKey: .versions)
     }
 }
 
