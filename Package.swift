@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "LuaHost", dependencies: ["CLua"], cSettings: [.unsafeFlags(["-I/usr/include/lua5.4"])]),
         // The Linux calls Swift's Glibc module leaves out.
         .target(name: "CSystem"),
-        .target(name: "HookVM", dependencies: ["CLua", "LuaHost"]),
+        .target(name: "HookVM", dependencies: ["CLua", "LuaHost", "CSystem"]),
         .target(
             name: "BackupSys",
             dependencies: [

@@ -1,12 +1,15 @@
 #define _GNU_SOURCE
 #include "csystem.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <fcntl.h>
 
 _Static_assert(BMLUA_RENAME_NOREPLACE == RENAME_NOREPLACE, "renameat2's flag");
 
 int bmlua_syncfs(int fd) { return syncfs(fd); }
+
+int bmlua_mkostemp(char *template_, int flags) { return mkostemp(template_, flags); }
 
 int bmlua_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags) {
     return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);

@@ -1,5 +1,6 @@
 import CLua
 import LuaHost
+import CSystem
 import Foundation
 
 /// A Swift function callable from Lua. Throwing raises a Lua error (from C, see luahost.h).
@@ -363,7 +364,7 @@ public final class LuaVM {
     /// A new empty file owned by the host: deleted when `bhtemp` naming it is cleared, or at close.
     public func makeTempFile() throws -> String {
         var template = Array("\(tempDirectory)/\(Self.tempFilePrefix)\(getpid())-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        let fd = template.withUnsafeMutableBufferPointer { bmlua_mkostemp($0.baseAddress!, O_CLOEXEC) }
         guard fd >= 0 else { throw LuaError(.runtime, "bm.tempfile: cannot create a file in \(tempDirectory): \(String(cString: strerror(errno)))") }
         Foundation.close(fd)
         let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)

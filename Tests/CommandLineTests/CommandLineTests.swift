@@ -340,15 +340,14 @@ import TestSupport
         let snapshot = try onATerminal(["snapshot"])
         #expect(snapshot.status == 0 && snapshot.text.contains(clear) && snapshot.text.contains(" files, "), "\(snapshot.text.debugDescription)")
         let sid = try #require(try f.bd.snapshots().first?.sid)
-        for c in [["check", "--read-data"], ["snapshots", "restore", sid, "--to", f.base + "/restored"], ["gc"]] {
+        for c in [["snapshot"], ["check", "--read-data"], ["snapshots", "restore", sid, "--to", f.base + "/restored"], ["gc"]] {
             let r = try onATerminal(c)
             #expect(r.status == 0 && r.text.contains(clear), "\(c): \(r.text.debugDescription)")
         }
         // --json on a terminal: stderr keeps to errors.
         let quietJSON = try onATerminal(["check", "--read-data", "--json"])
         #expect(quietJSON.status == 0 && !quietJSON.text.contains(clear), "\(quietJSON.text.debugDescription)")
-        try f.file("tree/a.txt", "changed")
-        usleep(1_100_000)   // snapshot ids are per second
+        // Not on a terminal, no progress line: not even the totals a run where nothing changed shows on one.
         for c in [["snapshot"], ["check", "--read-data"], ["snapshots", "restore", sid, "--to", f.base + "/again"]] {
             let plain = try Program.bmlua(c, repo: f.root, environment: env)
             #expect(plain.status == 0 && !plain.stderr.contains(clear), "\(c): \(plain.stderr)")
@@ -609,14 +608,29 @@ import TestSupport
         let f = try Fixture()
         let began = f.base + "/began"
         let loop = "setmetatable({}, {__gc = function() io.open('\(began)', 'w'):close() while true do end end}) collectgarbage()"
-        let r = try Program.bmlua(["eval", loop], repo: f.root) { p in
-            let deadline = Date(timeIntervalSinceNow: 20)
-            while Date() < deadline, !FS.exists(began) { usleep(10_000) }
-            kill(p.processIdentifier, SIGINT)
-            Thread.sleep(forTimeInterval: 3)
-            kill(p.processIdentifier, SIGINT)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Program.binary)
+        p.arguments = ["eval", loop, "--repo", f.root]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date(timeIntervalSinceNow: 20)
+        while Date() < deadline, !FS.exists(began) { usleep(10_000) }
+        kill(p.processIdentifier, SIGINT)
+        // The second Ctrl-C once bmlua has said the first did not stop the code.
+        var said = Data()
+        var pending = pollfd(fd: err.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
+        while !String(decoding: said, as: UTF8.self).contains("Ctrl-C again"), poll(&pending, 1, 20_000) > 0 {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            said += chunk
         }
-        #expect(r.status == 130 && r.stderr.contains("has not stopped") && r.stderr.contains("Ctrl-C again"), "\(r.status) \(r.stderr)")
+        kill(p.processIdentifier, SIGINT)
+        said += err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let stderr = String(decoding: said, as: UTF8.self)
+        #expect(p.terminationStatus == 130 && stderr.contains("has not stopped") && stderr.contains("Ctrl-C again"), "\(p.terminationStatus) \(stderr)")
     }
 
     /// posix_spawn with byte arguments (Foundation's Process takes only Strings).

@@ -109,6 +109,7 @@ struct Archiver {
 
         summary.seconds = Date().timeIntervalSince(started)
         summary.filesRead = session.objects.sourceReads - readsBefore
+        progress?(summary)   // the totals, whether or not a snapshot comes of them
         let last = try session.read { db in try Catalog.lastSnapshot(db, profile: profile.id) }
         let (previous, previousLinks, previousFolders) = try session.read { db in
             try last.map {
@@ -146,7 +147,6 @@ struct Archiver {
             throw error
         }
         summary.sid = sid
-        progress?(summary)
         return summary
     }
 

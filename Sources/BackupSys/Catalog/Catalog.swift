@@ -26,6 +26,15 @@ enum Catalog {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Backup.columns) FROM backup WHERE idx = ?"), arguments: [index]).map(Backup.init)
     }
 
+    /// The backup an operation was asked for: error 13 names the index it lacks.
+    static func existingBackup(_ db: Database, index: Int64) throws -> Backup {
+        guard let b = try backup(db, index: index) else {
+            throw BMError(13, index == 0 ? "no backup has index 0: hook 1 runs before the backup exists; set fields in hook 2, where bhin[4] is its index"
+                                         : "no backup has index \(index)", path: "")
+        }
+        return b
+    }
+
     static func backup(_ db: Database, path: Path) throws -> Backup? {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Backup.columns) FROM backup WHERE path = ?"), arguments: [path]).map(Backup.init)
     }
@@ -103,6 +112,14 @@ enum Catalog {
 
     static func version(_ db: Database, backup: Int64, index: Int64) throws -> Version? {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Version.columns) FROM version WHERE backup = ? AND idx = ?"), arguments: [backup, index]).map(Version.init)
+    }
+
+    /// The version an operation was asked for: error 14 names the backup and the version.
+    static func existingVersion(_ db: Database, of b: Backup, index: Int64) throws -> Version {
+        guard let v = try version(db, backup: b.index, index: index) else {
+            throw BMError(14, "backup \(b.index) (\(FS.shown(b.name))) has no version \(index)", path: b.path)
+        }
+        return v
     }
 
     static func insertVersion(_ db: Database, backup: Int64, index: Int64, _ data: StoredData, comment: String, now: Date) throws {

@@ -26,7 +26,7 @@ extension BackupDatabase {
     public func setFieldValue(_ name: String, owner: Int64, _ value: FieldValue?) throws {
         try write { db in
             guard let f = try Catalog.field(db, name: name) else { throw BMError(18, "no field \(name)") }
-            if f.kind == .backup, try Catalog.backup(db, index: owner) == nil { throw BMError(13, "no backup has index \(owner)") }
+            if f.kind == .backup { _ = try Catalog.existingBackup(db, index: owner) }
             try Catalog.setFieldValue(db, field: name, owner: owner, value)
         }
     }

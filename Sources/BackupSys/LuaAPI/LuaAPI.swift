@@ -94,14 +94,7 @@ enum LuaAPI {
             try requireOpen("bfvar")
             let (name, owner) = try (string(args, 0, "bfvar"), integer(args, 1, "bfvar index"))
             let value = try FieldValue.fromLua(args.count > 2 ? args[2] : .nil)
-            try bd.write { db in
-                guard let field = try Catalog.field(db, name: name) else { throw BMError(18, "no field \(name)") }
-                if field.kind == .backup, try Catalog.backup(db, index: owner) == nil {
-                    if owner == 0 { throw BMError(13, "no backup has index 0: hook 1 runs before the backup exists; set fields in hook 2, where bhin[4] is its index") }
-                    throw BMError(13, "no backup has index \(owner)")
-                }
-                try Catalog.setFieldValue(db, field: name, owner: owner, value)
-            }
+            try bd.setFieldValue(name, owner: owner, value)
             return []
         }
 

@@ -41,10 +41,7 @@ extension BackupDatabase {
     public func resolve(_ ref: String) throws -> Backup { try resolve(Path(ref)) }
 
     public func backup(_ index: Int64) throws -> Backup {
-        guard let b = try read({ try Catalog.backup($0, index: index) }) else {
-            throw BMError(13, "no backup has index \(index)", path: "")
-        }
-        return b
+        try read { try Catalog.existingBackup($0, index: index) }
     }
 
     // MARK: newbu — hooks 1 and 2
@@ -81,14 +78,22 @@ extension BackupDatabase {
             }
             let name = try uniqueName(for: original, db)
             let actual = try runHook(.beforeNewBackup(original: original, name: name, storedAway: options.storeAway))?.bhout.pathValue
-            let stored = try actual.map { try objects.put(file: $0) } ?? objects.put(source)
+            let data = try store(source, hookChose: actual)
             let index = try Catalog.insert(db, .init(
                 path: original, name: name, group: options.group, storedAway: options.storeAway,
-                data: source.metadata(object: stored.id, size: stored.size), source: source.state), now: Date())
+                data: data, source: source.state), now: Date())
             _ = try runHook(.afterNewBackup(original: original, actual: actual ?? original, name: name, index: index,
                                             storedAway: options.storeAway))
-            return (index, stored, actual == nil)
+            return (index, ObjectStore.Stored(id: data.object, size: data.size), actual == nil)
         }
+    }
+
+    /// What newbu, updbu and newver store of `source`: the bytes of the file
+    /// the hook named in `bhout` if it named one, else the original's (or
+    /// `reusing`, an object already stored from it); the original's metadata either way.
+    func store(_ source: SourceFile, hookChose actual: Path?, reusing: ObjectStore.Stored? = nil) throws -> StoredData {
+        let stored = try actual.map { try objects.put(file: $0) } ?? reusing ?? objects.put(source)
+        return source.metadata(object: stored.id, size: stored.size)
     }
 
     /// The "bkup. file": the base name, with `-2`, `-3` … before the extension
@@ -108,11 +113,10 @@ extension BackupDatabase {
 
     public func updbu(_ index: Int64) throws {
         try write { db in
-            guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
+            let b = try Catalog.existingBackup(db, index: index)
             let source = try original(of: b)
             let actual = try runHook(.beforeUpdate(original: b.path, name: b.name, index: b.index))?.bhout.pathValue
-            let stored = try actual.map { try objects.put(file: $0) } ?? objects.put(source)
-            try Catalog.updateData(db, index: b.index, source.metadata(object: stored.id, size: stored.size), source: source.state, now: Date())
+            try Catalog.updateData(db, index: b.index, store(source, hookChose: actual), source: source.state, now: Date())
         }
     }
 
@@ -163,10 +167,8 @@ extension BackupDatabase {
     func restbu(_ index: Int64, version: Int64, overwrite: Bool, into folder: Folder, name: Path, syncEach: Bool) throws -> Path {
         let target = folder.path.appending(name)
         return try restoring { db in
-            guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
-            guard let copy = try StoredCopy(db, of: b, version: version) else {
-                throw BMError(14, "backup \(index) (\(FS.shown(b.name))) has no version \(version)", path: b.path)
-            }
+            let b = try Catalog.existingBackup(db, index: index)
+            let copy = try StoredCopy(db, of: b, version: version)
             let existing = try replaceable(name, in: folder, overwrite: overwrite)
             let source = try runHook(.beforeRestore(original: b.path, object: Path(objects.path(of: copy.data.object)), name: b.name,
                                                     index: index, version: version, overwrite: overwrite))?.bhout.pathValue
@@ -195,18 +197,13 @@ extension BackupDatabase {
     }
 
     /// What restoring `version` of a backup (0: its current copy) writes: the
-    /// data and what is set on it. Nil if the backup has no such version.
+    /// data and what is set on it.
     struct StoredCopy {
         var data: StoredData
 
-        init?(_ db: Database, of b: Backup, version: Int64) throws {
-            if version == 0 {
-                data = b.data
-            } else if let v = try Catalog.version(db, backup: b.index, index: version) {
-                data = v.data
-            } else {
-                return nil
-            }
+        /// Version 0 is the backup's own copy; another that is not there is error 14.
+        init(_ db: Database, of b: Backup, version: Int64) throws {
+            data = version == 0 ? b.data : try Catalog.existingVersion(db, of: b, index: version).data
         }
     }
 
@@ -258,7 +255,7 @@ extension BackupDatabase {
     @discardableResult
     public func delbu(_ index: Int64, deleteStoredAway: Bool = false) throws -> [String] {
         try write { db in
-            guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
+            let b = try Catalog.existingBackup(db, index: index)
             if b.storedAway && !deleteStoredAway {
                 throw BMError(17, "backup \(index) (\(FS.shown(b.name))) holds the only copy of \(FS.shown(b.path))", path: b.path)
             }

@@ -21,7 +21,7 @@ extension BackupDatabase {
     /// object, and the file is not read again. With hook 6, the hook decides as ever.
     func newver(_ index: Int64, comment: String, source: SourceFile?, sharing: ObjectStore.Stored? = nil) throws -> Int64 {
         try write { db in
-            guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
+            let b = try Catalog.existingBackup(db, index: index)
             let source = try source ?? original(of: b)
             let v = b.nextVersion
             var actual: Path?, comment = comment
@@ -30,8 +30,7 @@ extension BackupDatabase {
                 actual = out.bhout.pathValue
                 if let c = out.bhout2.stringValue { comment = c }
             }
-            let stored = try actual.map { try objects.put(file: $0) } ?? (out == nil ? sharing : nil) ?? objects.put(source)
-            try Catalog.insertVersion(db, backup: index, index: v, source.metadata(object: stored.id, size: stored.size),
+            try Catalog.insertVersion(db, backup: index, index: v, store(source, hookChose: actual, reusing: out == nil ? sharing : nil),
                                       comment: comment, now: Date())
             try Catalog.setSource(db, index: index, source.state)
             return v
@@ -70,10 +69,7 @@ extension BackupDatabase {
     }
 
     func backupAndVersion(_ db: Database, _ index: Int64, _ version: Int64) throws -> (Backup, Version) {
-        guard let b = try Catalog.backup(db, index: index) else { throw BMError(13, "no backup has index \(index)") }
-        guard let v = try Catalog.version(db, backup: index, index: version) else {
-            throw BMError(14, "backup \(index) (\(FS.shown(b.name))) has no version \(version)", path: b.path)
-        }
-        return (b, v)
+        let b = try Catalog.existingBackup(db, index: index)
+        return (b, try Catalog.existingVersion(db, of: b, index: version))
     }
 }

@@ -107,7 +107,7 @@ public struct Restorer {
     /// its size, mode and mtime say it may).
     private func holds(_ name: Path, in folder: Folder, backup: Int64, version: Int64) throws -> Bool {
         guard let st = folder.stat(name), st.st_mode & S_IFMT == S_IFREG else { return false }
-        let copy = try session.read { db in try Catalog.backup(db, index: backup).flatMap { try BackupDatabase.StoredCopy(db, of: $0, version: version) } }
+        let copy = try session.read { db in try Catalog.backup(db, index: backup).map { try BackupDatabase.StoredCopy(db, of: $0, version: version) } }
         guard let data = copy?.data, Int64(st.st_size) == data.size, UInt32(st.st_mode & 0o7777) == data.mode & 0o7777,
               FS.nanoseconds(st.st_mtim) == data.mtimeNs else { return false }
         let fd = folder.openFile(name, flags: O_RDONLY | O_NONBLOCK)

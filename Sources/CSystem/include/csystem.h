@@ -13,6 +13,8 @@
 int bmlua_syncfs(int fd);
 /* renameat2(2); `flags` as RENAME_NOREPLACE. */
 int bmlua_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+/* mkostemp(3): mkstemp with open flags, as O_CLOEXEC. */
+int bmlua_mkostemp(char *template_, int flags);
 /* The flag renameat2 takes to refuse a name already there. */
 enum { BMLUA_RENAME_NOREPLACE = 1 };
 
