@@ -109,7 +109,6 @@ struct Archiver {
 
         summary.seconds = Date().timeIntervalSince(started)
         summary.filesRead = session.objects.sourceReads - readsBefore
-        progress?(summary)   // the totals, whether or not a snapshot comes of them
         let last = try session.read { db in try Catalog.lastSnapshot(db, profile: profile.id) }
         let (previous, previousLinks, previousFolders) = try session.read { db in
             try last.map {
@@ -128,6 +127,7 @@ struct Archiver {
         // the last snapshot had too (its files are the same, and it was taken
         // with errors): a copy of it every run would push good ones out of prune.
         if summary.newFiles == 0 && summary.changedFiles == 0 && (same || empty) && (summary.failedFiles == 0 || lastHadErrors) {
+            progress?(summary)   // the totals, though no snapshot comes of them
             return summary
         }
         // The data is stored either way; only the record waits for the next run.
@@ -147,6 +147,7 @@ struct Archiver {
             throw error
         }
         summary.sid = sid
+        progress?(summary)   // still inside the run's lock
         return summary
     }
 
