@@ -15,6 +15,11 @@ public enum XDG {
         base("XDG_STATE_HOME", "/.local/state", environment)
     }
 
+    /// `$XDG_RUNTIME_DIR`, which has no default: nil when it is not set.
+    public static func runtime(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        environment["XDG_RUNTIME_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     private static func base(_ variable: String, _ underHome: String, _ environment: [String: String]) -> String {
         if let value = environment[variable], !value.isEmpty { return value }
         return (environment["HOME"] ?? NSHomeDirectory()) + underHome

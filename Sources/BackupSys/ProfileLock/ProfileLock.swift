@@ -7,8 +7,7 @@ final class ProfileLock {
     private let fd: Int32
 
     static func directory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let run = environment["XDG_RUNTIME_DIR"], !run.isEmpty { return run + "/bmlua" }
-        return XDG.state(environment) + "/bmlua"
+        (XDG.runtime(environment) ?? XDG.state(environment)) + "/bmlua"
     }
 
     init(profile: Int64, directory: String? = nil) throws {
