@@ -3,6 +3,8 @@
 #   make test   install what is missing, build, run the tests
 #   make bench  the hook-call and snapshot benchmarks (release build); with valgrind,
 #               also the hook call's instructions, which do not drift with the machine
+#   make bench-compare  bmlua against cp, rsync, restic and borg on a 20,000-file tree
+#               (installs the peers; ROUNDS=3); writes bench/results.json
 #   make install [PREFIX=/usr/local]  the release binary, bmlua(1) and completions; make uninstall
 
 SWIFT      ?= swift
@@ -12,7 +14,7 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 
-.PHONY: deps build test demo bench clean install uninstall
+.PHONY: deps build test demo bench bench-compare clean install uninstall
 
 # The system packages bmlua builds on: Lua 5.4, readline (the shell), pkg-config.
 deps:
@@ -37,6 +39,10 @@ bench: deps
 	"$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua-bench"
 	@if command -v valgrind >/dev/null; then bash scripts/bench-instructions.sh "$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua-bench"; fi
 	bash scripts/bench-snapshot.sh "$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua" 20000
+
+bench-compare: deps
+	$(SWIFT) build -c release -j $(JOBS) --product bmlua
+	python3 bench/compare.py "$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua" --rounds $${ROUNDS:-3}
 
 # The release binary, bmlua(1) (made from the command definitions and
 # docs/man/), and bash, zsh and fish completions, in their usual places.

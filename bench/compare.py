@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""bmlua against its peers, side by side: `make bench-compare`.
+
+Times, in one run and interleaved (each step of each round runs every tool
+before the next step), N rounds of:
+  first backup; nothing changed; 1% of the files changed (appended to);
+  a full restore into a new folder; a 1 GiB file (bmlua backup against cp);
+  bmlua's first snapshot with hooks on every file against none.
+Tools: cp -a (first backup only), rsync -a then --link-dest (Back In Time's
+engine), restic, borg (-e none) and bmlua. Every timed command ends with
+`sync`, so each pays for its durability. With root, caches are dropped
+before every timed command (cold); otherwise the table says they are warm.
+
+Prints medians (min–max), peak RSS, and each bmlua figure's ratio to the
+fastest peer; writes bench/results.json.
+
+usage: compare.py BMLUA [--rounds N] [--files N] [--work DIR] [--out FILE]
+"""
+import argparse, json, os, random, resource, shutil, statistics, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def ensure_peers():
+    missing = [pkg for pkg, exe in (("rsync", "rsync"), ("restic", "restic"), ("borgbackup", "borg"), ("time", "/usr/bin/time"))
+               if shutil.which(exe) is None]
+    if missing:
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        print("bench: installing " + " ".join(missing), flush=True)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(sudo + ["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(sudo + ["apt-get", "install", "-y", "-q"] + missing, check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def make_tree(root, files):
+    """20,000 files in 300×7 folders; sizes 10^U(2, 4.8), 5% 10^U(2, 6.02) capped at 1 MiB."""
+    random.seed(42)
+    folders = [os.path.join(root, "d%03d" % i, "s%d" % j) for i in range(300) for j in range(7)]
+    for f in folders:
+        os.makedirs(f, exist_ok=True)
+    sizes = []
+    for i in range(files):
+        high = 6.02 if random.random() < 0.05 else 4.8
+        size = min(int(10 ** random.uniform(2, high)), 1 << 20)
+        path = os.path.join(folders[i % len(folders)], "f%06d.bin" % i)
+        with open(path, "wb") as out:
+            out.write(random.randbytes(size))
+        sizes.append((path, size))
+    return sizes
+
+
+def drop_caches():
+    subprocess.run(["sync"], check=True)
+    if os.geteuid() == 0:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+        return True
+    return False
+
+
+def timed(argv, cwd=None, env=None):
+    """Seconds (the command, then sync) and the peak RSS in MB of its largest
+    process, as GNU time reports it (a small C parent: a Python parent's
+    pages would count in a forked child's peak)."""
+    cold = drop_caches()
+    report = tempfile.NamedTemporaryFile(prefix="bench-time.", delete=False).name
+    t = time.monotonic()
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report] + argv, cwd=cwd, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    os.sync()
+    seconds = time.monotonic() - t
+    with open(report) as f:
+        lines = f.read().split()
+    os.unlink(report)
+    if p.returncode != 0:
+        raise SystemExit("bench: %s failed (%d): %s" % (" ".join(argv), p.returncode, p.stderr.decode(errors="replace")[-2000:]))
+    return seconds, int(lines[-1]) / 1024, cold
+
+
+class Results:
+    def __init__(self):
+        self.times, self.rss, self.cold = {}, {}, True
+
+    def add(self, step, tool, measured):
+        seconds, rss, cold = measured
+        self.times.setdefault(step, {}).setdefault(tool, []).append(seconds)
+        self.rss.setdefault(step, {}).setdefault(tool, []).append(rss)
+        self.cold = self.cold and cold
+        print("  %-16s %-28s %7.2f s %6.0f MB" % (step, tool, seconds, rss), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("bmlua")
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 3)))
+    ap.add_argument("--files", type=int, default=20000)
+    ap.add_argument("--work", default=None, help="where the trees and repositories go (default: a temp folder)")
+    ap.add_argument("--out", default=os.path.join(HERE, "results.json"))
+    a = ap.parse_args()
+    bmlua = os.path.abspath(a.bmlua)
+    ensure_peers()
+    work = tempfile.mkdtemp(prefix="bmlua-compare.", dir=a.work)
+    try:
+        run(a, bmlua, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(a, bmlua, work):
+    tree = os.path.join(work, "tree")
+    print("bench: making the tree (%d files)" % a.files, flush=True)
+    sizes = make_tree(tree, a.files)
+    big = os.path.join(work, "big", "one-gib.bin")
+    os.makedirs(os.path.dirname(big))
+    with open(big, "wb") as out:
+        block = random.randbytes(1 << 20)
+        for _ in range(1024):
+            out.write(block[1:] + block[:1]); block = block[1:] + block[:1]
+    total = sum(s for _, s in sizes)
+    print("bench: %d files, %.0f MB; 1 GiB file" % (len(sizes), total / 1e6), flush=True)
+    env = dict(os.environ, RESTIC_PASSWORD="bench", BORG_PASSPHRASE="", BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK="yes",
+               BORG_RELOCATED_REPO_ACCESS_IS_OK="yes")
+    r = Results()
+    changed = random.Random(7).sample(sizes, max(1, len(sizes) // 100))
+
+    for round_ in range(1, a.rounds + 1):
+        print("round %d" % round_, flush=True)
+        d = os.path.join(work, "r%d" % round_)
+        os.makedirs(d)
+        benv = dict(env, BMLUA_REPO=d + "/bmlua", XDG_CONFIG_HOME=d + "/config", XDG_RUNTIME_DIR=d + "/run",
+                    XDG_STATE_HOME=d + "/state")
+        henv = dict(benv, BMLUA_REPO=d + "/bmlua-hooks", XDG_CONFIG_HOME=d + "/config-hooks")
+        for e in (benv, henv):
+            subprocess.run([bmlua, "init", "-q"], env=e, check=True)
+            subprocess.run([bmlua, "profile", "include", tree], env=e, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["restic", "init", "-q", "-r", d + "/restic"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["borg", "init", "-e", "none", d + "/borg"], env=env, check=True)
+        routine = os.path.join(HERE, "..", "hooks", "examples", "hdtstamp.lua")
+        subprocess.run([bmlua, "routine", "add", routine], env=henv, check=True, stdout=subprocess.DEVNULL)
+        for n, code in ((1, "local path = bhin[1]"), (2, "hdtstamp(2)"), (6, "hdtstamp(6)")):
+            subprocess.run([bmlua, "hooks", "set", str(n), code], env=henv, check=True, stdout=subprocess.DEVNULL)
+
+        first = {
+            "cp -a": ["cp", "-a", tree, d + "/cp"],
+            "rsync -a": ["rsync", "-a", tree + "/", d + "/rsync.1/"],
+            "restic": ["restic", "-r", d + "/restic", "backup", "-q", tree],
+            "borg": ["borg", "create", d + "/borg::1", tree],
+            "bmlua": [bmlua, "snapshot", "-q"],
+        }
+        for tool, argv in first.items():
+            r.add("first backup", tool, timed(argv, env=benv))
+        r.add("hooks: first", "bmlua (no hooks)", r_last(r, "first backup", "bmlua"))
+        r.add("hooks: first", "bmlua (hooks 1, 2, 6)", timed([bmlua, "snapshot", "-q"], env=henv))
+
+        def incremental(step, n):
+            steps = {
+                "rsync --link-dest": ["rsync", "-a", "--link-dest=" + d + "/rsync.%d" % (n - 1), tree + "/", d + "/rsync.%d/" % n],
+                "restic": ["restic", "-r", d + "/restic", "backup", "-q", tree],
+                "borg": ["borg", "create", d + "/borg::%d" % n, tree],
+                "bmlua": [bmlua, "snapshot", "-q"],
+            }
+            for tool, argv in steps.items():
+                r.add(step, tool, timed(argv, env=benv))
+
+        incremental("nothing changed", 2)
+        for path, _ in changed:
+            with open(path, "ab") as out:
+                out.write(b"appended\n")
+        incremental("1% changed", 3)
+
+        sid = json.loads(subprocess.run([bmlua, "snapshots", "--json"], env=benv, check=True, capture_output=True).stdout)[0]["sid"]
+        os.makedirs(d + "/borg-out")
+        restores = {
+            "rsync -a": ["rsync", "-a", d + "/rsync.3/", d + "/rsync-out/"],
+            "restic": ["restic", "-r", d + "/restic", "restore", "-q", "latest", "--target", d + "/restic-out"],
+            "borg": ["sh", "-c", 'cd "$0" && borg extract "$1"', d + "/borg-out", d + "/borg::3"],
+            "bmlua": [bmlua, "snapshots", "restore", sid, "--to", d + "/bmlua-out", "-q"],
+        }
+        for tool, argv in restores.items():
+            r.add("full restore", tool, timed(argv, env=benv))
+
+        r.add("1 GiB file", "cp", timed(["cp", big, d + "/big-copy"]))
+        r.add("1 GiB file", "bmlua backup", timed([bmlua, "backup", "-q", big], env=benv))
+
+        for path, size in changed:
+            os.truncate(path, size)
+        shutil.rmtree(d)
+
+    report(a, r, total, len(sizes))
+
+
+def r_last(r, step, tool):
+    return (r.times[step][tool][-1], r.rss[step][tool][-1], r.cold)
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def report(a, r, total, files):
+    print()
+    print("%d files, %.0f MB; %d rounds, interleaved; cache %s; medians (min–max)" %
+          (files, total / 1e6, a.rounds, "cold (dropped before each command)" if r.cold else "WARM (not root: could not drop it)"))
+    out = {"files": files, "bytes": total, "rounds": a.rounds, "cold_cache": r.cold, "steps": {}}
+    for step, tools in r.times.items():
+        print("\n%s" % step)
+        peers = {t: med(v) for t, v in tools.items() if not t.startswith("bmlua")}
+        fastest = min(peers.items(), key=lambda kv: kv[1]) if peers else None
+        entry = {}
+        for tool, xs in tools.items():
+            rss = med(r.rss[step][tool])
+            line = "  %-24s %7.2f s (%.2f–%.2f)  peak RSS %5.0f MB" % (tool, med(xs), min(xs), max(xs), rss)
+            e = {"median_s": round(med(xs), 3), "min_s": round(min(xs), 3), "max_s": round(max(xs), 3),
+                 "peak_rss_mb": round(rss, 1), "runs_s": [round(x, 3) for x in xs]}
+            if tool.startswith("bmlua") and fastest:
+                ratio = med(xs) / fastest[1]
+                line += "   %.2f× %s" % (ratio, fastest[0])
+                e["ratio_to_fastest_peer"] = round(ratio, 3)
+                e["fastest_peer"] = fastest[0]
+            entry[tool] = e
+            print(line)
+        if step == "hooks: first":
+            base, hooked = med(tools["bmlua (no hooks)"]), med(tools["bmlua (hooks 1, 2, 6)"])
+            print("  hooks on every file cost %+.1f%%" % ((hooked / base - 1) * 100))
+            entry["hooks_cost_percent"] = round((hooked / base - 1) * 100, 1)
+        if step == "1 GiB file":
+            ratio = med(tools["cp"]) / med(tools["bmlua backup"])
+            print("  bmlua's throughput: %.2f× cp's" % ratio)
+            entry["throughput_ratio_to_cp"] = round(ratio, 3)
+        out["steps"][step] = entry
+    with open(a.out, "w") as f:
+        json.dump(out, f, indent=2, sort_keys=True)
+        f.write("\n")
+    print("\nwritten: %s" % a.out)
+
+
+if __name__ == "__main__":
+    main()
