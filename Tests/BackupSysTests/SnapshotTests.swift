@@ -38,11 +38,12 @@ final class SnapshotFixture {
     }
 
     func run(profile: Int64 = 1, timeLimit: Double = 600, at date: Date? = nil,
-             batchSize: Int = 256, stopWhen stop: @escaping () -> Bool = { false },
+             batchSize: Int = 256, workers: Int = 4, stopWhen stop: @escaping () -> Bool = { false },
              saying said: Fixture.Sink? = nil) throws -> SnapshotRun.Summary {
         var r = SnapshotRun(config: config, defaultRepository: f.root)
         r.profileID = profile
         r.batchSize = batchSize
+        r.workers = workers
         r.callbackPath = callback
         r.callbackTimeLimit = timeLimit
         r.lockDirectory = f.base + "/locks"

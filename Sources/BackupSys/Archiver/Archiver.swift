@@ -16,6 +16,8 @@ struct Archiver {
     var now: () -> Date
     /// Called now and then with the running totals.
     var progress: ((Summary) -> Void)?
+    /// Threads that read new and changed files (1: the caller's alone).
+    var workers = 4
 
     func take() throws -> Summary {
         // Hooks that may not run would fail every file: fail once, recording nothing.
@@ -50,43 +52,72 @@ struct Archiver {
         let comment = "snapshot \(sid)"
         var lastReport = Date()
 
+        /// What a file needs: nothing (unchanged), a version (changed) or a backup and its version (new).
+        enum Need {
+            case unchanged(backup: Int64, version: Int64, stat)
+            case changed(Backup)
+            case new
+
+            var readsFile: Bool { if case .unchanged = self { false } else { true } }
+        }
+        func need(_ file: Walker.File) throws -> Need {
+            guard let b = known.byPath[file.path] else { return .new }
+            guard let st = file.lookUp() else { throw FS.failure("cannot read", file.path) }
+            if let v = known.unchangedVersion(of: b, st) { return .unchanged(backup: b.index, version: v, st) }
+            return .changed(b)
+        }
+
         /// One file: nothing if unchanged, newver if changed, newbu and newver
-        /// (one read, one object) if new.
-        func store(_ file: Walker.File) throws {
-            if let b = known.byPath[file.path] {
-                guard let st = file.lookUp() else { throw FS.failure("cannot read", file.path) }
-                if let v = known.unchangedVersion(of: b, st) {
-                    summary.unchangedFiles += 1
-                    return enter(b.index, v, st)
-                }
-                let source = try file.open()
-                let v = try session.newver(b.index, comment: comment, source: source)
+        /// (one read, one object) if new; `read`: a worker opened and read it already.
+        func store(_ file: Walker.File, _ need: Need, _ read: Stager.Read?) throws {
+            switch need {
+            case let .unchanged(backup, version, st):
+                summary.unchangedFiles += 1
+                enter(backup, version, st)
+            case .changed(let b):
+                let source = try read?.source ?? file.open()
+                let v = try session.newver(b.index, comment: comment, source: source, staged: read?.staged)
                 summary.changedFiles += 1
                 summary.bytesStored += Int64(source.status.st_size)
-                return enter(b.index, v, source.status)
+                enter(b.index, v, source.status)
+            case .new:
+                let source = try read?.source ?? file.open()
+                // One step: a file whose version fails leaves no backup behind either.
+                let (i, v) = try session.write { _ in
+                    let made = try session.newbu(source, .init(group: profile.id), staged: read?.staged)
+                    return (made.index, try session.newver(made.index, comment: comment, source: source, sharing: made.fromSource ? made.stored : nil))
+                }
+                summary.newFiles += 1
+                summary.bytesStored += Int64(source.status.st_size)
+                enter(i, v, source.status)
             }
-            let source = try file.open()
-            // One step: a file whose version fails leaves no backup behind either.
-            let (i, v) = try session.write { _ in
-                let made = try session.newbu(source, .init(group: profile.id))
-                return (made.index, try session.newver(made.index, comment: comment, source: source, sharing: made.fromSource ? made.stored : nil))
-            }
-            summary.newFiles += 1
-            summary.bytesStored += Int64(source.status.st_size)
-            enter(i, v, source.status)
         }
+
+        // Workers may read a file ahead of its hooks only when no hook can
+        // name another file to store instead (hooks 1 and 6).
+        let hooks = session.options.hooks ? try session.bhooks() ?? [] : []
+        let choosesFiles = [0, 5].contains { $0 < hooks.count && hooks[$0].contains { !$0.isWhitespace } }
+        let stager = workers > 1 && !choosesFiles ? Stager(objects: session.objects, workers: workers) : nil
 
         // Files are stored as the walk meets them, a batch a transaction: its
         // folders stay open until the batch is done.
         var batch: [Walker.File] = []
         func flush() throws {
             guard !batch.isEmpty else { return }
+            let needs = batch.map { file in Result { try need(file) } }
+            var reads = [Stager.Read?](repeating: nil, count: batch.count)
+            if let stager {
+                let toRead = needs.indices.filter { (try? needs[$0].get())?.readsFile == true }
+                for (k, read) in try stager.stage(toRead.map { batch[$0] }).enumerated() { reads[toRead[k]] = read }
+            }
+            // What a failed or stopped file's worker staged goes; a committed one is no longer there to go.
+            defer { for read in reads { if let read { session.objects.discard(read.staged) } } }
             try session.write { _ in
-                for file in batch {
+                for (i, file) in batch.enumerated() {
                     // Stopping rolls back this batch only: what earlier batches
                     // stored is in the catalog, and the next run does not copy it again.
                     if stop() { throw Interrupted("no snapshot recorded (the next run does not copy again what earlier batches stored)") }
-                    do { try store(file) } catch let stop as Interrupted { throw stop } catch { failed(file.path, error) }
+                    do { try store(file, needs[i].get(), reads[i]) } catch let stop as Interrupted { throw stop } catch { failed(file.path, error) }
                     if let progress, Date().timeIntervalSince(lastReport) > 0.2 {
                         lastReport = Date()
                         progress(summary)

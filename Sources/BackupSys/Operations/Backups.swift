@@ -70,7 +70,8 @@ extension BackupDatabase {
 
     /// newbu of a file already open (a snapshot's walk opened it). Returns the
     /// backup's index and what was stored: the original's own data unless hook 1 named another file.
-    func newbu(_ source: SourceFile, _ options: NewBackupOptions) throws -> (index: Int64, stored: ObjectStore.Stored, fromSource: Bool) {
+    /// `staged`: the original's bytes, read already by a snapshot's worker.
+    func newbu(_ source: SourceFile, _ options: NewBackupOptions, staged: ObjectStore.Staged? = nil) throws -> (index: Int64, stored: ObjectStore.Stored, fromSource: Bool) {
         let original = source.path
         return try write { db in
             if let existing = try Catalog.backup(db, path: original) {
@@ -78,7 +79,7 @@ extension BackupDatabase {
             }
             let name = try uniqueName(for: original, db)
             let actual = try runHook(.beforeNewBackup(original: original, name: name, storedAway: options.storeAway))?.bhout.pathValue
-            let data = try store(source, hookChose: actual)
+            let data = try store(source, hookChose: actual, staged: staged)
             let index = try Catalog.insert(db, .init(
                 path: original, name: name, group: options.group, storedAway: options.storeAway,
                 data: data, source: source.state), now: Date())
@@ -90,9 +91,13 @@ extension BackupDatabase {
 
     /// What newbu, updbu and newver store of `source`: the bytes of the file
     /// the hook named in `bhout` if it named one, else the original's (or
-    /// `reusing`, an object already stored from it); the original's metadata either way.
-    func store(_ source: SourceFile, hookChose actual: Path?, reusing: ObjectStore.Stored? = nil) throws -> StoredData {
-        let stored = try actual.map { try objects.put(file: $0) } ?? reusing ?? objects.put(source)
+    /// `reusing`, an object already stored from it, or `staged`, its bytes
+    /// read already); the original's metadata either way.
+    func store(_ source: SourceFile, hookChose actual: Path?, reusing: ObjectStore.Stored? = nil,
+               staged: ObjectStore.Staged? = nil) throws -> StoredData {
+        if let staged, actual != nil || reusing != nil { objects.discard(staged) }
+        let stored = try actual.map { try objects.put(file: $0) } ?? reusing
+            ?? staged.map { try objects.commit($0, ofSource: true) } ?? objects.put(source)
         return source.metadata(object: stored.id, size: stored.size)
     }
 

@@ -19,7 +19,8 @@ extension BackupDatabase {
     /// newver of a file already open (`source`), and, with `sharing`, the
     /// object newbu just stored from it: without a hook 6 the version is that
     /// object, and the file is not read again. With hook 6, the hook decides as ever.
-    func newver(_ index: Int64, comment: String, source: SourceFile?, sharing: ObjectStore.Stored? = nil) throws -> Int64 {
+    func newver(_ index: Int64, comment: String, source: SourceFile?, sharing: ObjectStore.Stored? = nil,
+                staged: ObjectStore.Staged? = nil) throws -> Int64 {
         try write { db in
             let b = try Catalog.existingBackup(db, index: index)
             let source = try source ?? original(of: b)
@@ -30,7 +31,7 @@ extension BackupDatabase {
                 actual = out.bhout.pathValue
                 if let c = out.bhout2.stringValue { comment = c }
             }
-            try Catalog.insertVersion(db, backup: index, index: v, store(source, hookChose: actual, reusing: out == nil ? sharing : nil),
+            try Catalog.insertVersion(db, backup: index, index: v, store(source, hookChose: actual, reusing: out == nil ? sharing : nil, staged: staged),
                                       comment: comment, now: Date())
             try Catalog.setSource(db, index: index, source.state)
             return v

@@ -1,6 +1,7 @@
 import CSystem
 import Crypto
 import Foundation
+import Synchronization
 
 /// Content-addressed, immutable data: `objects/ab/<sha256>`, read-only.
 ///
@@ -104,23 +105,51 @@ final class ObjectStore {
 
     /// Stores the data of `source` from its start.
     func put(_ source: SourceFile) throws -> Stored {
-        sourceReads += 1
+        try commit(try stage(source, known: known), ofSource: true)
+    }
+
+    /// How far past its size at open a source is read.
+    static let growthMargin = 16 << 20
+
+    func put(from input: Int32, name: Path, expectedSize: Int? = nil, limit: Int = .max) throws -> Stored {
+        try commit(try Self.stage(from: input, name: name, expectedSize: expectedSize, limit: limit, known: known,
+                                  into: tmpFolder(), owner: owner, naming: tempNames), ofSource: false)
+    }
+
+    /// An object's bytes read, hashed and written to a temp file, not yet in
+    /// the store: what the many threads of a snapshot do at once. `commit`
+    /// then names it, on the thread that owns the store.
+    struct Staged: Sendable {
+        let id: String
+        let size: Int
+        /// Nil when the object is one this process already stored (a small file read whole).
+        let temp: Path?
+    }
+
+    /// The part of `put` that touches nothing shared but the tmp folder's
+    /// descriptor and the temp-name counter: safe on any thread, for sources
+    /// each thread owns. `known` is a copy taken before the threads start.
+    func stage(_ source: SourceFile, known: Set<String>) throws -> Staged {
         if source.consumed { lseek(source.fd, 0, SEEK_SET) }   // stored before: hook 6 wants it stored again
         source.consumed = true
         // A source is read up to its size when it was opened and a margin, no
         // further: a file that grows meanwhile (a log) is stored as far as
         // that, and a file of /proc that reads without end does not fill the repository.
         let size = Int(source.status.st_size)
-        return try put(from: source.fd, name: source.path, expectedSize: size, limit: size + Self.growthMargin)
+        return try Self.stage(from: source.fd, name: source.path, expectedSize: size, limit: size + Self.growthMargin, known: known,
+                              into: tmpFolder(), owner: owner, naming: tempNames)
     }
+
+    /// Opens `tmp/` now: `stage` on other threads must find it open.
+    func prepareToStage() throws { _ = try tmpFolder(); _ = try rootFolder() }
+
+    var knownObjects: Set<String> { known }
 
     /// `expectedSize` (what fstat said) lets a short read end a small file
     /// without a second read to see its end; a file that grew meanwhile is read on to its end.
-    /// How far past its size at open a source is read.
-    static let growthMargin = 16 << 20
-
-    func put(from input: Int32, name: Path, expectedSize: Int? = nil, limit: Int = .max) throws -> Stored {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
+    private static func stage(from input: Int32, name: Path, expectedSize: Int?, limit: Int, known: Set<String>,
+                              into tmpFolder: Folder, owner: Owner?, naming: TempNames) throws -> Staged {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
         defer { buffer.deallocate() }
         var hasher = SHA256()
         var size = try fill(buffer, from: input, name: name, expecting: expectedSize)
@@ -130,11 +159,10 @@ final class ObjectStore {
         // A small file whose object this process stored or verified already (a
         // run's many empty or equal files) is known without a temp file or a look.
         if whole, case let id = hasher.finalize().hex, known.contains(id) {
-            return Stored(id: id, size: Int64(size))
+            return Staged(id: id, size: size, temp: nil)
         }
-        let tmpFolder = try tmpFolder(), rootFolder = try rootFolder()
         // Read-only from the start (the descriptor still writes): no chmod afterwards.
-        let (output, temp) = try tmpFolder.createTemp(mode: 0o444, naming: nextTempName)
+        let (output, temp) = try tmpFolder.createTemp(mode: 0o444, naming: naming.next)
         if let owner { fchown(output, owner.uid, owner.gid) }
         var keep = false
         defer {
@@ -152,7 +180,21 @@ final class ObjectStore {
             if n < buffer.count { break }
         }
         try out.finish()
-        let id = hasher.finalize().hex
+        keep = true
+        return Staged(id: hasher.finalize().hex, size: size, temp: temp)
+    }
+
+    /// Puts a staged object in its place (or finds it there: dedup);
+    /// `ofSource`: it was read from a source file (counted in `sourceReads`).
+    func commit(_ staged: Staged, ofSource: Bool) throws -> Stored {
+        if ofSource { sourceReads += 1 }
+        let id = staged.id, size = staged.size
+        guard let temp = staged.temp else { return Stored(id: id, size: Int64(size)) }
+        let tmpFolder = try tmpFolder(), rootFolder = try rootFolder()
+        var keep = false
+        defer { if !keep { _ = tmpFolder.unlink(temp) } }
+        // Staged on another thread before an equal file of the same batch was committed.
+        if known.contains(id) { return Stored(id: id, size: Int64(size)) }
         try makeFanOut(for: id)
         // Not looked up first: the rename itself says whether the object is
         // there (dedup), so a new object costs no failed stat.
@@ -176,14 +218,20 @@ final class ObjectStore {
         return Stored(id: id, size: Int64(size))
     }
 
-    /// A temp name no other writer uses (they wait for the lock) and no
-    /// earlier run left (tmp/ is emptied at the first lock): a counter, not a random draw.
-    private var tempCounter = 0
-    private let tempPrefix = "obj-\(getpid())-"
-    private func nextTempName() -> Path {
-        tempCounter += 1
-        return Path(tempPrefix + String(tempCounter))
+    /// A staged object that will not be committed (its file failed, or a hook chose another).
+    func discard(_ staged: Staged) {
+        if let temp = staged.temp, let folder = try? tmpFolder() { _ = folder.unlink(temp) }
     }
+
+    /// Temp names no other writer uses (they wait for the lock) and no
+    /// earlier run left (tmp/ is emptied at the first lock): a counter, not a
+    /// random draw, shared by the threads that stage.
+    final class TempNames: Sendable {
+        private let counter = Atomic<Int>(0)
+        private let prefix = "obj-\(getpid())-"
+        func next() -> Path { Path(prefix + String(counter.add(1, ordering: .relaxed).newValue)) }
+    }
+    private let tempNames = TempNames()
 
     /// Object `id` has `size` bytes that hash to `id`.
     private func intact(_ id: String, size: Int) -> Bool {
@@ -229,6 +277,18 @@ final class ObjectStore {
         known.removeAll()   // what this operation verified may be unreferenced again
         created.removeAll()
         pendingFiles = 0
+    }
+
+    /// Removes the objects created since `created` had `mark` of them: a
+    /// savepoint that made them rolled back.
+    func discardCreated(since mark: Int) {
+        guard mark < created.count else { return }
+        for id in created[mark...] {
+            _ = remove(id)
+            known.remove(id)
+        }
+        pendingFiles = max(0, pendingFiles - (created.count - mark))
+        created.removeSubrange(mark...)
     }
 
     /// Streams object `id` to `fd`, verifying its hash; error 21 if it does not match.

@@ -84,9 +84,17 @@ public final class BackupDatabase {
         if repository.isAbsent { throw Repository.missing(repository.root) }
         if let db {
             var result: T?
-            try db.inSavepoint {
-                result = try body(db)
-                return .commit
+            // Objects new in a savepoint that rolls back are named by no row
+            // that stays (one already there before it would have been found, not made).
+            let mark = objects.created.count
+            do {
+                try db.inSavepoint {
+                    result = try body(db)
+                    return .commit
+                }
+            } catch {
+                objects.discardCreated(since: mark)
+                throw error
             }
             return result!
         }

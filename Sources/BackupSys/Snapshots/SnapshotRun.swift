@@ -16,6 +16,8 @@ public struct SnapshotRun {
     public var progress: ((Summary) -> Void)?
     /// Files per transaction: a batch is made durable with one sync.
     public var batchSize = 256
+    /// Threads that read new and changed files while hooks and the catalog keep to this one.
+    public var workers = 4
     /// Where the per-profile "already running" locks live (default: ProfileLock.directory()).
     public var lockDirectory: String?
     /// The clock that names snapshots.
@@ -90,7 +92,7 @@ public struct SnapshotRun {
             let bd = try BackupDatabase(at: repo, options: options)
             defer { bd.close() }
             summary = try bd.holdingWriterLock {
-                try Archiver(session: bd, profile: profile, batchSize: batchSize, now: now, progress: progress).take()
+                try Archiver(session: bd, profile: profile, batchSize: batchSize, now: now, progress: progress, workers: workers).take()
             }
             // Failures are reason 4 with 6 whether or not a snapshot was taken (the
             // same failures as the last one record none); reason 3 only for a new one.

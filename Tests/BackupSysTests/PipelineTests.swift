@@ -1,0 +1,93 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import BackupSys
+import TestSupport
+
+/// A snapshot's file workers read, hash and stage new and changed files
+/// while hooks and the catalog keep to one thread, in walk order.
+@Suite struct PipelineTests {
+    /// 360 files in six folders: empty ones, equal ones (staged twice in one
+    /// batch, stored once), some of 3 MiB (several chunks), the rest of random bytes.
+    func makeTree(_ s: SnapshotFixture) throws -> [String: Data] {
+        var generator = SystemRandomNumberGenerator()
+        var files: [String: Data] = [:]
+        for i in 0..<360 {
+            let name = String(format: "d%d/f%03d.bin", i % 6, i)
+            let data: Data
+            switch i % 10 {
+            case 0: data = Data()
+            case 3: data = Data("the same bytes".utf8)
+            default:
+                let size = i % 97 == 1 ? 3 << 20 : Int.random(in: 1...20_000, using: &generator)
+                data = Data((0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            }
+            try FileManager.default.createDirectory(atPath: s.tree + "/d\(i % 6)", withIntermediateDirectories: true)
+            try data.write(to: URL(fileURLWithPath: s.tree + "/" + name))
+            files[name] = data
+        }
+        return files
+    }
+
+    func tmpIsEmpty(_ s: SnapshotFixture) throws -> Bool {
+        try FileManager.default.contentsOfDirectory(atPath: s.f.root + "/tmp").isEmpty
+    }
+
+    @Test func filesReadByWorkersAreStoredAndRestoredExactlyWithHooksInWalkOrder() throws {
+        let s = try SnapshotFixture()
+        let files = try makeTree(s)
+        let log = s.f.base + "/hook2.log"
+        // Hook 2 logs every file and fails those whose number ends in 7: they are
+        // "with errors", and what a worker staged for them is not left behind.
+        try s.f.hook(2, "local f = io.open('\(log)', 'a') f:write(bhin[1], '\\n') f:close() if bhin[1]:match('7%.bin$') then error('not this one') end")
+        let summary = try s.run(batchSize: 50, workers: 4)
+        let failing = files.keys.filter { $0.hasSuffix("7.bin") }.count
+        #expect(summary.failedFiles == failing && summary.newFiles == files.count + 2 - failing, "\(summary)")
+        let logged = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(logged.count == files.count + 2)
+        #expect(logged.map { Array($0.utf8) } == logged.map { Array($0.utf8) }.sorted { $0.lexicographicallyPrecedes($1) }, "hook 2 saw the files out of walk order")
+        #expect(try tmpIsEmpty(s))
+        #expect(try Checker(s.f.bd).check(readData: true).ok)
+        // Equal files share one object; the empty ones another.
+        let objects = try Repository.objectsForTests(s.f.root)
+        #expect(objects.count == Set(files.filter { !$0.key.hasSuffix("7.bin") }.values).count + 2, "\(objects.count)")
+
+        let sid = try #require(summary.sid)
+        let out = s.f.base + "/restored"
+        _ = try Restorer(s.f.bd).restore(sid, to: Path(out))
+        for (name, data) in files where !name.hasSuffix("7.bin") {
+            #expect(FileManager.default.contents(atPath: out + s.tree + "/" + name) == data, "\(name)")
+        }
+    }
+
+    @Test func aStopMidRunKeepsCommittedBatchesAndLeavesNoTempFiles() throws {
+        let s = try SnapshotFixture()
+        let files = try makeTree(s)
+        let asked = Mutex(0)
+        #expect(throws: Interrupted.self) {
+            _ = try s.run(batchSize: 40, workers: 4, stopWhen: { asked.withLock { $0 += 1; return $0 > 130 } })
+        }
+        #expect(try tmpIsEmpty(s))
+        #expect(try Checker(s.f.bd).check(readData: true).ok)
+        let kept = try s.f.bd.read { try Catalog.backups($0) }.count
+        #expect(kept > 0 && kept < files.count + 2, "\(kept)")
+        // The next run stores only what the stopped one did not commit.
+        let again = try s.run(batchSize: 40, workers: 4)
+        #expect(again.newFiles == files.count + 2 - kept && again.unchangedFiles == kept, "\(again)")
+        #expect(try Checker(s.f.bd).check(readData: true).ok)
+    }
+
+    /// With hook 1 or 6 set the hook may name another file: nothing is read
+    /// ahead, and the hook's choice is what is stored.
+    @Test func aHookThatChoosesTheFileIsStillObeyed() throws {
+        let s = try SnapshotFixture()
+        _ = try makeTree(s)
+        let other = try s.f.file("other.txt", "chosen by hook 1")
+        try s.f.hook(1, "if bhin[1]:match('f005%.bin$') then bhout = '\(other)' end")
+        let summary = try s.run(workers: 4)
+        #expect(summary.failedFiles == 0)
+        let b = try #require(try s.f.bd.read { try Catalog.backup($0, path: Path(s.tree + "/d5/f005.bin")) })
+        #expect(b.data.size == Int64("chosen by hook 1".utf8.count))
+        #expect(try tmpIsEmpty(s))
+    }
+}
