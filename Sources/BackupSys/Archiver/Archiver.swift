@@ -95,8 +95,7 @@ struct Archiver {
 
         // Workers may read a file ahead of its hooks only when no hook can
         // name another file to store instead (hooks 1 and 6).
-        let hooks = session.options.hooks ? try session.bhooks() ?? [] : []
-        let choosesFiles = [0, 5].contains { $0 < hooks.count && hooks[$0].contains { !$0.isWhitespace } }
+        let choosesFiles = try session.hookCode(1) != nil || session.hookCode(6) != nil
         let stager = workers > 1 && !choosesFiles ? Stager(objects: session.objects, workers: workers) : nil
 
         // Files are stored as the walk meets them, a batch a transaction: its
@@ -110,14 +109,18 @@ struct Archiver {
                 let toRead = needs.indices.filter { (try? needs[$0].get())?.readsFile == true }
                 for (k, read) in try stager.stage(toRead.map { batch[$0] }).enumerated() { reads[toRead[k]] = read }
             }
-            // What a failed or stopped file's worker staged goes; a committed one is no longer there to go.
+            // What a worker staged for a file that failed, or was not reached, goes
+            // (a stored file's staged object was committed or discarded already).
             defer { for read in reads { if let read { session.objects.discard(read.staged) } } }
             try session.write { _ in
                 for (i, file) in batch.enumerated() {
                     // Stopping rolls back this batch only: what earlier batches
                     // stored is in the catalog, and the next run does not copy it again.
                     if stop() { throw Interrupted("no snapshot recorded (the next run does not copy again what earlier batches stored)") }
-                    do { try store(file, needs[i].get(), reads[i]) } catch let stop as Interrupted { throw stop } catch { failed(file.path, error) }
+                    do {
+                        try store(file, needs[i].get(), reads[i])
+                        reads[i] = nil
+                    } catch let stop as Interrupted { throw stop } catch { failed(file.path, error) }
                     if let progress, Date().timeIntervalSince(lastReport) > 0.2 {
                         lastReport = Date()
                         progress(summary)

@@ -21,7 +21,7 @@ struct Stager {
     func stage(_ files: [Walker.File]) throws -> [Read?] {
         guard !files.isEmpty else { return [] }
         try objects.prepareToStage()
-        let known = objects.knownObjects
+        let known = objects.known
         let results = Slots<Read>(count: files.count)
         let shared = Unshared((files, objects)), workers = min(workers, files.count)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in

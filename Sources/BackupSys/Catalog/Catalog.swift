@@ -29,8 +29,7 @@ enum Catalog {
     /// The backup an operation was asked for: error 13 names the index it lacks.
     static func existingBackup(_ db: Database, index: Int64) throws -> Backup {
         guard let b = try backup(db, index: index) else {
-            throw BMError(13, index == 0 ? "no backup has index 0: hook 1 runs before the backup exists; set fields in hook 2, where bhin[4] is its index"
-                                         : "no backup has index \(index)", path: "")
+            throw BMError(13, "no backup has index \(index)", path: "")
         }
         return b
     }

@@ -26,7 +26,11 @@ extension BackupDatabase {
     public func setFieldValue(_ name: String, owner: Int64, _ value: FieldValue?) throws {
         try write { db in
             guard let f = try Catalog.field(db, name: name) else { throw BMError(18, "no field \(name)") }
-            if f.kind == .backup { _ = try Catalog.existingBackup(db, index: owner) }
+            if f.kind == .backup {
+                // Index 0 is what hook 1's bhin[4] holds: the backup is not made yet.
+                if owner == 0 { throw BMError(13, "no backup has index 0: hook 1 runs before the backup exists; set fields in hook 2, where bhin[4] is its index") }
+                _ = try Catalog.existingBackup(db, index: owner)
+            }
             try Catalog.setFieldValue(db, field: name, owner: owner, value)
         }
     }

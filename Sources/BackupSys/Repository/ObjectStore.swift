@@ -38,7 +38,7 @@ final class ObjectStore {
     static let chunkSize = 1 << 20
     /// Objects this process stored or found intact since it took the writer
     /// lock: while it holds it, no other process's delete and gc can remove them.
-    private var known = Set<String>()
+    private(set) var known = Set<String>()
 
     /// The writer lock was let go: another process may remove objects now.
     func forgetKnown() { known.removeAll() }
@@ -142,8 +142,6 @@ final class ObjectStore {
 
     /// Opens `tmp/` now: `stage` on other threads must find it open.
     func prepareToStage() throws { _ = try tmpFolder(); _ = try rootFolder() }
-
-    var knownObjects: Set<String> { known }
 
     /// `expectedSize` (what fstat said) lets a short read end a small file
     /// without a second read to see its end; a file that grew meanwhile is read on to its end.
