@@ -259,6 +259,9 @@ final class SnapshotFixture {
         let summary = try s.run(timeLimit: 0.5, saying: said)
         #expect(summary.sid != nil)
         #expect(said.lines.contains { $0.contains("ran past 0.5 s and was killed (reason 2)") }, "\(said.lines)")
+        // A killed process leaves /proc at once; an unkilled one would stay for half a minute.
+        let leftovers = ["sleep 30.25", "sleep 30.5"]
+        for _ in 0..<100 where leftovers.contains(where: { !processes(holding: $0).isEmpty }) { usleep(10_000) }
         #expect(processes(holding: "sleep 30.25").isEmpty && processes(holding: "sleep 30.5").isEmpty, "the callback's group was killed")
         #expect(try s.reasons() == ["7", "1", "3", "2", "8"])
         // On reason 1 a time-out is a veto.
