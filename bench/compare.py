@@ -16,7 +16,7 @@ fastest peer; writes bench/results.json.
 
 usage: compare.py BMLUA [--rounds N] [--files N] [--work DIR] [--out FILE]
 """
-import argparse, json, os, random, resource, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, random, shutil, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -58,14 +58,14 @@ def drop_caches():
     return False
 
 
-def timed(argv, cwd=None, env=None):
+def timed(argv, env=None):
     """Seconds (the command, then sync) and the peak RSS in MB of its largest
     process, as GNU time reports it (a small C parent: a Python parent's
     pages would count in a forked child's peak)."""
     cold = drop_caches()
     report = tempfile.NamedTemporaryFile(prefix="bench-time.", delete=False).name
     t = time.monotonic()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report] + argv, cwd=cwd, env=env,
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report] + argv, env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     os.sync()
     seconds = time.monotonic() - t
