@@ -7,7 +7,10 @@ before the next step), N rounds of:
   a full restore into a new folder; a 1 GiB file (bmlua backup against cp);
   bmlua's first snapshot with hooks on every file against none.
 Tools: cp -a (first backup only), rsync -a then --link-dest (Back In Time's
-engine), restic, borg (-e none) and bmlua. Every timed command ends with
+engine), restic, borg (-e none) and bmlua. Beside them, not a peer, the
+floor (bench/floor.c): the least work a first backup (read, hash, write an
+object) and a restore (read, write, rename) can be, on 4 threads; a target
+below the floor is out of reach. Every timed command ends with
 `sync`, so each pays for its durability. With root, caches are dropped
 before every timed command (cold); otherwise the table says they are warm.
 
@@ -22,8 +25,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def ensure_peers():
-    missing = [pkg for pkg, exe in (("rsync", "rsync"), ("restic", "restic"), ("borgbackup", "borg"), ("time", "/usr/bin/time"))
-               if shutil.which(exe) is None]
+    missing = [pkg for pkg, exe in (("rsync", "rsync"), ("restic", "restic"), ("borgbackup", "borg"), ("time", "/usr/bin/time"),
+                                    ("gcc", "cc")) if shutil.which(exe) is None]
+    if not os.path.exists("/usr/include/openssl/evp.h"):
+        missing.append("libssl-dev")
     if missing:
         sudo = [] if os.geteuid() == 0 else ["sudo"]
         print("bench: installing " + " ".join(missing), flush=True)
@@ -101,6 +106,7 @@ def main():
     ensure_peers()
     work = tempfile.mkdtemp(prefix="bmlua-compare.", dir=a.work)
     try:
+        subprocess.run(["cc", "-O2", "-pthread", "-o", work + "/floor", os.path.join(HERE, "floor.c"), "-lcrypto"], check=True)
         run(a, bmlua, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -146,6 +152,7 @@ def run(a, bmlua, work):
             "restic": ["restic", "-r", d + "/restic", "backup", "-q", tree],
             "borg": ["borg", "create", d + "/borg::1", tree],
             "bmlua": [bmlua, "snapshot", "-q"],
+            "floor (4 threads)": [work + "/floor", "store", tree, d + "/floor", "4"],
         }
         for tool, argv in first.items():
             r.add("first backup", tool, timed(argv, env=benv))
@@ -175,6 +182,7 @@ def run(a, bmlua, work):
             "restic": ["restic", "-r", d + "/restic", "restore", "-q", "latest", "--target", d + "/restic-out"],
             "borg": ["sh", "-c", 'cd "$0" && borg extract "$1"', d + "/borg-out", d + "/borg::3"],
             "bmlua": [bmlua, "snapshots", "restore", sid, "--to", d + "/bmlua-out", "-q"],
+            "floor (4 threads)": [work + "/floor", "copy", d + "/rsync.3", d + "/floor-out", "4"],
         }
         for tool, argv in restores.items():
             r.add("full restore", tool, timed(argv, env=benv))
@@ -204,7 +212,8 @@ def report(a, r, total, files):
     out = {"files": files, "bytes": total, "rounds": a.rounds, "cold_cache": r.cold, "steps": {}}
     for step, tools in r.times.items():
         print("\n%s" % step)
-        peers = {t: med(v) for t, v in tools.items() if not t.startswith("bmlua")}
+        peers = {t: med(v) for t, v in tools.items() if not t.startswith(("bmlua", "floor"))}
+        floor = next((med(v) for t, v in tools.items() if t.startswith("floor")), None)
         fastest = min(peers.items(), key=lambda kv: kv[1]) if peers else None
         entry = {}
         for tool, xs in tools.items():
@@ -217,8 +226,14 @@ def report(a, r, total, files):
                 line += "   %.2f× %s" % (ratio, fastest[0])
                 e["ratio_to_fastest_peer"] = round(ratio, 3)
                 e["fastest_peer"] = fastest[0]
+                if floor:
+                    line += "; %.2f× the floor" % (med(xs) / floor)
+                    e["ratio_to_floor"] = round(med(xs) / floor, 3)
             entry[tool] = e
             print(line)
+        if floor and fastest:
+            print("  the floor is %.2f× %s: a target below that is out of reach" % (floor / fastest[1], fastest[0]))
+            entry["floor_ratio_to_fastest_peer"] = round(floor / fastest[1], 3)
         if step == "hooks: first":
             base, hooked = med(tools["bmlua (no hooks)"]), med(tools["bmlua (hooks 1, 2, 6)"])
             print("  hooks on every file cost %+.1f%%" % ((hooked / base - 1) * 100))

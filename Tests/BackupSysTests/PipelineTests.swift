@@ -90,4 +90,64 @@ import TestSupport
         #expect(b.data.size == Int64("chosen by hook 1".utf8.count))
         #expect(try tmpIsEmpty(s))
     }
+
+    /// The gzip example (hooks 1 and 6 name a compressed temp file, hook 4
+    /// decompresses): what the workers read ahead is dropped for the file the
+    /// hook named, reading ahead stops once it mostly misses, and the tree
+    /// comes back byte for byte.
+    @Test func theGzipHooksStoreCompressedAndRestoreExactly() throws {
+        let s = try SnapshotFixture()
+        let files = try makeTree(s).filter { !$0.key.hasPrefix("d5/") && !$0.key.hasPrefix("d4/") && !$0.key.hasPrefix("d3/") }
+        try FileManager.default.removeItem(atPath: s.tree + "/d3")
+        try FileManager.default.removeItem(atPath: s.tree + "/d4")
+        try FileManager.default.removeItem(atPath: s.tree + "/d5")
+        try ExampleHookTests().install("hgzip", in: s.f)
+        let summary = try s.run(batchSize: 20, workers: 4)
+        #expect(summary.failedFiles == 0 && summary.newFiles == files.count + 2, "\(summary.errors)")
+        for b in try s.f.bd.backups() where b.data.size > 0 {
+            let stored = try #require(FileManager.default.contents(atPath: s.f.bd.objects.path(of: b.data.object)))
+            #expect(stored.prefix(2) == Data([0x1f, 0x8b]), "\(FS.shown(b.path)) is not stored compressed")
+        }
+        // The first group's guesses all missed, the second's too; then none are made.
+        let dropped = summary.readsDropped
+        #expect(dropped > 0 && dropped <= 40, "\(dropped) files of \(files.count) were read ahead for nothing")
+        #expect(try tmpIsEmpty(s))
+
+        let out = s.f.base + "/restored"
+        let restored = try Restorer(s.f.bd).restore(try #require(summary.sid), to: Path(out))
+        #expect(restored.failed.isEmpty)
+        for (name, data) in files {
+            #expect(FileManager.default.contents(atPath: out + s.tree + "/" + name) == data, "\(name)")
+        }
+    }
+
+    /// Hook 1 and 6 run after a worker read the file: a hook that rewrites
+    /// the original in place (and names no other file) has the rewritten
+    /// bytes stored, as if nothing had been read ahead; and both hooks see the
+    /// files in walk order.
+    @Test func aFileAHookRewritesIsStoredAsRewritten() throws {
+        let s = try SnapshotFixture()
+        let files = try makeTree(s)
+        let log = s.f.base + "/hooks.log"
+        try s.f.hook(1, """
+            local f = io.open('\(log)', 'a') f:write('1 ', bhin[1], '\\n') f:close()
+            if bhin[1]:match('5%.bin$') then local g = io.open(bhin[1], 'w') g:write('rewritten by hook 1') g:close() end
+            """)
+        try s.f.hook(6, "local f = io.open('\(log)', 'a') f:write('6 ', bhin[1], '\\n') f:close()")
+        let summary = try s.run(batchSize: 50, workers: 4)
+        #expect(summary.failedFiles == 0, "\(summary.errors)")
+        for (name, data) in files {
+            let b = try #require(try s.f.bd.read { try Catalog.backup($0, path: Path(s.tree + "/" + name)) })
+            let stored = FileManager.default.contents(atPath: s.f.bd.objects.path(of: b.data.object))
+            #expect(stored == (name.hasSuffix("5.bin") ? Data("rewritten by hook 1".utf8) : data), "\(name)")
+        }
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        for hook in ["1 ", "6 "] {
+            let paths = lines.filter { $0.hasPrefix(hook) }.map { Array($0.utf8) }
+            #expect(paths.count == files.count + 2)
+            #expect(paths == paths.sorted { $0.lexicographicallyPrecedes($1) }, "hook \(hook)saw the files out of walk order")
+        }
+        #expect(try tmpIsEmpty(s))
+        #expect(try Checker(s.f.bd).check(readData: true).ok)
+    }
 }

@@ -10,8 +10,12 @@ struct Archiver {
 
     let session: BackupDatabase
     let profile: Profile
-    /// Files per transaction: a batch is made durable with one sync.
+    /// Files the workers read ahead at a time.
     var batchSize: Int
+    /// A transaction commits (its objects made durable with one sync) once it
+    /// has stored this many bytes or run this long, whichever comes first.
+    var commitBytes: Int64 = 64 << 20
+    var commitSeconds = 2.0
     /// The clock that names snapshots.
     var now: () -> Date
     /// Called now and then with the running totals.
@@ -27,7 +31,7 @@ struct Archiver {
         }
         let started = now()
         var summary = Summary()
-        let readsBefore = session.objects.sourceReads
+        let readsBefore = session.objects.sourceReads, droppedBefore = session.objects.stagedDropped
         let stamp = Self.stamp(started)
         let sid = stamp + String(format: "-%03d", Int.random(in: 0...999))
 
@@ -93,56 +97,100 @@ struct Archiver {
             }
         }
 
-        // Workers may read a file ahead of its hooks only when no hook can
-        // name another file to store instead (hooks 1 and 6).
+        // Workers read a group of files ahead while this thread stores the
+        // group before. With hook 1 or 6 set the read is a guess that the hook
+        // will not name another file; where it does, the staged copy is dropped
+        // and the named file read here. Guesses stop while they mostly miss.
         let choosesFiles = try session.hookCode(1) != nil || session.hookCode(6) != nil
-        let stager = workers > 1 && !choosesFiles ? Stager(objects: session.objects, workers: workers) : nil
+        let stager = workers > 1 ? Stager(objects: session.objects, workers: workers) : nil
+        var guessesMissed = false
 
-        // Files are stored as the walk meets them, a batch a transaction: its
-        // folders stay open until the batch is done.
-        var batch: [Walker.File] = []
-        func flush() throws {
-            guard !batch.isEmpty else { return }
-            let needs = batch.map { file in Result { try need(file) } }
-            var reads = [Stager.Read?](repeating: nil, count: batch.count)
-            if let stager {
-                let toRead = needs.indices.filter { (try? needs[$0].get())?.readsFile == true }
-                for (k, read) in try stager.stage(toRead.map { batch[$0] }).enumerated() { reads[toRead[k]] = read }
+        /// A group of the walk's files, what each needs, and the workers' reads of them.
+        struct Group {
+            var files: [Walker.File]
+            var needs: [Result<Need, Error>]
+            var reads: Stager.Group?
+            var readIndex: [Int]
+        }
+        var staging: Group?   // the group the workers have now
+        var batchBytes: Int64 = 0, batchStarted = Date()
+
+        /// Stores a group's files in walk order, inside the open transaction,
+        /// which is committed (objects made durable first) every 64 MiB or 2 s.
+        func storeGroup(_ group: Group, _ batches: BackupDatabase.Batches) throws {
+            var reads = [Stager.Read?](repeating: nil, count: group.files.count)
+            if let staged = group.reads?.wait() {
+                for (k, read) in staged.enumerated() { reads[group.readIndex[k]] = read }
             }
             // What a worker staged for a file that failed, or was not reached, goes
             // (a stored file's staged object was committed or discarded already).
             defer { for read in reads { if let read { session.objects.discard(read.staged) } } }
-            try session.write { _ in
-                for (i, file) in batch.enumerated() {
-                    // Stopping rolls back this batch only: what earlier batches
-                    // stored is in the catalog, and the next run does not copy it again.
-                    if stop() { throw Interrupted("no snapshot recorded (the next run does not copy again what earlier batches stored)") }
-                    do {
-                        try store(file, needs[i].get(), reads[i])
-                        reads[i] = nil
-                    } catch let stop as Interrupted { throw stop } catch { failed(file.path, error) }
-                    if let progress, Date().timeIntervalSince(lastReport) > 0.2 {
-                        lastReport = Date()
-                        progress(summary)
-                    }
+            let droppedBeforeGroup = session.objects.stagedDropped
+            for (i, file) in group.files.enumerated() {
+                if stop() { throw Interrupted("no snapshot recorded (the next run does not copy again what was stored)") }
+                let read = reads[i]
+                reads[i] = nil
+                do {
+                    try store(file, group.needs[i].get(), read)
+                } catch let stop as Interrupted { throw stop } catch { failed(file.path, error) }
+                if let progress, Date().timeIntervalSince(lastReport) > 0.2 {
+                    lastReport = Date()
+                    progress(summary)
+                }
+                if summary.bytesStored - batchBytes >= commitBytes || Date().timeIntervalSince(batchStarted) >= commitSeconds {
+                    try batches.commit()
+                    batchBytes = summary.bytesStored
+                    batchStarted = Date()
                 }
             }
-            batch.removeAll(keepingCapacity: true)
+            if choosesFiles && !group.readIndex.isEmpty {
+                guessesMissed = (session.objects.stagedDropped - droppedBeforeGroup) * 2 > group.readIndex.count
+            }
         }
-        let tree = try Walker(profile, in: session.repository, until: stop).walk { file in
-            batch.append(file)
-            if batch.count >= batchSize { try flush() }
+
+        /// Hands a full group to the workers and stores the one they had.
+        var walked: [Walker.File] = []
+        func next(_ batches: BackupDatabase.Batches) throws {
+            let needs = walked.map { file in Result { try need(file) } }
+            let toRead = needs.indices.filter { (try? needs[$0].get())?.readsFile == true }
+            let reads = try stager.flatMap { stager in
+                toRead.isEmpty || (choosesFiles && guessesMissed) ? nil : try stager.start(toRead.map { walked[$0] })
+            }
+            let previous = staging
+            staging = Group(files: walked, needs: needs, reads: reads, readIndex: reads == nil ? [] : toRead)
+            walked.removeAll(keepingCapacity: true)
+            if let previous { try storeGroup(previous, batches) }
         }
-        if stop() { throw Interrupted("no snapshot recorded (stopped while listing the files; the next run does not copy again what earlier batches stored)") }
-        try flush()
+
+        let tree = try session.inBatches { batches in
+            // Whatever ends the run early, the workers finish and what they staged goes.
+            defer { staging?.reads?.discard(in: session.objects) }
+            do {
+                // A group's folders stay open until it is stored.
+                let tree = try Walker(profile, in: session.repository, until: stop).walk { file in
+                    walked.append(file)
+                    if walked.count >= batchSize { try next(batches) }
+                }
+                if stop() { throw Interrupted("no snapshot recorded (stopped while listing the files; the next run does not copy again what was stored)") }
+                try next(batches)   // the last, partial group
+                try next(batches)   // and store it
+                for (path, e) in tree.failures { failed(path, e) }
+                return tree
+            } catch let stopped as Interrupted {
+                // A stop comes between files: every file stored so far is whole,
+                // so it is kept (borg checkpoints so on Ctrl-C) and not read again.
+                try batches.commit()
+                throw stopped
+            }
+        }
         if session.options.verbose {
             for (path, kind) in tree.skipped { session.options.diagnostics("bmlua: skipped \(FS.shown(path)): \(kind)") }
         }
-        if !tree.failures.isEmpty { try session.write { _ in for (path, e) in tree.failures { failed(path, e) } } }
         summary.links = tree.links.count
 
         summary.seconds = Date().timeIntervalSince(started)
         summary.filesRead = session.objects.sourceReads - readsBefore
+        summary.readsDropped = session.objects.stagedDropped - droppedBefore
         let last = try session.read { db in try Catalog.lastSnapshot(db, profile: profile.id) }
         let (previous, previousLinks, previousFolders) = try session.read { db in
             try last.map {

@@ -1,10 +1,10 @@
 import Dispatch
 import Foundation
 
-/// The snapshot's file workers (restic's archiver has them too): the batch's
+/// The snapshot's file workers (restic's archiver has them too): a group of
 /// new and changed files opened, read, hashed and written to temp files on
-/// several threads at once. The Lua state, the hooks and the catalog stay on
-/// the caller's thread, which then commits each staged object in walk order.
+/// several threads, while the caller's thread goes on with the group before
+/// (hooks, catalog rows and the commits of what was staged, in walk order).
 struct Stager {
     let objects: ObjectStore
     /// Threads reading at once: the disk serves several readers faster than one.
@@ -16,42 +16,53 @@ struct Stager {
         let staged: ObjectStore.Staged
     }
 
-    /// One result per file, in order: nil where opening or reading failed (the
-    /// serial step then tries again, and reports the error as it always has).
-    func stage(_ files: [Walker.File]) throws -> [Read?] {
-        guard !files.isEmpty else { return [] }
+    /// A group being staged. `wait()` gives one result per file, in order:
+    /// nil where opening or reading failed (the serial step then tries again,
+    /// and reports the error as it always has).
+    final class Group: @unchecked Sendable {
+        fileprivate let done = DispatchGroup()
+        fileprivate let results: Slots<Read>
+        fileprivate let files: [Walker.File]
+        private var collected: [Read?]?
+
+        fileprivate init(_ files: [Walker.File]) {
+            self.files = files
+            results = Slots(count: files.count)
+        }
+
+        func wait() -> [Read?] {
+            if let collected { return collected }
+            done.wait()
+            let reads = results.collect()
+            collected = reads
+            return reads
+        }
+
+        /// Waits for the workers and removes what they staged: nothing will commit it.
+        func discard(in objects: ObjectStore) {
+            for read in wait() { if let read { objects.discard(read.staged) } }
+        }
+    }
+
+    private static let queue = DispatchQueue(label: "bmlua.stager", attributes: .concurrent)
+
+    /// Starts staging `files` and returns at once.
+    func start(_ files: [Walker.File]) throws -> Group {
+        let group = Group(files)
+        guard !files.isEmpty else { return group }
         try objects.prepareToStage()
         let known = objects.known
-        let results = Slots<Read>(count: files.count)
-        let shared = Unshared((files, objects)), workers = min(workers, files.count)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            let (files, objects) = shared.value
-            for i in stride(from: worker, to: files.count, by: workers) {
-                guard let source = try? files[i].open() else { continue }
-                guard let staged = try? objects.stage(source, known: known) else { continue }
-                results[i] = Read(source: source, staged: staged)
+        let shared = Unshared(objects), workers = min(workers, files.count)
+        for worker in 0..<workers {
+            Self.queue.async(group: group.done) {
+                let objects = shared.value
+                for i in stride(from: worker, to: group.files.count, by: workers) {
+                    guard let source = try? group.files[i].open() else { continue }
+                    guard let staged = try? objects.stage(source, known: known) else { continue }
+                    group.results[i] = Read(source: source, staged: staged)
+                }
             }
         }
-        return results.collect()
+        return group
     }
-}
-
-/// Values the workers read but never change while they run (the batch's
-/// files and the store, whose `stage` touches only what it may share).
-private final class Unshared<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}
-
-/// One slot per file, each written by exactly one worker and read only after
-/// `concurrentPerform` has joined them all.
-private final class Slots<T>: @unchecked Sendable {
-    private let buffer: UnsafeMutableBufferPointer<T?>
-    init(count: Int) { buffer = .allocate(capacity: count); buffer.initialize(repeating: nil) }
-    deinit { buffer.deinitialize(); buffer.deallocate() }
-    subscript(i: Int) -> T? {
-        get { buffer[i] }
-        set { buffer[i] = newValue }
-    }
-    func collect() -> [T?] { Array(buffer) }
 }

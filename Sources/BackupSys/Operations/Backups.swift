@@ -78,8 +78,9 @@ extension BackupDatabase {
                 throw BMError(16, "\(FS.shown(original)) is backup \(existing.index) (\(FS.shown(existing.name))); use bmlua update", path: original)
             }
             let name = try uniqueName(for: original, db)
-            let actual = try runHook(.beforeNewBackup(original: original, name: name, storedAway: options.storeAway))?.bhout.pathValue
-            let data = try store(source, hookChose: actual, staged: staged)
+            let out = try runHook(.beforeNewBackup(original: original, name: name, storedAway: options.storeAway))
+            let actual = out?.bhout.pathValue
+            let data = try store(source, hookChose: actual, staged: staged, afterHook: out != nil)
             let index = try Catalog.insert(db, .init(
                 path: original, name: name, group: options.group, storedAway: options.storeAway,
                 data: data, source: source.state), now: Date())
@@ -92,10 +93,15 @@ extension BackupDatabase {
     /// What newbu, updbu and newver store of `source`: the bytes of the file
     /// the hook named in `bhout` if it named one, else the original's (or
     /// `reusing`, an object already stored from it, or `staged`, its bytes
-    /// read already); the original's metadata either way.
+    /// read already, unless `afterHook` a hook changed the file since); the
+    /// original's metadata either way.
     func store(_ source: SourceFile, hookChose actual: Path?, reusing: ObjectStore.Stored? = nil,
-               staged: ObjectStore.Staged? = nil) throws -> StoredData {
-        if let staged, actual != nil || reusing != nil { objects.discard(staged) }
+               staged: ObjectStore.Staged? = nil, afterHook: Bool = false) throws -> StoredData {
+        var staged = staged
+        if let read = staged, actual != nil || reusing != nil || afterHook && source.changedSinceOpened {
+            objects.discard(read)
+            staged = nil
+        }
         let stored = try actual.map { try objects.put(file: $0) } ?? reusing
             ?? staged.map { try objects.commit($0, ofSource: true) } ?? objects.put(source)
         return source.metadata(object: stored.id, size: stored.size)

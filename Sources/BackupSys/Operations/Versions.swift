@@ -31,7 +31,8 @@ extension BackupDatabase {
                 actual = out.bhout.pathValue
                 if let c = out.bhout2.stringValue { comment = c }
             }
-            try Catalog.insertVersion(db, backup: index, index: v, store(source, hookChose: actual, reusing: out == nil ? sharing : nil, staged: staged),
+            try Catalog.insertVersion(db, backup: index, index: v, store(source, hookChose: actual, reusing: out == nil ? sharing : nil, staged: staged,
+                                                                                    afterHook: out != nil),
                                       comment: comment, now: Date())
             try Catalog.setSource(db, index: index, source.state)
             return v

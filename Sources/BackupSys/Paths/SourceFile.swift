@@ -74,6 +74,14 @@ final class SourceFile {
     }
 
     var state: SourceState { SourceState(status) }
+
+    /// Whether the file changed since it was opened (a hook wrote to it):
+    /// bytes read before then are not the ones to store.
+    var changedSinceOpened: Bool {
+        var now = stat()
+        guard fstat(fd, &now) == 0 else { return true }
+        return SourceState(now) != state
+    }
 }
 
 /// Not exported by Swift's Glibc module (fcntl.h, Linux).

@@ -218,8 +218,12 @@ final class ObjectStore {
 
     /// A staged object that will not be committed (its file failed, or a hook chose another).
     func discard(_ staged: Staged) {
+        stagedDropped += 1
         if let temp = staged.temp, let folder = try? tmpFolder() { _ = folder.unlink(temp) }
     }
+
+    /// Staged objects dropped so far: how often reading ahead was wasted.
+    private(set) var stagedDropped = 0
 
     /// Temp names no other writer uses (they wait for the lock) and no
     /// earlier run left (tmp/ is emptied at the first lock): a counter, not a

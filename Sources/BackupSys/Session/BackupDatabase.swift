@@ -121,10 +121,72 @@ public final class BackupDatabase {
             objects.discardCreated()
             throw translate(error)
         }
+        ranCommitted()
+        return result!
+    }
+
+    /// A long run of small operations (a snapshot's files) as a chain of
+    /// transactions: `body` calls `Batches.commit()` whenever it has done
+    /// enough, which makes what is done so far durable and committed and
+    /// begins the next. Durability is paid per batch of bytes or seconds,
+    /// not per file; what `body` throws rolls back only the transaction open
+    /// then, and the committed ones stay (an interrupted run resumes from them).
+    /// Operations `body` runs are savepoints of the open transaction, as in `write`.
+    func inBatches<T>(_ body: (Batches) throws -> T) throws -> T {
+        if db != nil { return try write { db in try body(Batches(session: self, db: db, nested: true)) } }
+        if repository.isAbsent { throw Repository.missing(repository.root) }
+        try holdWriterLock()
+        defer { releaseWriterLock() }
+        defer { vmStorage?.clearTemp() }
+        do {
+            return try repository.dbQueue.writeWithoutTransaction { db in
+                self.db = db
+                defer { self.db = nil }
+                objects.beginTracking()
+                try db.beginTransaction(.immediate)
+                do {
+                    let batches = Batches(session: self, db: db, nested: false)
+                    let result = try body(batches)
+                    try batches.commit(again: false)
+                    return result
+                } catch {
+                    if db.isInsideTransaction { try? db.rollback() }
+                    throw error
+                }
+            }
+        } catch {
+            bhooksCache = nil
+            afterCommit.removeAll()
+            objects.discardCreated()
+            throw translate(error)
+        }
+    }
+
+    /// The open transaction of `inBatches`.
+    struct Batches {
+        fileprivate let session: BackupDatabase
+        let db: Database
+        /// Inside another operation's transaction: that one commits, not this.
+        fileprivate let nested: Bool
+
+        /// Makes the objects stored so far durable, commits, and begins the next transaction.
+        func commit() throws { try commit(again: true) }
+
+        fileprivate func commit(again: Bool) throws {
+            guard !nested else { return }
+            session.objects.sync()
+            try db.commit()
+            session.ranCommitted()
+            session.objects.beginTracking()
+            if again { try db.beginTransaction(.immediate) }
+        }
+    }
+
+    /// Runs what waited for the outermost transaction's commit.
+    private func ranCommitted() {
         let due = afterCommit
         afterCommit.removeAll()
         for action in due { action() }
-        return result!
     }
 
     /// Work on files that follows the catalog: done once the outermost

@@ -14,8 +14,13 @@ public struct SnapshotRun {
     public var callbackTimeLimit: Double = 600
     /// Called now and then with the running totals (files, bytes stored).
     public var progress: ((Summary) -> Void)?
-    /// Files per transaction: a batch is made durable with one sync.
+    /// Files the workers read ahead at a time.
     public var batchSize = 256
+    /// A transaction commits, its objects made durable with one sync, every
+    /// `commitBytes` stored or `commitSeconds`, whichever comes first: a stop
+    /// loses at most that much work.
+    public var commitBytes: Int64 = 64 << 20
+    public var commitSeconds = 2.0
     /// Threads that read new and changed files while hooks and the catalog keep to this one.
     public var workers = 4
     /// Where the per-profile "already running" locks live (default: ProfileLock.directory()).
@@ -39,6 +44,9 @@ public struct SnapshotRun {
         public var bytesStored: Int64 = 0
         /// Source files opened to be stored (unchanged files are never opened).
         public var filesRead = 0
+        /// Files a worker read ahead for nothing: a hook named another file
+        /// to store, or the file failed.
+        public var readsDropped = 0
         public var seconds = 0.0
         public var errors: [String] = []
     }
@@ -92,7 +100,8 @@ public struct SnapshotRun {
             let bd = try BackupDatabase(at: repo, options: options)
             defer { bd.close() }
             summary = try bd.holdingWriterLock {
-                try Archiver(session: bd, profile: profile, batchSize: batchSize, now: now, progress: progress, workers: workers).take()
+                try Archiver(session: bd, profile: profile, batchSize: batchSize, commitBytes: commitBytes, commitSeconds: commitSeconds,
+                             now: now, progress: progress, workers: workers).take()
             }
             // Failures are reason 4 with 6 whether or not a snapshot was taken (the
             // same failures as the last one record none); reason 3 only for a new one.
