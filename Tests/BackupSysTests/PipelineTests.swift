@@ -150,4 +150,29 @@ import TestSupport
         #expect(try tmpIsEmpty(s))
         #expect(try Checker(s.f.bd).check(readData: true).ok)
     }
+
+    /// A restore's workers write files a group at a time; stopped part-way,
+    /// every file written is whole, no temp file is left, and a second
+    /// restore into the same place leaves those alone and writes the rest.
+    @Test func aRestoreByWorkersStopsBetweenGroupsAndResumes() throws {
+        let s = try SnapshotFixture()
+        var files = try makeTree(s)
+        files["a.txt"] = Data("alpha".utf8)
+        files["sub/b.txt"] = Data("beta".utf8)
+        let sid = try #require(try s.run().sid)
+        let out = s.f.base + "/restored"
+        let asked = Mutex(0)
+        s.f.bd.options.stopRequested = { asked.withLock { $0 += 1; return $0 > 300 } }
+        #expect(throws: Interrupted.self) { _ = try Restorer(s.f.bd, workers: 4).restore(sid, to: Path(out)) }
+        let written = files.filter { FS.exists(out + s.tree + "/" + $0.key) }
+        #expect(!written.isEmpty && written.count < files.count, "\(written.count)")
+        for (name, data) in written { #expect(FileManager.default.contents(atPath: out + s.tree + "/" + name) == data, "\(name)") }
+        let temps = try FileManager.default.subpathsOfDirectory(atPath: out).filter { $0.contains(".bmlua-tmp-") }
+        #expect(temps.isEmpty, "\(temps)")
+
+        s.f.bd.options.stopRequested = { false }
+        let again = try Restorer(s.f.bd, workers: 4).restore(sid, to: Path(out))
+        #expect(again.failed.isEmpty && again.unchanged.count == written.count && again.restored.count == files.count - written.count)
+        for (name, data) in files { #expect(FileManager.default.contents(atPath: out + s.tree + "/" + name) == data, "\(name)") }
+    }
 }

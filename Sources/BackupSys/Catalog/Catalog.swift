@@ -279,22 +279,21 @@ enum Catalog {
             }
     }
 
-    /// A snapshot's files, by original path, with the object of each one's
+    /// A snapshot's files, by original path, with the data of each one's
     /// version (nil if that version is gone) and its hard-link group, if any:
-    /// one query, not two per file.
+    /// one query for a whole restore, not two per file.
     static func snapshotFiles(_ db: Database, sid: String)
         throws -> [SnapshotFile]
     {
         try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT b.path, e.backup, e.version, v.object, e.hardlink FROM snapshot_entry e
+            SELECT b.path, e.backup, e.version, e.hardlink, v.\(StoredData.columns.replacingOccurrences(of: ", ", with: ", v.")) FROM snapshot_entry e
             JOIN backup b ON b.idx = e.backup
             LEFT JOIN version v ON v.backup = e.backup AND v.idx = e.version
             WHERE e.sid = ? ORDER BY b.path
             """), arguments: [sid]).map { row in
                 let r = RowReader(row: row, table: "snapshot_entry")
-                let object: String? = try r.optional(3)
-                if let object, !ObjectStore.isValid(object) { throw r.corrupt("\(object.debugDescription) is not an object id") }
-                return SnapshotFile(path: try r.path(0), backup: try r.value(1), version: try r.value(2), object: object, hardlink: try r.optional(4))
+                let data = (row[4] as DatabaseValue).isNull ? nil : try StoredData(r, at: 4)
+                return SnapshotFile(path: try r.path(0), backup: try r.value(1), version: try r.value(2), data: data, hardlink: try r.optional(3))
             }
     }
 

@@ -153,8 +153,11 @@ public struct SnapshotFile: Sendable, Equatable {
     public var path: Path
     public var backup: Int64
     public var version: Int64
-    public var object: String?
+    /// The version's data and metadata: nil if that version is gone.
+    public var data: StoredData?
     public var hardlink: Int64?
+
+    public var object: String? { data?.object }
 }
 
 public struct Field: Sendable, Equatable {

@@ -10,6 +10,8 @@ final class Folder {
     let fd: Int32
     /// Where it is, for messages, hooks and the catalog; not used to reach it.
     let path: Path
+    /// `makeFolder` made it (it was not there): it held nothing when opened.
+    private(set) var isNew = false
 
     private init(fd: Int32, path: Path) {
         self.fd = fd
@@ -69,10 +71,13 @@ final class Folder {
 
     /// The folder `name`, made (mode 0777 less the umask, or `mode`) if it is missing.
     func makeFolder(_ name: Path, mode: mode_t = 0o777) throws -> Folder {
-        if name.withCString({ mkdirat(fd, $0, mode) }) != 0 && errno != EEXIST {
+        let made = name.withCString({ mkdirat(fd, $0, mode) }) == 0
+        if !made && errno != EEXIST {
             throw FS.failure("cannot create", path.appending(name))
         }
-        return try folder(name)
+        let folder = try folder(name)
+        folder.isNew = made
+        return folder
     }
 
     /// The status of `name` here; nil (errno set) if there is none.

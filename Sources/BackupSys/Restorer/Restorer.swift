@@ -7,8 +7,16 @@ import Glibc
 /// descriptor.
 public struct Restorer {
     let session: BackupDatabase
+    /// Threads that write files at once (1: this one alone).
+    var workers: Int
 
-    public init(_ session: BackupDatabase) { self.session = session }
+    /// Files handed to the workers at a time.
+    static let groupSize = 256
+
+    public init(_ session: BackupDatabase, workers: Int = 4) {
+        self.session = session
+        self.workers = workers
+    }
 
     /// Restores a snapshot's files (those at or under `path` if given) through
     /// restbu, hooks included (hard-linked ones as links again), then its
@@ -45,46 +53,109 @@ public struct Restorer {
             let place = { (path: Path) in to.map { $0.absolute.under(path) } ?? path }
             // What a killed restore left in a folder this one writes into goes.
             let started = Folder.wallClock()
-            let cursor = FolderCursor(base: base, makingWith: 0o777) { $0.removeStaleTemps(before: started) }
+            let cursor = FolderCursor(base: base, makingWith: 0o777) { if !$0.isNew { $0.removeStaleTemps(before: started) } }
             // Folders there before anything is written keep their metadata, unless overwritten.
             let probe = FolderCursor(base: base)
             let kept = overwrite ? [] : Set(folders.map(\.path).filter { (try? probe.folder($0.components[...])) != nil })
+            /// The folder a file goes into (made if missing) and its name there.
+            var lastFolder: Folder?
+            func parent(of path: Path) throws -> (Folder, Path) {
+                let (folder, name) = try cursor.parent(of: path.components)
+                if folder !== lastFolder, let st = try? folder.status(), written[UInt64(st.st_dev)] == nil { written[UInt64(st.st_dev)] = folder }
+                lastFolder = folder
+                return (folder, name)
+            }
+            /// What became of a file: the path written, nil for one left as it was, or its error.
+            func record(_ path: Path, _ outcome: Result<Path?, Error>) {
+                switch outcome {
+                case .success(let done?): restored.append(done)
+                case .success(nil): unchanged.append(place(path))
+                case .failure(let error): failed.append(BMError.wrap(error, path: place(path)))
+                }
+                progress?(restored.count + unchanged.count + failed.count, total)
+            }
             /// `restore` answers the path written, or nil for a file left as it was.
             func attempt(_ path: Path, _ restore: (Folder, Path) throws -> Path?) -> Bool {
                 if session.options.stopRequested() { stopped = "\(restored.count) of \(total) files restored"; return false }
-                defer { progress?(restored.count + unchanged.count + failed.count, total) }
-                do {
-                    let (folder, name) = try cursor.parent(of: path.components)
-                    if let st = try? folder.status(), written[UInt64(st.st_dev)] == nil { written[UInt64(st.st_dev)] = folder }
-                    if let done = try restore(folder, name) { restored.append(done) } else { unchanged.append(place(path)) }
-                } catch {
-                    failed.append(BMError.wrap(error, path: place(path)))
-                }
+                record(path, Result { let (folder, name) = try parent(of: path); return try restore(folder, name) })
                 return true
             }
             // Without --overwrite, a file already there as the snapshot has it
             // is left alone, as rsync and restic's --overwrite if-changed leave
             // it; only one that differs is error 15. Not while hook 4 is set:
             // what it makes of the stored data is known only by running it.
-            let leavesEqualFiles = try !overwrite && session.hookCode(4) == nil
+            let hook4 = try session.hookCode(4) != nil
+            let leavesEqualFiles = !overwrite && !hook4
             // The first file of a hard-linked group restored is written; the
             // others become links of it, as they were (no hook fires for them).
             var hardLinks = HardLinkRestore(base: base)
-            for f in files {
-                guard attempt(f.path, { folder, name in
-                    if leavesEqualFiles, try holds(name, in: folder, backup: f.backup, version: f.version) {
-                        hardLinks.holds(f.path, group: f.hardlink)
-                        return nil
+            /// A folder this restore made held nothing: nothing in it needs a look.
+            func alreadyThere(_ f: SnapshotFile, _ folder: Folder, _ name: Path) throws -> Bool {
+                guard leavesEqualFiles, !folder.isNew, try holds(name, in: folder, backup: f.backup, version: f.version) else { return false }
+                hardLinks.holds(f.path, group: f.hardlink)
+                return true
+            }
+            /// A file on this thread: a link of its group's first, or restbu with its hook 4.
+            func restoreHere(_ f: SnapshotFile, _ folder: Folder, _ name: Path) throws -> Path? {
+                if try alreadyThere(f, folder, name) { return nil }
+                if let earlier = hardLinks.earlier(f.hardlink) {
+                    _ = try session.replaceable(name, in: folder, overwrite: overwrite)
+                    try hardLinks.link(name, in: folder, to: earlier, replacing: overwrite)
+                    return folder.path.appending(name)
+                }
+                let done = try session.restbu(f.backup, version: f.version, overwrite: overwrite, into: folder, name: name, syncEach: false)
+                hardLinks.holds(f.path, group: f.hardlink)
+                return done
+            }
+            if hook4 || workers < 2 {
+                for f in files {
+                    guard attempt(f.path, { try restoreHere(f, $0, $1) }) else { return }
+                }
+            } else {
+                // Workers write a group of files at a time; a file this thread
+                // must do (a link of a group's first file, a version that is
+                // gone) waits for the group's workers.
+                let writers = FileWriters(session: session, workers: workers)
+                var next = 0
+                while next < files.count {
+                    let group = files[next..<min(next + Self.groupSize, files.count)]
+                    var outcomes = [Result<Path?, Error>?](repeating: nil, count: group.count)
+                    var jobs: [FileWriters.Job] = [], jobIndex: [Int] = [], here: [(Int, Folder, Path)] = []
+                    var firstsWritten = Set<Int64>(), stopsHere = false
+                    for (k, f) in zip(0..., group) {
+                        if session.options.stopRequested() { stopsHere = true; break }
+                        do {
+                            let (folder, name) = try parent(of: f.path)
+                            if try alreadyThere(f, folder, name) { outcomes[k] = .success(nil); continue }
+                            let firstOfGroup = f.hardlink.map { hardLinks.earlier($0) == nil && firstsWritten.insert($0).inserted } ?? true
+                            if let data = f.data, firstOfGroup {
+                                jobs.append(.init(folder: folder, name: name, data: data))
+                                jobIndex.append(k)
+                            } else {
+                                here.append((k, folder, name))
+                            }
+                        } catch {
+                            outcomes[k] = .failure(error)
+                        }
                     }
-                    if let earlier = hardLinks.earlier(f.hardlink) {
-                        _ = try session.replaceable(name, in: folder, overwrite: overwrite)
-                        try hardLinks.link(name, in: folder, to: earlier, replacing: overwrite)
-                        return folder.path.appending(name)
+                    for (j, failure) in try writers.write(jobs, overwrite: overwrite).enumerated() {
+                        let k = jobIndex[j], f = group[group.startIndex + k]
+                        if let failure {
+                            outcomes[k] = .failure(failure)
+                        } else {
+                            outcomes[k] = .success(jobs[j].folder.path.appending(jobs[j].name))
+                            hardLinks.holds(f.path, group: f.hardlink)
+                        }
                     }
-                    let done = try session.restbu(f.backup, version: f.version, overwrite: overwrite, into: folder, name: name, syncEach: false)
-                    hardLinks.holds(f.path, group: f.hardlink)
-                    return done
-                }) else { return }
+                    for (k, folder, name) in here {
+                        outcomes[k] = Result { try restoreHere(group[group.startIndex + k], folder, name) }
+                    }
+                    for (k, outcome) in outcomes.enumerated() {
+                        if let outcome { record(group[group.startIndex + k].path, outcome) }
+                    }
+                    if stopsHere { stopped = "\(restored.count) of \(total) files restored"; return }
+                    next += group.count
+                }
             }
             let filesRestored = restored.count
             defer { linksRestored = restored.count - filesRestored }

@@ -1,0 +1,50 @@
+import Dispatch
+import Glibc
+
+/// A restore's file writers: files copied back from their objects by several
+/// threads at once, each verified against its hash as it is read, written to
+/// a temp file beside its target, given its metadata on the descriptor and
+/// renamed into place, exactly as restbu writes one. Only for files no hook
+/// 4 changes: that hook runs on the session's thread, and the file it names
+/// lives only until the next hook call.
+struct FileWriters {
+    let session: BackupDatabase
+    let workers: Int
+
+    /// A file to write: `name` in `folder` gets `data`.
+    struct Job {
+        let folder: Folder
+        let name: Path
+        let data: StoredData
+    }
+
+    /// Writes `jobs`, and returns one result per job, in order: nil for a
+    /// file written, else its error. Nothing is synced: the caller syncs the
+    /// file systems once at the end (a file that replaces another is synced
+    /// before its rename, as restbu does).
+    func write(_ jobs: [Job], overwrite: Bool) throws -> [Error?] {
+        guard !jobs.isEmpty else { return [] }
+        try session.objects.prepareToStage()   // objects/ opened here, not raced for by the workers
+        let failures = Slots<Error>(count: jobs.count)
+        // The workers call only the session's file functions (replaceable,
+        // writeAtomically, the store's copy), which change nothing in it.
+        let shared = Unshared((session, jobs)), workers = min(workers, jobs.count)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let (session, jobs) = shared.value
+            for i in stride(from: worker, to: jobs.count, by: workers) {
+                let job = jobs[i]
+                do {
+                    // What a new folder holds, this restore put there.
+                    let existing = job.folder.isNew ? nil : try session.replaceable(job.name, in: job.folder, overwrite: overwrite)
+                    try session.writeAtomically(job.data, into: job.folder, name: job.name, replacing: overwrite,
+                                                syncFile: existing != nil, syncFolder: false) { fd in
+                        try session.objects.copy(job.data.object, to: fd, destination: job.folder.path.appending(job.name))
+                    }
+                } catch {
+                    failures[i] = error
+                }
+            }
+        }
+        return failures.collect()
+    }
+}
