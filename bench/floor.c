@@ -68,14 +68,21 @@ static void walk(const char *dir) {
 
 static int dstfd;
 
+/* The next file no thread has taken, opened: its descriptor, or -1 when none is left. */
+static int take(size_t *i) {
+    *i = atomic_fetch_add(&next_file, 1);
+    if (*i >= nfiles) return -1;
+    int in = open(files[*i], O_RDONLY | O_NOATIME | O_NOFOLLOW);
+    if (in < 0) die("cannot open", files[*i]);
+    return in;
+}
+
 static void *copier(void *unused) {
     (void)unused;
     static __thread unsigned char buf[1 << 20];
-    for (;;) {
-        size_t i = atomic_fetch_add(&next_file, 1);
-        if (i >= nfiles) return NULL;
-        int in = open(files[i], O_RDONLY | O_NOATIME | O_NOFOLLOW);
-        if (in < 0) die("cannot open", files[i]);
+    size_t i;
+    int in;
+    while ((in = take(&i)) >= 0) {
         struct stat st;
         fstat(in, &st);
         const char *rel = files[i] + rootlen + 1;
@@ -96,16 +103,15 @@ static void *copier(void *unused) {
         close(out);
         if (renameat(dstfd, temp, dstfd, rel) != 0) die("cannot rename", rel);
     }
+    return NULL;
 }
 
 static void *worker(void *unused) {
     (void)unused;
     static __thread unsigned char buf[1 << 20];
-    for (;;) {
-        size_t i = atomic_fetch_add(&next_file, 1);
-        if (i >= nfiles) return NULL;
-        int in = open(files[i], O_RDONLY | O_NOATIME | O_NOFOLLOW);
-        if (in < 0) die("cannot open", files[i]);
+    size_t i;
+    int in;
+    while ((in = take(&i)) >= 0) {
         char temp[32];
         snprintf(temp, sizeof temp, "t%zu", atomic_fetch_add(&next_temp, 1));
         int out = openat(tmpfd, temp, O_WRONLY | O_CREAT | O_EXCL, 0444);
@@ -128,6 +134,7 @@ static void *worker(void *unused) {
         for (int k = 0; k < 32; k++) snprintf(name + 3 + 2 * k, 3, "%02x", md[k]);
         if (renameat(tmpfd, temp, objfd, name) != 0) die("cannot rename", name);
     }
+    return NULL;
 }
 
 int main(int argc, char **argv) {
