@@ -14,8 +14,8 @@ struct Archiver {
     var batchSize: Int
     /// A transaction commits (its objects made durable with one sync) once it
     /// has stored this many bytes or run this long, whichever comes first.
-    var commitBytes: Int64 = 64 << 20
-    var commitSeconds = 2.0
+    var commitBytes: Int64
+    var commitSeconds: Double
     /// The clock that names snapshots.
     var now: () -> Date
     /// Called now and then with the running totals.
@@ -116,7 +116,7 @@ struct Archiver {
         var batchBytes: Int64 = 0, batchStarted = Date()
 
         /// Stores a group's files in walk order, inside the open transaction,
-        /// which is committed (objects made durable first) every 64 MiB or 2 s.
+        /// which is committed (objects made durable first) every `commitBytes` or `commitSeconds`.
         func storeGroup(_ group: Group, _ batches: BackupDatabase.Batches) throws {
             var reads = [Stager.Read?](repeating: nil, count: group.files.count)
             if let staged = group.reads?.wait() {

@@ -23,19 +23,16 @@ struct Stager {
         fileprivate let done = DispatchGroup()
         fileprivate let results: Slots<Read>
         fileprivate let files: [Walker.File]
-        private var collected: [Read?]?
 
         fileprivate init(_ files: [Walker.File]) {
             self.files = files
             results = Slots(count: files.count)
         }
 
+        /// Called once a group: by the step that stores it, or by `discard`.
         func wait() -> [Read?] {
-            if let collected { return collected }
             done.wait()
-            let reads = results.collect()
-            collected = reads
-            return reads
+            return results.collect()
         }
 
         /// Waits for the workers and removes what they staged: nothing will commit it.

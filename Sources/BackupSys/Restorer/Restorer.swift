@@ -95,9 +95,8 @@ public struct Restorer {
                 hardLinks.holds(f.path, group: f.hardlink)
                 return true
             }
-            /// A file on this thread: a link of its group's first, or restbu with its hook 4.
-            func restoreHere(_ f: SnapshotFile, _ folder: Folder, _ name: Path) throws -> Path? {
-                if try alreadyThere(f, folder, name) { return nil }
+            /// A file not there yet, on this thread: a link of its group's first, or restbu with its hook 4.
+            func restoreHere(_ f: SnapshotFile, _ folder: Folder, _ name: Path) throws -> Path {
                 if let earlier = hardLinks.earlier(f.hardlink) {
                     _ = try session.replaceable(name, in: folder, overwrite: overwrite)
                     try hardLinks.link(name, in: folder, to: earlier, replacing: overwrite)
@@ -109,7 +108,7 @@ public struct Restorer {
             }
             if hook4 || workers < 2 {
                 for f in files {
-                    guard attempt(f.path, { try restoreHere(f, $0, $1) }) else { return }
+                    guard attempt(f.path, { try alreadyThere(f, $0, $1) ? nil : try restoreHere(f, $0, $1) }) else { return }
                 }
             } else {
                 // Workers write a group of files at a time; a file this thread
@@ -148,7 +147,7 @@ public struct Restorer {
                         }
                     }
                     for (k, folder, name) in here {
-                        outcomes[k] = Result { try restoreHere(group[group.startIndex + k], folder, name) }
+                        outcomes[k] = Result { try restoreHere(group[group.startIndex + k], folder, name) }   // not there: looked at above
                     }
                     for (k, outcome) in outcomes.enumerated() {
                         if let outcome { record(group[group.startIndex + k].path, outcome) }

@@ -78,8 +78,9 @@ public final class BackupDatabase {
     // MARK: Transactions
 
     /// Runs `body` as one transaction: it commits completely (objects made
-    /// durable first) or not at all, and then the objects it created are removed.
-    /// Nested calls (a hook calling an operation) run in a savepoint of the outer one.
+    /// durable first) or not at all, and then the objects it created are removed
+    /// (`inBatches` with no commit on the way). Nested calls (a hook calling an
+    /// operation) run in a savepoint of the outer one.
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
         if repository.isAbsent { throw Repository.missing(repository.root) }
         if let db {
@@ -98,31 +99,7 @@ public final class BackupDatabase {
             }
             return result!
         }
-        try holdWriterLock()
-        defer { releaseWriterLock() }
-        objects.beginTracking()
-        // bhtemp lives until the next hook call; ending the operation ends it
-        // too, so that no hook's temp file outlives it in tmp/.
-        defer { vmStorage?.clearTemp() }
-        var result: T?
-        do {
-            try repository.dbQueue.writeWithoutTransaction { db in
-                try db.inTransaction(.immediate) {
-                    self.db = db
-                    defer { self.db = nil }
-                    result = try body(db)
-                    objects.sync()
-                    return .commit
-                }
-            }
-        } catch {
-            bhooksCache = nil
-            afterCommit.removeAll()
-            objects.discardCreated()
-            throw translate(error)
-        }
-        ranCommitted()
-        return result!
+        return try inBatches { try body($0.db) }
     }
 
     /// A long run of small operations (a snapshot's files) as a chain of
@@ -137,6 +114,8 @@ public final class BackupDatabase {
         if repository.isAbsent { throw Repository.missing(repository.root) }
         try holdWriterLock()
         defer { releaseWriterLock() }
+        // bhtemp lives until the next hook call; ending the operation ends it
+        // too, so that no hook's temp file outlives it in tmp/.
         defer { vmStorage?.clearTemp() }
         do {
             return try repository.dbQueue.writeWithoutTransaction { db in

@@ -17,8 +17,8 @@ public struct SnapshotRun {
     /// Files the workers read ahead at a time.
     public var batchSize = 256
     /// A transaction commits, its objects made durable with one sync, every
-    /// `commitBytes` stored or `commitSeconds`, whichever comes first: a stop
-    /// loses at most that much work.
+    /// `commitBytes` stored or `commitSeconds`, whichever comes first: a crash
+    /// loses at most that much work (a stop commits what is whole).
     public var commitBytes: Int64 = 64 << 20
     public var commitSeconds = 2.0
     /// Threads that read new and changed files while hooks and the catalog keep to this one.
