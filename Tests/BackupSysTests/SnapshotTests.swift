@@ -413,11 +413,17 @@ final class SnapshotFixture {
         let folder = try s.f.bd.restore(sid, path: s.tree + "/sub/dangling", to: out + "/folder", overwrite: true)
         #expect(folder.failed.map(\.number) == [12])
 
-        // Removing the snapshot removes its links with it.
-        let linkRows = { try s.f.bd.dumpCatalog().split(separator: "\n").filter { $0.hasPrefix("snapshot_link:") } }
-        #expect(try linkRows().count == 4)
+        // Removing the snapshot removes the tree nodes only it held, its links with them.
+        let treeRows = { try s.f.bd.dumpCatalog().split(separator: "\n").filter { $0.hasPrefix("tree:") }.count }
+        let before = try treeRows()
         try s.f.bd.removeSnapshot(sid)
-        #expect(try linkRows().count == 2 && linkRows().allSatisfy { $0.contains(second) })
+        let held = try s.f.bd.read { db in
+            var nodes = Set<Int64>()
+            _ = try SnapshotContents.versions(db, roots: [try SnapshotContents.root(db, second)], visited: &nodes)
+            return nodes.count
+        }
+        #expect(try treeRows() == held && held < before)
+        #expect(try s.f.bd.snapshotLinks(second).count == 2)
     }
 
     /// Folders are kept as rsync -a and restic keep them: an empty one comes
@@ -573,13 +579,23 @@ final class SnapshotFixture {
         s.f.bd.close()
         let queue = try DatabaseQueue(path: s.f.root + "/catalog.sqlite")
         try queue.write { db in
+            // Back to v2's snapshot rows: one per file.
             try db.execute(sql: """
-                DROP TABLE snapshot_link; DROP TABLE snapshot_folder;
+                CREATE TABLE snapshot_entry (
+                    sid TEXT NOT NULL REFERENCES snapshot(sid) ON DELETE CASCADE,
+                    backup INTEGER NOT NULL REFERENCES backup(idx) ON DELETE CASCADE,
+                    version INTEGER NOT NULL,
+                    PRIMARY KEY (sid, backup)
+                );
+                CREATE INDEX snapshot_entry_version ON snapshot_entry(backup, version);
+                CREATE TABLE snapshot_v2 (sid TEXT PRIMARY KEY, profile INTEGER NOT NULL, time REAL NOT NULL, status TEXT NOT NULL);
+                INSERT INTO snapshot_v2 SELECT sid, profile, time, status FROM snapshot;
+                DROP TABLE snapshot; ALTER TABLE snapshot_v2 RENAME TO snapshot; DROP TABLE tree;
+                INSERT INTO snapshot_entry SELECT '\(old)', idx, 1 FROM backup;
                 ALTER TABLE backup DROP COLUMN uid; ALTER TABLE backup DROP COLUMN gid;
                 ALTER TABLE version DROP COLUMN uid; ALTER TABLE version DROP COLUMN gid;
-                ALTER TABLE snapshot_entry DROP COLUMN hardlink;
                 ALTER TABLE backup DROP COLUMN xattrs; ALTER TABLE version DROP COLUMN xattrs;
-                DELETE FROM grdb_migrations WHERE identifier LIKE 'v3:%'
+                DELETE FROM grdb_migrations WHERE identifier LIKE 'v3:%' OR identifier LIKE 'v5:%'
                 """)
         }
         try queue.close()

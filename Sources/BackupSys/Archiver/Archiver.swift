@@ -46,12 +46,12 @@ struct Archiver {
             session.options.diagnostics("bmlua: " + line)
         }
         let stop = session.options.stopRequested
-        let known = try KnownFiles(session)
-        var entries: [(backup: Int64, version: Int64)] = []
+        var known = KnownFiles()
         var hardLinks = HardLinkGroups()
-        func enter(_ backup: Int64, _ version: Int64, _ st: stat) {
-            entries.append((backup, version))
-            hardLinks.add(backup, st)
+        var builder: TreeBuilder!
+        /// A file's entry in the snapshot's tree, in walk order.
+        func enter(_ path: Path, _ backup: Int64, _ version: Int64, _ st: stat) throws {
+            try builder.file(path, backup: backup, version: version, hardlink: hardLinks.number(backup, st))
         }
         let comment = "snapshot \(sid)"
         var lastReport = Date()
@@ -59,16 +59,16 @@ struct Archiver {
         /// What a file needs: nothing (unchanged), a version (changed) or a backup and its version (new).
         enum Need {
             case unchanged(backup: Int64, version: Int64, stat)
-            case changed(Backup)
+            case changed(Int64)
             case new
 
             var readsFile: Bool { if case .unchanged = self { false } else { true } }
         }
-        func need(_ file: Walker.File) throws -> Need {
-            guard let b = known.byPath[file.path] else { return .new }
+        func need(_ file: Walker.File, _ db: Database) throws -> Need {
+            guard let b = try known.find(file.path, db) else { return .new }
             guard let st = file.lookUp() else { throw FS.failure("cannot read", file.path) }
-            if let v = known.unchangedVersion(of: b, st) { return .unchanged(backup: b.index, version: v, st) }
-            return .changed(b)
+            if let v = KnownFiles.unchangedVersion(of: b, st) { return .unchanged(backup: b.index, version: v, st) }
+            return .changed(b.index)
         }
 
         /// One file: nothing if unchanged, newver if changed, newbu and newver
@@ -77,13 +77,13 @@ struct Archiver {
             switch need {
             case let .unchanged(backup, version, st):
                 summary.unchangedFiles += 1
-                enter(backup, version, st)
+                try enter(file.path, backup, version, st)
             case .changed(let b):
                 let source = try read?.source ?? file.open()
-                let v = try session.newver(b.index, comment: comment, source: source, staged: read?.staged)
+                let v = try session.newver(b, comment: comment, source: source, staged: read?.staged)
                 summary.changedFiles += 1
                 summary.bytesStored += Int64(source.status.st_size)
-                enter(b.index, v, source.status)
+                try enter(file.path, b, v, source.status)
             case .new:
                 let source = try read?.source ?? file.open()
                 // One step: a file whose version fails leaves no backup behind either.
@@ -93,7 +93,7 @@ struct Archiver {
                 }
                 summary.newFiles += 1
                 summary.bytesStored += Int64(source.status.st_size)
-                enter(i, v, source.status)
+                try enter(file.path, i, v, source.status)
             }
         }
 
@@ -105,10 +105,10 @@ struct Archiver {
         let stager = workers > 1 ? Stager(objects: session.objects, workers: workers) : nil
         var guessesMissed = false
 
-        /// A group of the walk's files, what each needs, and the workers' reads of them.
+        /// A group of the walk's items, what each file needs, and the workers' reads of them.
         struct Group {
-            var files: [Walker.File]
-            var needs: [Result<Need, Error>]
+            var items: [Walker.Item]
+            var needs: [Result<Need, Error>?]
             var reads: Stager.Group?
             var readIndex: [Int]
         }
@@ -118,7 +118,7 @@ struct Archiver {
         /// Stores a group's files in walk order, inside the open transaction,
         /// which is committed (objects made durable first) every `commitBytes` or `commitSeconds`.
         func storeGroup(_ group: Group, _ batches: BackupDatabase.Batches) throws {
-            var reads = [Stager.Read?](repeating: nil, count: group.files.count)
+            var reads = [Stager.Read?](repeating: nil, count: group.items.count)
             if let staged = group.reads?.wait() {
                 for (k, read) in staged.enumerated() { reads[group.readIndex[k]] = read }
             }
@@ -126,12 +126,18 @@ struct Archiver {
             // (a stored file's staged object was committed or discarded already).
             defer { for read in reads { if let read { session.objects.discard(read.staged) } } }
             let droppedBeforeGroup = session.objects.stagedDropped
-            for (i, file) in group.files.enumerated() {
+            for (i, item) in group.items.enumerated() {
+                let file: Walker.File
+                switch item {
+                case .folder(let f): try builder.folder(f); continue
+                case .link(let l): try builder.link(l); continue
+                case .file(let f): file = f
+                }
                 if stop() { throw Interrupted("no snapshot recorded (the next run does not copy again what was stored)") }
                 let read = reads[i]
                 reads[i] = nil
                 do {
-                    try store(file, group.needs[i].get(), read)
+                    try store(file, group.needs[i]!.get(), read)
                 } catch let stop as Interrupted { throw stop } catch { failed(file.path, error) }
                 if let progress, Date().timeIntervalSince(lastReport) > 0.2 {
                     lastReport = Date()
@@ -149,33 +155,46 @@ struct Archiver {
         }
 
         /// Hands a full group to the workers and stores the one they had.
-        var walked: [Walker.File] = []
+        var walked: [Walker.Item] = [], walkedFiles = 0
         func next(_ batches: BackupDatabase.Batches) throws {
-            let needs = walked.map { file in Result { try need(file) } }
-            let toRead = needs.indices.filter { (try? needs[$0].get())?.readsFile == true }
+            let needs = try walked.map { item -> Result<Need, Error>? in
+                guard case .file(let file) = item else { return nil }
+                do { return .success(try need(file, batches.db)) } catch let e as BMError where e.number == 21 || e.number == 20 {
+                    throw e
+                } catch { return .failure(error) }
+            }
+            let toRead = needs.indices.filter { (try? needs[$0]?.get())?.readsFile == true }
             let reads = try stager.flatMap { stager in
-                toRead.isEmpty || (choosesFiles && guessesMissed) ? nil : try stager.start(toRead.map { walked[$0] })
+                toRead.isEmpty || (choosesFiles && guessesMissed) ? nil : try stager.start(toRead.map {
+                    guard case .file(let file) = walked[$0] else { preconditionFailure("only files are read") }
+                    return file
+                })
             }
             let previous = staging
-            staging = Group(files: walked, needs: needs, reads: reads, readIndex: reads == nil ? [] : toRead)
+            staging = Group(items: walked, needs: needs, reads: reads, readIndex: reads == nil ? [] : toRead)
             walked.removeAll(keepingCapacity: true)
+            walkedFiles = 0
             if let previous { try storeGroup(previous, batches) }
         }
 
-        let tree = try session.inBatches { batches in
+        // Nodes a stopped run interned but never recorded a snapshot with go first.
+        try session.write { db in let store = TreeStore(db); try store.collect(try Catalog.unheldTrees(db)) }
+        let (tree, built) = try session.inBatches { batches in
+            builder = TreeBuilder(batches.db)
             // Whatever ends the run early, the workers finish and what they staged goes.
             defer { staging?.reads?.discard(in: session.objects) }
             do {
                 // A group's folders stay open until it is stored.
-                let tree = try Walker(profile, in: session.repository, until: stop).walk { file in
-                    walked.append(file)
-                    if walked.count >= batchSize { try next(batches) }
+                let tree = try Walker(profile, in: session.repository, until: stop).walk { item in
+                    walked.append(item)
+                    if case .file = item { walkedFiles += 1 }
+                    if walkedFiles >= batchSize { try next(batches) }
                 }
                 if stop() { throw Interrupted("no snapshot recorded (stopped while listing the files; the next run does not copy again what was stored)") }
                 try next(batches)   // the last, partial group
                 try next(batches)   // and store it
                 for (path, e) in tree.failures { failed(path, e) }
-                return tree
+                return (tree, try builder.finish())
             } catch let stopped as Interrupted {
                 // A stop comes between files: every file stored so far is whole,
                 // so it is kept (borg checkpoints so on Ctrl-C) and not read again.
@@ -186,29 +205,23 @@ struct Archiver {
         if session.options.verbose {
             for (path, kind) in tree.skipped { session.options.diagnostics("bmlua: skipped \(FS.shown(path)): \(kind)") }
         }
-        summary.links = tree.links.count
+        summary.links = builder.links
 
         summary.seconds = Date().timeIntervalSince(started)
         summary.filesRead = session.objects.sourceReads - readsBefore
         summary.readsDropped = session.objects.stagedDropped - droppedBefore
-        let last = try session.read { db in try Catalog.lastSnapshot(db, profile: profile.id) }
-        let (previous, previousLinks, previousFolders) = try session.read { db in
-            try last.map {
-                (try Catalog.snapshotEntries(db, sid: $0), try Catalog.snapshotLinks(db, sid: $0), try Catalog.snapshotFolders(db, sid: $0))
-            } ?? ([], [], [])
+        let (lastShape, lastHadErrors) = try session.read { db in
+            let last = try Catalog.lastSnapshot(db, profile: profile.id)
+            let shape = try last.flatMap { try Catalog.snapshotRoot(db, sid: $0) }.flatMap { try Catalog.treeShape(db, id: $0) }
+            return (shape, try last.flatMap { try Catalog.snapshot(db, sid: $0) }.map { $0.status != "ok" } ?? false)
         }
-        let lastHadErrors = try last.map { try session.snapshot($0).status != "ok" } ?? false
-        let sameFiles = previous.count == entries.count
-            && Set(previous.map { "\($0.backup)/\($0.version)" }) == Set(entries.map { "\($0.backup)/\($0.version)" })
-        // Links and folders are sorted by path on both sides.
-        let sameLinks = previousLinks.map(\.path) == tree.links.map(\.path) && previousLinks.map(\.shape) == tree.links.map(\.shape)
-        let sameFolders = previousFolders.map(\.path) == tree.folders.map(\.path) && previousFolders.map(\.shape) == tree.folders.map(\.shape)
-        let same = sameFiles && sameLinks && sameFolders
-        let empty = entries.isEmpty && tree.links.isEmpty
+        let same = lastShape == built.shape
+        let empty = builder.files == 0 && builder.links == 0
         // Nothing changed: no snapshot. Nor when the only news is failures
         // the last snapshot had too (its files are the same, and it was taken
         // with errors): a copy of it every run would push good ones out of prune.
         if summary.newFiles == 0 && summary.changedFiles == 0 && (same || empty) && (summary.failedFiles == 0 || lastHadErrors) {
+            try session.write { db in try TreeStore(db).collect([built.root]) }   // what only this run's tree held
             progress?(summary)   // the totals, though no snapshot comes of them
             return summary
         }
@@ -217,10 +230,10 @@ struct Archiver {
             throw BMError(4, "snapshot \(existing) was taken this second", path: existing)
         }
         let snapshot = Snapshot(sid: sid, profile: profile.id, time: started,
-                                status: summary.failedFiles > 0 ? "with errors" : "ok", files: entries.count, links: tree.links.count)
+                                status: summary.failedFiles > 0 ? "with errors" : "ok", files: builder.files, links: builder.links)
         do {
             try session.write { db in
-                try Catalog.insertSnapshot(db, snapshot, entries: entries, hardlinks: hardLinks.groups, links: tree.links, folders: tree.folders)
+                try Catalog.insertSnapshot(db, snapshot, root: built.root)
                 try BrowseView(session).make(sid: sid, db)
             }
         } catch {

@@ -1,22 +1,42 @@
+import GRDB
 import Glibc
 
-/// The backups by original path (bytewise), and each one's newest version.
-/// Read once per run: each path is walked once, so a backup made in this
-/// run is not met again.
+/// The catalog's backups read alongside the walk, in the same bytewise order
+/// of paths (a merge, as restic's archiver reads the last snapshot's tree
+/// beside the folder it walks): a window of rows at a time, never every
+/// backup in memory.
 struct KnownFiles {
-    var byPath: [Path: Backup]
-    var latest: [Int64: Int64]
-
-    init(_ bd: BackupDatabase) throws {
-        (byPath, latest) = try bd.read { db in
-            (Dictionary(try Catalog.backups(db).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), try Catalog.latestVersions(db))
-        }
+    /// What a run needs of a backup to tell whether its file changed.
+    struct Known {
+        var index: Int64
+        var path: Path
+        var source: SourceState?
+        /// Its newest version.
+        var latest: Int64?
     }
 
-    /// The version that already holds `b` as it is now (same size, mtime,
-    /// ctime and inode: not even read), or nil if it must be stored.
-    func unchangedVersion(of b: Backup, _ st: stat) -> Int64? {
-        guard let v = latest[b.index], b.source == SourceState(st) else { return nil }
+    static let windowSize = 1024
+    private var window: [Known] = []
+    private var at = 0
+    private var last: Path?
+
+    /// The backup of `path`, if there is one. Paths asked for in walk order
+    /// cost a seek per window; one asked for out of order is looked up alone.
+    mutating func find(_ path: Path, _ db: Database) throws -> Known? {
+        if let last, !(last < path) { return try Catalog.knownFiles(db, from: path, limit: 1).first { $0.path == path } }
+        last = path
+        while at < window.count && window[at].path < path { at += 1 }
+        if at == window.count {
+            window = try Catalog.knownFiles(db, from: path, limit: Self.windowSize)
+            at = 0
+        }
+        return at < window.count && window[at].path == path ? window[at] : nil
+    }
+
+    /// The version that already holds the file as it is now (same size,
+    /// mtime, ctime and inode: not even read), or nil if it must be stored.
+    static func unchangedVersion(of k: Known, _ st: stat) -> Int64? {
+        guard let v = k.latest, k.source == SourceState(st) else { return nil }
         return v
     }
 }

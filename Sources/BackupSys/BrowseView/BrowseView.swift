@@ -23,8 +23,8 @@ struct BrowseView {
         }
         // The walked folders, the empty ones too; a file's folder may be one
         // that was not walked (an include that is a file).
-        for f in try Catalog.snapshotFolders(db, sid: sid) { _ = try cursor.folder(f.path.components[...]) }
-        for file in try Catalog.snapshotFiles(db, sid: sid) {
+        for f in try SnapshotContents.folders(db, sid: sid) { _ = try cursor.folder(f.path.components[...]) }
+        for file in try SnapshotContents.files(db, sid: sid) {
             guard let object = file.object else { continue }
             let (folder, name) = try cursor.parent(of: file.path.components)
             let linked = Path("\(object.prefix(2))/\(object)").withCString { o in name.withCString { linkat(objects.fd, o, folder.fd, $0, 0) } }
@@ -35,7 +35,7 @@ struct BrowseView {
                 try session.objects.copy(object, to: fd, destination: folder.path.appending(name))
             }
         }
-        for l in try Catalog.snapshotLinks(db, sid: sid) {
+        for l in try SnapshotContents.links(db, sid: sid) {
             let (folder, name) = try cursor.parent(of: l.path.components)
             guard l.target.withCString({ t in name.withCString { symlinkat(t, folder.fd, $0) } }) == 0 else {
                 throw FS.failure("cannot create the link", folder.path.appending(name))

@@ -46,6 +46,22 @@ enum Catalog {
         try Row.fetchAll(db, sql: "SELECT \(Backup.columns) FROM backup ORDER BY idx").map(Backup.init)
     }
 
+    /// Up to `limit` backups from `path` on, in bytewise order of paths, with
+    /// what tells whether each one's file changed (KnownFiles' window).
+    static func knownFiles(_ db: Database, from path: Path, limit: Int) throws -> [KnownFiles.Known] {
+        try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT idx, path, src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns,
+                   (SELECT max(v.idx) FROM version v WHERE v.backup = b.idx)
+            FROM backup b WHERE path >= ? ORDER BY path LIMIT ?
+            """), arguments: [path, limit]).map { row in
+                let r = RowReader(row: row, table: "backup")
+                let source: SourceState? = try (r.optional(2) as Int64?).map {
+                    SourceState(device: $0, inode: try r.value(3), size: try r.value(4), mtimeNs: try r.value(5), ctimeNs: try r.value(6))
+                }
+                return KnownFiles.Known(index: try r.value(0), path: try r.path(1), source: source, latest: try r.optional(7))
+            }
+    }
+
     static func nameExists(_ db: Database, _ name: Path) throws -> Bool {
         try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM backup WHERE name = ?)"), arguments: [name]) ?? false
     }
@@ -100,15 +116,6 @@ enum Catalog {
         try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Version.columns) FROM version WHERE backup = ? ORDER BY idx"), arguments: [backup]).map(Version.init)
     }
 
-    /// The newest version of every backup that has one: backup → version index.
-    static func latestVersions(_ db: Database) throws -> [Int64: Int64] {
-        let rows = try Row.fetchAll(db, sql: "SELECT backup, max(idx) AS v FROM version GROUP BY backup")
-        return try Dictionary(rows.map { row in
-            let r = RowReader(row: row, table: "version")
-            return (try r.value(0) as Int64, try r.value(1) as Int64)
-        }, uniquingKeysWith: { a, _ in a })
-    }
-
     static func version(_ db: Database, backup: Int64, index: Int64) throws -> Version? {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Version.columns) FROM version WHERE backup = ? AND idx = ?"), arguments: [backup, index]).map(Version.init)
     }
@@ -134,17 +141,6 @@ enum Catalog {
 
     static func deleteVersion(_ db: Database, backup: Int64, index: Int64) throws {
         try db.execute(sql: "DELETE FROM version WHERE backup = ? AND idx = ?", arguments: [backup, index])
-    }
-
-    /// Snapshots whose entries hold any version of `backup`.
-    static func snapshotsHolding(_ db: Database, backup: Int64) throws -> [String] {
-        try Row.fetchAll(db, sql: "SELECT DISTINCT sid FROM snapshot_entry WHERE backup = ? ORDER BY sid", arguments: [backup])
-            .map { try RowReader(row: $0, table: "snapshot_entry").sid(0) }
-    }
-
-    /// Snapshots whose entries use version `index` of `backup`.
-    static func snapshotsUsing(_ db: Database, backup: Int64, version: Int64) throws -> [String] {
-        try String.fetchAll(db, sql: "SELECT sid FROM snapshot_entry WHERE backup = ? AND version = ? ORDER BY sid", arguments: [backup, version])
     }
 
     /// Every object the catalog names, for check and gc.
@@ -260,60 +256,30 @@ enum Catalog {
     // MARK: Snapshots
 
     static func snapshots(_ db: Database) throws -> [Snapshot] {
-        try Row.fetchAll(db, sql: """
-            SELECT s.sid, s.profile, s.time, s.status, (SELECT count(*) FROM snapshot_entry e WHERE e.sid = s.sid) AS files,
-                   (SELECT count(*) FROM snapshot_link l WHERE l.sid = s.sid) AS links
-            FROM snapshot s ORDER BY s.sid
-            """).map { row in
-                let r = RowReader(row: row, table: "snapshot")
-                return Snapshot(sid: try r.sid(0), profile: try r.value(1, "profile"), time: Date(timeIntervalSince1970: try r.value(2, "time")),
-                                status: try r.value(3, "status"), files: try r.value(4), links: try r.value(5))
-            }
+        try Row.fetchAll(db, sql: "SELECT sid, profile, time, status, files, links FROM snapshot ORDER BY sid").map(snapshot)
     }
 
-    static func snapshotEntries(_ db: Database, sid: String) throws -> [(backup: Int64, version: Int64)] {
-        try Row.fetchAll(db, sql: "SELECT backup, version FROM snapshot_entry WHERE sid = ? ORDER BY backup", arguments: [sid])
-            .map { row in
-                let r = RowReader(row: row, table: "snapshot_entry")
-                return (try r.value(0, "backup"), try r.value(1, "version"))
-            }
+    static func snapshot(_ db: Database, sid: String) throws -> Snapshot? {
+        try Row.fetchOne(db, sql: "SELECT sid, profile, time, status, files, links FROM snapshot WHERE sid = ?", arguments: [sid]).map(snapshot)
     }
 
-    /// A snapshot's files, by original path, with the data of each one's
-    /// version (nil if that version is gone) and its hard-link group, if any:
-    /// one query for a whole restore, not two per file.
-    static func snapshotFiles(_ db: Database, sid: String)
-        throws -> [SnapshotFile]
-    {
-        try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT b.path, e.backup, e.version, e.hardlink, v.\(StoredData.columns.replacingOccurrences(of: ", ", with: ", v.")) FROM snapshot_entry e
-            JOIN backup b ON b.idx = e.backup
-            LEFT JOIN version v ON v.backup = e.backup AND v.idx = e.version
-            WHERE e.sid = ? ORDER BY b.path
-            """), arguments: [sid]).map { row in
-                let r = RowReader(row: row, table: "snapshot_entry")
-                let data = (row[4] as DatabaseValue).isNull ? nil : try StoredData(r, at: 4)
-                return SnapshotFile(path: try r.path(0), backup: try r.value(1), version: try r.value(2), data: data, hardlink: try r.optional(3))
-            }
+    private static func snapshot(_ row: Row) throws -> Snapshot {
+        let r = RowReader(row: row, table: "snapshot")
+        return Snapshot(sid: try r.sid(0), profile: try r.value(1, "profile"), time: Date(timeIntervalSince1970: try r.value(2, "time")),
+                        status: try r.value(3, "status"), files: try r.value(4, "files"), links: try r.value(5, "links"))
     }
 
-    static func snapshotLinks(_ db: Database, sid: String) throws -> [SnapshotLink] {
-        try Row.fetchAll(db, sql: "SELECT path, target, mtime_ns, uid, gid FROM snapshot_link WHERE sid = ? ORDER BY path", arguments: [sid])
-            .map { row in
-                let r = RowReader(row: row, table: "snapshot_link")
-                return SnapshotLink(path: try r.path(0), target: try r.value(1, "target"), mtimeNs: try r.value(2, "mtime_ns"),
-                                    owner: Owner(uid: try r.value(3, "uid") as Int64, gid: try r.value(4, "gid") as Int64)!)
-            }
+    /// Every snapshot's id and the id of its root folder's node.
+    static func snapshotRoots(_ db: Database) throws -> [(sid: String, root: Int64)] {
+        try Row.fetchAll(db, sql: "SELECT sid, root FROM snapshot ORDER BY sid").map { row in
+            let r = RowReader(row: row, table: "snapshot")
+            return (try r.sid(0), try r.value(1, "root"))
+        }
     }
 
-    static func snapshotFolders(_ db: Database, sid: String) throws -> [SnapshotFolder] {
-        try Row.fetchAll(db, sql: "SELECT path, mode, mtime_ns, uid, gid, xattrs FROM snapshot_folder WHERE sid = ? ORDER BY path", arguments: [sid])
-            .map { row in
-                let r = RowReader(row: row, table: "snapshot_folder")
-                return SnapshotFolder(path: try r.path(0), mode: try r.value(1, "mode"), mtimeNs: try r.value(2, "mtime_ns"),
-                                      owner: Owner(uid: try r.value(3, "uid") as Int64, gid: try r.value(4, "gid") as Int64)!,
-                                      xattrs: ExtendedAttributes(encoded: try r.optional(5)))
-            }
+    static func snapshotRoot(_ db: Database, sid: String) throws -> Int64? {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT root FROM snapshot WHERE sid = ?"), arguments: [sid]) else { return nil }
+        return try RowReader(row: row, table: "snapshot").value(0, "root")
     }
 
     /// The newest snapshot of a profile.
@@ -326,25 +292,73 @@ enum Catalog {
         try String.fetchOne(db, sql: "SELECT sid FROM snapshot WHERE sid LIKE ? ORDER BY sid", arguments: [stamp + "-%"])
     }
 
-    /// `hardlinks`: backup → the number its group of hard-linked files shares.
-    static func insertSnapshot(_ db: Database, _ s: Snapshot, entries: [(backup: Int64, version: Int64)],
-                               hardlinks: [Int64: Int64] = [:], links: [SnapshotLink] = [], folders: [SnapshotFolder] = []) throws {
-        try db.execute(sql: "INSERT INTO snapshot (sid, profile, time, status) VALUES (?, ?, ?, ?)",
-                       arguments: [s.sid, s.profile, s.time.timeIntervalSince1970, s.status])
-        let insert = try db.cachedStatement(sql: "INSERT INTO snapshot_entry (sid, backup, version, hardlink) VALUES (?, ?, ?, ?)")
-        for e in entries { try insert.execute(arguments: [s.sid, e.backup, e.version, hardlinks[e.backup]]) }
-        let insertLink = try db.cachedStatement(sql: "INSERT INTO snapshot_link (sid, path, target, mtime_ns, uid, gid) VALUES (?, ?, ?, ?, ?, ?)")
-        for l in links { try insertLink.execute(arguments: [s.sid, l.path, l.target, l.mtimeNs, Int64(l.owner.uid), Int64(l.owner.gid)]) }
-        let insertFolder = try db.cachedStatement(sql: """
-            INSERT INTO snapshot_folder (sid, path, mode, mtime_ns, uid, gid, xattrs) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """)
-        for f in folders {
-            try insertFolder.execute(arguments: [s.sid, f.path, f.mode, f.mtimeNs, Int64(f.owner.uid), Int64(f.owner.gid), f.xattrs?.encoded])
-        }
+    /// Records a snapshot whose tree is interned already: it holds its root from now on.
+    static func insertSnapshot(_ db: Database, _ s: Snapshot, root: Int64) throws {
+        try db.execute(sql: "INSERT INTO snapshot (sid, profile, time, status, root, files, links) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       arguments: [s.sid, s.profile, s.time.timeIntervalSince1970, s.status, root, s.files, s.links])
+        try addTreeReference(db, root)
+    }
+
+    /// A snapshot's tree was rewritten (a backup taken out of it): it holds the new root, the old one is released.
+    static func setSnapshotRoot(_ db: Database, sid: String, root: Int64, filesRemoved: Int) throws {
+        try db.execute(sql: "UPDATE snapshot SET root = ?, files = files - ? WHERE sid = ?", arguments: [root, filesRemoved, sid])
     }
 
     static func deleteSnapshot(_ db: Database, sid: String) throws {
+        let root = try snapshotRoot(db, sid: sid)
         try db.execute(sql: "DELETE FROM snapshot WHERE sid = ?", arguments: [sid])
+        if let root { try TreeStore(db).release(root) }
+    }
+
+    // MARK: Snapshot trees
+
+    /// A node's content, by id.
+    static func tree(_ db: Database, id: Int64) throws -> (content: [UInt8], refs: Int64)? {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT content, refs FROM tree WHERE id = ?"), arguments: [id]) else { return nil }
+        let r = RowReader(row: row, table: "tree")
+        return ([UInt8](try r.value(0, "content") as Data), try r.value(1, "refs"))
+    }
+
+    static func treeShape(_ db: Database, id: Int64) throws -> [UInt8]? {
+        try Data.fetchOne(db.cachedStatement(sql: "SELECT shape FROM tree WHERE id = ?"), arguments: [id]).map { [UInt8]($0) }
+    }
+
+    /// The node stored under `hash`, with its shape.
+    static func tree(_ db: Database, hash: [UInt8]) throws -> (id: Int64, shape: [UInt8])? {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, shape FROM tree WHERE hash = ?"), arguments: [Data(hash)]) else { return nil }
+        let r = RowReader(row: row, table: "tree")
+        return (try r.value(0, "id"), [UInt8](try r.value(1, "shape") as Data))
+    }
+
+    /// A new node, held by nothing yet.
+    static func insertTree(_ db: Database, hash: [UInt8], shape: [UInt8], content: [UInt8]) throws -> Int64 {
+        try db.cachedStatement(sql: "INSERT INTO tree (hash, shape, refs, content) VALUES (?, ?, 0, ?)")
+            .execute(arguments: [Data(hash), Data(shape), Data(content)])
+        return db.lastInsertedRowID
+    }
+
+    static func addTreeReference(_ db: Database, _ id: Int64, _ delta: Int64 = 1) throws {
+        try db.cachedStatement(sql: "UPDATE tree SET refs = refs + ? WHERE id = ?").execute(arguments: [delta, id])
+    }
+
+    static func deleteTree(_ db: Database, id: Int64) throws {
+        try db.cachedStatement(sql: "DELETE FROM tree WHERE id = ?").execute(arguments: [id])
+    }
+
+    /// Nodes nothing holds: left by a run that stopped before recording its snapshot.
+    static func unheldTrees(_ db: Database) throws -> [Int64] {
+        try Int64.fetchAll(db, sql: "SELECT id FROM tree WHERE refs <= 0 ORDER BY id")
+    }
+
+    /// Where a snapshot's file goes and what it holds: the backup's path, and
+    /// the data of the version (nil if that version is gone).
+    static func snapshotFile(_ db: Database, backup: Int64, version: Int64) throws -> (path: Path, data: StoredData?)? {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT b.path, v.\(StoredData.columns.replacingOccurrences(of: ", ", with: ", v.")) FROM backup b
+            LEFT JOIN version v ON v.backup = b.idx AND v.idx = ?2 WHERE b.idx = ?1
+            """), arguments: [backup, version]) else { return nil }
+        let r = RowReader(row: row, table: "backup")
+        return (try r.path(0), (row[1] as DatabaseValue).isNull ? nil : try StoredData(r, at: 1))
     }
 
     static func integrityCheck(_ db: Database) throws -> String {
@@ -354,7 +368,7 @@ enum Catalog {
     /// A text dump of the whole catalog: tests compare it before and after a failed operation.
     static func dump(_ db: Database) throws -> String {
         var out = ""
-        for table in ["backup", "version", "field", "field_value", "bhook", "routine", "setting", "snapshot", "snapshot_entry", "snapshot_link", "snapshot_folder"] {
+        for table in ["backup", "version", "field", "field_value", "bhook", "routine", "setting", "snapshot", "tree"] {
             for row in try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY 1, 2") {
                 out += "\(table): \(row)\n"
             }

@@ -171,6 +171,28 @@ enum Schema {
                 ALTER TABLE snapshot_folder_v4 RENAME TO snapshot_folder;
                 """)
         }
+        // Snapshot trees (design.md, "Snapshot trees"): a snapshot was a row per
+        // file, changed or not; now it is the id of its root folder's node, and
+        // each folder's node is stored once by its hash, shared by every
+        // snapshot where that folder did not change. `refs` counts the
+        // snapshots and parent nodes that name a node, so removing a snapshot
+        // frees just what it alone held. The old rows become trees here.
+        m.registerMigration("v5: snapshot trees") { db in
+            try db.execute(sql: """
+                CREATE TABLE tree (
+                    id INTEGER PRIMARY KEY,
+                    hash BLOB NOT NULL UNIQUE,    -- SHA-256 of content
+                    shape BLOB NOT NULL,          -- what a run compares to see a change (TreeNode.shape)
+                    refs INTEGER NOT NULL,
+                    content BLOB NOT NULL         -- TreeNode.encoded
+                );
+                ALTER TABLE snapshot ADD COLUMN root INTEGER REFERENCES tree(id);
+                ALTER TABLE snapshot ADD COLUMN files INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE snapshot ADD COLUMN links INTEGER NOT NULL DEFAULT 0;
+                """)
+            try SnapshotMigration.convert(db)
+            try db.execute(sql: "DROP TABLE snapshot_entry; DROP TABLE snapshot_link; DROP TABLE snapshot_folder")
+        }
         return m
     }
 }

@@ -102,9 +102,9 @@ public struct Checker {
         validate { _ = try Catalog.routines(db) }
         validate {
             for s in try Catalog.snapshots(db) {
-                _ = try Catalog.snapshotFiles(db, sid: s.sid)
-                _ = try Catalog.snapshotLinks(db, sid: s.sid)
-                _ = try Catalog.snapshotFolders(db, sid: s.sid)
+                _ = try SnapshotContents.files(db, sid: s.sid)
+                _ = try SnapshotContents.links(db, sid: s.sid)
+                _ = try SnapshotContents.folders(db, sid: s.sid)
             }
         }
         return problems

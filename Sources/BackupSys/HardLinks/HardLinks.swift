@@ -4,20 +4,19 @@ import Glibc
 /// archiver numbers each group, the restorer writes a group's first file
 /// and links the others to it (no hook fires for them).
 struct HardLinkGroups {
-    /// A file with other hard links → the backups of its links in the tree.
-    private var sharing: [Inode: [Int64]] = [:]
+    /// A file with other hard links → the number of its group: the backup of
+    /// the first of its links the walk met (so a tree that did not change is
+    /// numbered as before, and shared).
+    private var numbers: [Inode: Int64] = [:]
 
-    mutating func add(_ backup: Int64, _ st: stat) {
-        if st.st_nlink > 1 { sharing[Inode(st), default: []].append(backup) }
-    }
-
-    /// Each backup with another link in the tree → its group's number (the group's smallest backup).
-    var groups: [Int64: Int64] {
-        var numbers: [Int64: Int64] = [:]
-        for group in sharing.values where group.count > 1 {
-            for backup in group { numbers[backup] = group.min() }
-        }
-        return numbers
+    /// The number of `backup`'s group, nil for a file with no other link. A
+    /// file whose other links are outside the tree has a group of one, read
+    /// back as no group (SnapshotContents.files).
+    mutating func number(_ backup: Int64, _ st: stat) -> Int64? {
+        guard st.st_nlink > 1 else { return nil }
+        if let n = numbers[Inode(st)] { return n }
+        numbers[Inode(st)] = backup
+        return backup
     }
 }
 

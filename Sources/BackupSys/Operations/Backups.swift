@@ -271,7 +271,8 @@ extension BackupDatabase {
                 throw BMError(17, "backup \(index) (\(FS.shown(b.name))) holds the only copy of \(FS.shown(b.path))", path: b.path)
             }
             _ = try runHook(.beforeDelete(original: b.path, name: b.name, index: index, deleteStoredAway: deleteStoredAway))
-            let sids = try Catalog.snapshotsHolding(db, backup: index)
+            let sids = try SnapshotContents.holding(db, backup: index)
+            try SnapshotContents.remove(backup: b, from: sids, db)
             try Catalog.deleteBackup(db, index: index)
             if !sids.isEmpty {
                 onCommit { [repository] in

@@ -61,7 +61,7 @@ extension BackupDatabase {
     public func delver(_ index: Int64, _ version: Int64) throws {
         try write { db in
             let (b, v) = try backupAndVersion(db, index, version)
-            let users = try Catalog.snapshotsUsing(db, backup: index, version: version)
+            let users = try SnapshotContents.holding(db, backup: index, version: version)
             if !users.isEmpty {
                 throw BMError(22, "version \(version) of \(FS.shown(b.name)) is part of snapshot \(users.joined(separator: ", ")) (remove the snapshot first)", path: b.path)
             }

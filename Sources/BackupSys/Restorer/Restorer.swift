@@ -42,10 +42,11 @@ public struct Restorer {
         var written: [UInt64: Folder] = [:]   // a folder written into, one per file system: synced at the end
         // One writer lock for the whole restore: no prune removes a version half-way.
         try session.holdingWriterLock {
-            let selected = { (p: Path) in prefix.map { p.isAtOrUnder($0) } ?? true }
-            let files = try session.snapshotFiles(sid).filter { selected($0.path) }
-            let links = try session.snapshotLinks(sid).filter { selected($0.path) }
-            let folders = try session.read { db in try Catalog.snapshotFolders(db, sid: sid) }.filter { selected($0.path) }
+            _ = try session.snapshot(sid)
+            let (files, links, folders) = try session.read { db in
+                (try SnapshotContents.files(db, sid: sid, under: prefix), try SnapshotContents.links(db, sid: sid, under: prefix),
+                 try SnapshotContents.folders(db, sid: sid, under: prefix))
+            }
             let total = files.count + links.count
             nothingThere = total == 0 && folders.isEmpty
             guard !nothingThere else { return }

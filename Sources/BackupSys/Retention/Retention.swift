@@ -41,37 +41,39 @@ public struct Retention {
         let keep = Dictionary(grouping: all, by: \.profile).values.reduce(into: Set<String>()) { $0.formUnion(policy.kept($1)) }
         let doomed = all.filter { !keep.contains($0.sid) }.map(\.sid)
 
-        // The versions that only doomed snapshots use, each once.
+        // The versions that only doomed snapshots use, each once: the kept
+        // snapshots' trees are read first, and a node they share is not read again.
         let gone = Set(doomed)
-        func unused(_ db: Database) throws -> [[Int64]] {
-            var candidates: Set<[Int64]> = []
-            for sid in doomed {
-                for e in try Catalog.snapshotEntries(db, sid: sid) { candidates.insert([e.backup, e.version]) }
-            }
-            return try candidates.sorted { $0.lexicographicallyPrecedes($1) }.filter { c in
+        func unused(_ db: Database) throws -> (versions: [[Int64]], held: Set<Int64>) {
+            let roots = try Catalog.snapshotRoots(db)
+            var visited = Set<Int64>()
+            let kept = try SnapshotContents.versions(db, roots: roots.filter { !gone.contains($0.sid) }.map(\.root), visited: &visited)
+            var doomedVisited = Set<Int64>()
+            let candidates = try SnapshotContents.versions(db, roots: roots.filter { gone.contains($0.sid) }.map(\.root),
+                                                           skipping: visited, visited: &doomedVisited).subtracting(kept)
+            let versions = try candidates.sorted { $0.lexicographicallyPrecedes($1) }.filter { c in
                 try Catalog.version(db, backup: c[0], index: c[1]) != nil
-                    && Set(try Catalog.snapshotsUsing(db, backup: c[0], version: c[1])).isSubset(of: gone)
             }
+            return (versions, Set(kept.map { $0[0] }))
         }
         // Snapshot-made backups of deleted files that nothing will hold once the versions go.
-        func forgotten(_ db: Database, _ versions: [[Int64]]) throws -> [Int64] {
+        func forgotten(_ db: Database, _ versions: [[Int64]], held: Set<Int64>) throws -> [Int64] {
             guard forgetDeleted else { return [] }
             let going = Set(versions)
             return try Catalog.backups(db).filter { b in
-                guard b.group >= 1, profile == nil || b.group == profile, !b.storedAway, !FS.exists(b.path) else { return false }
-                return try Set(Catalog.snapshotsHolding(db, backup: b.index)).isSubset(of: gone)
-                    && Catalog.versions(db, backup: b.index).allSatisfy { going.contains([b.index, $0.index]) }
+                guard b.group >= 1, profile == nil || b.group == profile, !b.storedAway, !held.contains(b.index), !FS.exists(b.path) else { return false }
+                return try Catalog.versions(db, backup: b.index).allSatisfy { going.contains([b.index, $0.index]) }
             }.map(\.index)
         }
         if !apply {
             return try session.read { db in
-                let versions = try unused(db)
-                return PruneSummary(removed: doomed, versions: versions.count, backups: try forgotten(db, versions).count)
+                let (versions, held) = try unused(db)
+                return PruneSummary(removed: doomed, versions: versions.count, backups: try forgotten(db, versions, held: held).count)
             }
         }
         let (removedVersions, removedBackups): (Int, Int) = try session.write { db in
-            let versions = try unused(db)
-            let backups = try forgotten(db, versions)
+            let (versions, held) = try unused(db)
+            let backups = try forgotten(db, versions, held: held)
             for sid in doomed { try Catalog.deleteSnapshot(db, sid: sid) }
             for (n, c) in versions.enumerated() {
                 try session.delver(c[0], c[1])

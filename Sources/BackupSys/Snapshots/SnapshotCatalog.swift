@@ -6,7 +6,7 @@ extension BackupDatabase {
     public func snapshots() throws -> [Snapshot] { try read(Catalog.snapshots) }
 
     public func snapshot(_ sid: String) throws -> Snapshot {
-        guard let s = try snapshots().first(where: { $0.sid == sid }) else {
+        guard let s = try read({ try Catalog.snapshot($0, sid: sid) }) else {
             throw BMError(22, "no snapshot \(sid) (see: bmlua snapshots)")
         }
         return s
@@ -16,13 +16,13 @@ extension BackupDatabase {
     /// number its group of hard-linked files shares, if it has other links there.
     public func snapshotFiles(_ sid: String) throws -> [SnapshotFile] {
         _ = try snapshot(sid)
-        return try read { db in try Catalog.snapshotFiles(db, sid: sid) }
+        return try read { db in try SnapshotContents.files(db, sid: sid) }
     }
 
     /// The symbolic links a snapshot kept, by path.
     public func snapshotLinks(_ sid: String) throws -> [SnapshotLink] {
         _ = try snapshot(sid)
-        return try read { db in try Catalog.snapshotLinks(db, sid: sid) }
+        return try read { db in try SnapshotContents.links(db, sid: sid) }
     }
 
     /// Removes the snapshot record and its browse view; its versions stay (prune removes those).

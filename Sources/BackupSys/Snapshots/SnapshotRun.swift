@@ -168,18 +168,23 @@ public struct SnapshotRun {
         try requireRepository(repo)
         let bd = try BackupDatabase(at: repo, options: options)
         defer { bd.close() }
-        let known = try KnownFiles(bd)
-        var plan = Plan()
-        let tree = try Walker(profile, in: bd.repository).walk { file in
-            guard let st = file.lookUp() else { return plan.unreadable.append((file.path, FS.failure("cannot read", file.path))) }
-            if let b = known.byPath[file.path], known.unchangedVersion(of: b, st) != nil {
-                plan.unchanged += 1
-                return
+        var plan = Plan(), known = KnownFiles()
+        let tree = try bd.read { db in
+            try Walker(profile, in: bd.repository).walk { item in
+                guard case .file(let file) = item else {
+                    if case .link = item { plan.links += 1 }
+                    return
+                }
+                guard let st = file.lookUp() else { return plan.unreadable.append((file.path, FS.failure("cannot read", file.path))) }
+                let b = try known.find(file.path, db)
+                if let b, KnownFiles.unchangedVersion(of: b, st) != nil {
+                    plan.unchanged += 1
+                    return
+                }
+                if b == nil { plan.new.append(file.path) } else { plan.changed.append(file.path) }
+                plan.bytes += Int64(st.st_size)
             }
-            if known.byPath[file.path] == nil { plan.new.append(file.path) } else { plan.changed.append(file.path) }
-            plan.bytes += Int64(st.st_size)
         }
-        plan.links = tree.links.count
         plan.unreadable += tree.failures
         return plan
     }

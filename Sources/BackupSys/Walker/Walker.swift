@@ -33,24 +33,30 @@ struct Walker {
         }
     }
 
-    /// What the walk found besides files.
+    /// What the walk meets, in walk order.
+    enum Item {
+        case file(File)
+        /// A symbolic link inside the tree, kept as what it says.
+        case link(SnapshotLink)
+        /// A folder walked into (an include among them), before what is in it.
+        case folder(SnapshotFolder)
+    }
+
+    /// What the walk could not hand on.
     struct Tree {
-        /// Symbolic links met inside the tree, sorted by path.
-        var links: [SnapshotLink] = []
-        /// The folders walked (the includes among them), sorted by path.
-        var folders: [SnapshotFolder] = []
         /// What could not be walked (a folder that can't be listed), each with its error.
         var failures: [(path: Path, error: BMError)] = []
         /// What was passed over (FIFOs, sockets, devices), each with its kind.
         var skipped: [(path: Path, kind: String)] = []
     }
 
-    /// Calls `file` for each regular file, in walk order (each folder's names
-    /// bytewise), and returns the rest of the tree. A path met twice (two
-    /// includes that overlap) is handed on once.
-    func walk(_ file: (File) throws -> Void) throws -> Tree {
+    /// Calls `visit` for each file, link and folder in walk order: bytewise
+    /// order of paths, a folder's counted as ending in `/` (git's order), so
+    /// a folder comes right before what is in it and a snapshot's tree is
+    /// built and the catalog read alongside, a folder at a time. An include
+    /// inside another is walked once, as part of the outer one.
+    func walk(_ visit: (Item) throws -> Void) throws -> Tree {
         var tree = Tree()
-        var seenFiles = Set<Path>(), links: [Path: SnapshotLink] = [:], folders: [Path: SnapshotFolder] = [:]
 
         func excluded(_ path: Path, _ name: Path) -> Bool {
             path.withCString { p in name.withCString { n in excludes.contains { fnmatch($0, p, 0) == 0 || fnmatch($0, n, 0) == 0 } } }
@@ -60,65 +66,74 @@ struct Walker {
         func visitFolder(_ folder: Folder) throws {
             if stop() { return }
             let path = folder.path
-            if folders[path] == nil {
-                let st: stat
-                do { st = try folder.status() } catch { return failed(path, error) }
-                if let reason = passOver[Inode(st)] { return tree.skipped.append((path, reason)) }
-                folders[path] = SnapshotFolder(path: path, mode: UInt32(st.st_mode & 0o7777), mtimeNs: FS.nanoseconds(st.st_mtim),
-                                               owner: Owner(st), xattrs: ExtendedAttributes.read(fd: folder.fd))
-            }
-            let entries: [Folder.Entry]
-            do { entries = try folder.entries() } catch { return failed(path, error) }
-            for entry in entries {
+            let st: stat
+            do { st = try folder.status() } catch { return failed(path, error) }
+            if let reason = passOver[Inode(st)] { return tree.skipped.append((path, reason)) }
+            try visit(.folder(SnapshotFolder(path: path, mode: UInt32(st.st_mode & 0o7777), mtimeNs: FS.nanoseconds(st.st_mtim),
+                                             owner: Owner(st), xattrs: ExtendedAttributes.read(fd: folder.fd))))
+            let listed: [Folder.Entry]
+            do { listed = try folder.entries() } catch { return failed(path, error) }
+            // Each entry's type, looked up where readdir did not say.
+            var entries: [(name: Path, type: UInt8, status: stat?)] = []
+            entries.reserveCapacity(listed.count)
+            for entry in listed {
                 let child = path.appending(entry.name)
                 if excluded(child, entry.name) { continue }
-                var type = entry.type, status: stat?
-                if type == UInt8(DT_UNKNOWN) {
-                    guard let st = folder.stat(entry.name) else { failed(child, FS.failure("cannot read", child)); continue }
-                    status = st
-                    type = Self.direntType(st.st_mode)
-                }
+                guard entry.type == UInt8(DT_UNKNOWN) else { entries.append((entry.name, entry.type, nil)); continue }
+                guard let st = folder.stat(entry.name) else { failed(child, FS.failure("cannot read", child)); continue }
+                entries.append((entry.name, Self.direntType(st.st_mode), st))
+            }
+            entries.sort { $0.name.walkKey(isFolder: $0.type == UInt8(DT_DIR)).lexicographicallyPrecedes($1.name.walkKey(isFolder: $1.type == UInt8(DT_DIR))) }
+            for (name, type, status) in entries {
+                let child = path.appending(name)
                 switch Int(type) {
                 case Int(DT_REG):
-                    if seenFiles.insert(child).inserted {
-                        try file(File(folder: folder, name: entry.name, path: child, status: status, isInclude: false))
-                    }
+                    try visit(.file(File(folder: folder, name: name, path: child, status: status, isInclude: false)))
                 case Int(DT_DIR):
-                    do { try visitFolder(folder.folder(entry.name)) } catch let e as BMError where e.number == 12 {
+                    do { try visitFolder(folder.folder(name)) } catch let e as BMError where e.number == 12 {
                         continue   // it became something else since readdir: gone from this walk, as if a moment later
                     } catch { failed(child, error) }
                 case Int(DT_LNK):
-                    guard let st = status ?? folder.stat(entry.name) else { failed(child, FS.failure("cannot read", child)); continue }
+                    guard let st = status ?? folder.stat(name) else { failed(child, FS.failure("cannot read", child)); continue }
                     guard st.st_mode & S_IFMT == S_IFLNK else { continue }
+                    let link: SnapshotLink
                     do {
-                        links[child] = SnapshotLink(path: child, target: try folder.linkTarget(entry.name, size: Int(st.st_size) + 1),
-                                                    mtimeNs: FS.nanoseconds(st.st_mtim), owner: Owner(st))
-                    } catch { failed(child, error) }
+                        link = SnapshotLink(path: child, target: try folder.linkTarget(name, size: Int(st.st_size) + 1),
+                                            mtimeNs: FS.nanoseconds(st.st_mtim), owner: Owner(st))
+                    } catch { failed(child, error); continue }
+                    try visit(.link(link))
                 default:
-                    let mode = status?.st_mode ?? folder.stat(entry.name)?.st_mode ?? 0
+                    let mode = status?.st_mode ?? folder.stat(name)?.st_mode ?? 0
                     tree.skipped.append((child, FS.kind(mode)))   // a backup holds a regular file's data
                 }
             }
         }
 
-        for include in includes.map(\.absolute) {
-            if stop() { break }
-            if excluded(include, include.baseName) { continue }
+        // The includes in walk order, each with its status (followed: the user named it).
+        var includes: [(path: Path, status: stat)] = []
+        for include in Set(self.includes.map(\.absolute)) where !excluded(include, include.baseName) {
             guard let st = FS.stat(include) else { failed(include, FS.failure("cannot read", include)); continue }
+            includes.append((include, st))
+        }
+        func key(_ i: (path: Path, status: stat)) -> [UInt8] { i.path.walkKey(isFolder: i.status.st_mode & S_IFMT == S_IFDIR) }
+        includes.sort { key($0).lexicographicallyPrecedes(key($1)) }
+        var outer: Path?
+        for (include, st) in includes {
+            if stop() { break }
+            if let outer, include.isAtOrUnder(outer) { continue }   // walked already, inside an include before it
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
+                outer = include
                 do { try visitFolder(Folder.open(include)) } catch { failed(include, error) }
             case S_IFREG:
-                guard seenFiles.insert(include).inserted else { continue }
                 let folder: Folder
                 do { folder = try Folder.open(include.directory) } catch { failed(include, error); continue }
-                try file(File(folder: folder, name: include.baseName, path: include, status: st, isInclude: true))
+                try visit(.file(File(folder: folder, name: include.baseName, path: include, status: st, isInclude: true)))
             default:
                 tree.skipped.append((include, FS.kind(st.st_mode)))
             }
         }
-        tree.links = links.values.sorted { $0.path < $1.path }
-        tree.folders = folders.values.sorted { $0.path < $1.path }
+        tree.failures.sort { $0.path < $1.path }
         return tree
     }
 
