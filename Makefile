@@ -5,6 +5,8 @@
 #               also the hook call's instructions, which do not drift with the machine
 #   make bench-compare  bmlua against cp, rsync, restic and borg on a 20,000-file tree
 #               (installs the peers; ROUNDS=3); writes bench/results.json
+#   make bench-scale  snapshots of 1,000,000 small files against rsync (FILES=100000 for a
+#               few minutes); writes bench/scale-results.json
 #   make install [PREFIX=/usr/local]  the release binary, bmlua(1) and completions; make uninstall
 
 SWIFT      ?= swift
@@ -14,7 +16,7 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 
-.PHONY: deps build test demo bench bench-compare clean install uninstall
+.PHONY: deps build test demo bench bench-compare bench-scale clean install uninstall
 
 # The system packages bmlua builds on: Lua 5.4, readline (the shell), pkg-config.
 deps:
@@ -43,6 +45,10 @@ bench: deps
 bench-compare: deps
 	$(SWIFT) build -c release -j $(JOBS) --product bmlua
 	python3 bench/compare.py "$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua" --rounds $${ROUNDS:-3}
+
+bench-scale: deps
+	$(SWIFT) build -c release -j $(JOBS) --product bmlua
+	python3 bench/scale.py "$$($(SWIFT) build -c release -j $(JOBS) --show-bin-path)/bmlua" --files $${FILES:-1000000}
 
 # The release binary, bmlua(1) (made from the command definitions and
 # docs/man/), and bash, zsh and fish completions, in their usual places.

@@ -14,3 +14,7 @@ int bmlua_mkostemp(char *template_, int flags) { return mkostemp(template_, flag
 int bmlua_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags) {
     return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
 }
+
+int bmlua_open_unnamed(int dirfd, mode_t mode) {
+    return openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+}

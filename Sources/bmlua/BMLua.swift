@@ -48,6 +48,7 @@ extension BMLua {
         // The C argv, not CommandLine.arguments: that one replaces bytes that
         // are not UTF-8 and would name another file (see ArgumentBytes).
         let arguments = (1..<Int(CommandLine.argc)).map { ArgumentBytes.text(CommandLine.unsafeArgv[$0]!) }
+        OpenFileLimit.raise()
         LuaVM.adoptOrphans()   // what a hook's programs leave detached stays under its time limit
         do {
             var command = try BMLua.parseAsRoot(BMLua.optionsAfterCommand(arguments))

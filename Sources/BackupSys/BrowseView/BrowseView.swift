@@ -21,24 +21,31 @@ struct BrowseView {
         let cursor = FolderCursor(base: try views.makeFolder(partialName, mode: 0o755), makingWith: 0o755) { folder in
             if let owner { fchown(folder.fd, owner.uid, owner.gid) }
         }
-        // The walked folders, the empty ones too; a file's folder may be one
-        // that was not walked (an include that is a file).
-        for f in try SnapshotContents.folders(db, sid: sid) { _ = try cursor.folder(f.path.components[...]) }
-        for file in try SnapshotContents.files(db, sid: sid) {
-            guard let object = file.object else { continue }
-            let (folder, name) = try cursor.parent(of: file.path.components)
-            let linked = Path("\(object.prefix(2))/\(object)").withCString { o in name.withCString { linkat(objects.fd, o, folder.fd, $0, 0) } }
-            if linked != 0 {   // too many links to one object (EMLINK): a copy of it
-                let fd = folder.createFile(name, mode: 0o444)
-                guard fd >= 0 else { throw FS.failure("cannot create", folder.path.appending(name)) }
-                defer { close(fd) }
-                try session.objects.copy(object, to: fd, destination: folder.path.appending(name))
+        // Folder by folder down the snapshot's tree (never the whole snapshot in
+        // memory): the walked folders, the empty ones too, hard links to the
+        // objects, and the links as they were. A file's folder may be one that
+        // was not walked (the way to an include that is a file): made as needed.
+        try TreeStore(db).walk(try SnapshotContents.root(db, sid)) { path, node in
+            if node.metadata != nil { _ = try cursor.folder(path.components[...]) }
+            for f in node.files {
+                guard let (filePath, data) = try Catalog.snapshotFile(db, backup: f.backup, version: f.version) else {
+                    throw BMError(21, "catalog table tree: snapshot \(sid) holds backup \(f.backup), which is not in the catalog")
+                }
+                guard let object = data?.object else { continue }
+                let (folder, name) = try cursor.parent(of: filePath.components)
+                let linked = Path("\(object.prefix(2))/\(object)").withCString { o in name.withCString { linkat(objects.fd, o, folder.fd, $0, 0) } }
+                if linked != 0 {   // too many links to one object (EMLINK): a copy of it
+                    let fd = folder.createFile(name, mode: 0o444)
+                    guard fd >= 0 else { throw FS.failure("cannot create", folder.path.appending(name)) }
+                    defer { close(fd) }
+                    try session.objects.copy(object, to: fd, destination: folder.path.appending(name))
+                }
             }
-        }
-        for l in try SnapshotContents.links(db, sid: sid) {
-            let (folder, name) = try cursor.parent(of: l.path.components)
-            guard l.target.withCString({ t in name.withCString { symlinkat(t, folder.fd, $0) } }) == 0 else {
-                throw FS.failure("cannot create the link", folder.path.appending(name))
+            for l in node.links {
+                let (folder, name) = try cursor.parent(of: path.appending(l.name).components)
+                guard l.target.withCString({ t in name.withCString { symlinkat(t, folder.fd, $0) } }) == 0 else {
+                    throw FS.failure("cannot create the link", folder.path.appending(name))
+                }
             }
         }
         guard partialName.withCString({ p in Path(sid).withCString { renameat(views.fd, p, views.fd, $0) } }) == 0 else {

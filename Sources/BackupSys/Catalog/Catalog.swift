@@ -62,6 +62,14 @@ enum Catalog {
             }
     }
 
+    /// The backups of files at or under `folder`, by index: a range of the path index, not every backup.
+    static func backups(_ db: Database, under folder: Path) throws -> [Backup] {
+        guard folder != .root else { return try backups(db) }
+        let inside = folder.bytes + [Path.slash], beyond = folder.bytes + [Path.slash + 1]
+        return try Row.fetchAll(db, sql: "SELECT \(Backup.columns) FROM backup WHERE path = ? OR (path >= ? AND path < ?) ORDER BY idx",
+                                arguments: [folder, Data(inside), Data(beyond)]).map(Backup.init)
+    }
+
     static func nameExists(_ db: Database, _ name: Path) throws -> Bool {
         try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM backup WHERE name = ?)"), arguments: [name]) ?? false
     }

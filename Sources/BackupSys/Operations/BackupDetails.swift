@@ -27,8 +27,8 @@ extension BackupDatabase {
     }
 
     private func backups(under folder: Path?, _ db: Database) throws -> [Backup] {
-        let folder = folder?.absolute
-        return try Catalog.backups(db).filter { b in folder.map { b.path.isAtOrUnder($0) } ?? true }
+        guard let folder = folder?.absolute else { return try Catalog.backups(db) }
+        return try Catalog.backups(db, under: folder)
     }
 
     func details(_ b: Backup, _ db: Database, versions: Bool) throws -> BackupDetails {

@@ -115,8 +115,9 @@ extension BackupDatabase {
         let dot = base.bytes.lastIndex(of: UInt8(ascii: ".")).flatMap { $0 == 0 ? nil : $0 }
         let stem = dot.map { Array(base.bytes[..<$0]) } ?? base.bytes
         let ext = dot.map { Array(base.bytes[$0...]) } ?? []
-        var n = 2
+        var n = nameSuffixHints[base.bytes] ?? 2
         while try Catalog.nameExists(db, Path(stem + Array("-\(n)".utf8) + ext)) { n += 1 }
+        nameSuffixHints[base.bytes] = n + 1
         return Path(stem + Array("-\(n)".utf8) + ext)
     }
 
@@ -274,6 +275,7 @@ extension BackupDatabase {
             let sids = try SnapshotContents.holding(db, backup: index)
             try SnapshotContents.remove(backup: b, from: sids, db)
             try Catalog.deleteBackup(db, index: index)
+            nameSuffixHints.removeAll()
             if !sids.isEmpty {
                 onCommit { [repository] in
                     for sid in sids {

@@ -224,6 +224,20 @@ final class Folder {
         throw BMError(20, "cannot find a free temp name in \(FS.shown(path))", path: path)
     }
 
+    /// A file with no name yet (O_TMPFILE), open for writing: it is gone with
+    /// its descriptor unless `link` names it. Nil where the file system has no
+    /// such files (then: `createTemp` and a rename).
+    func createUnnamed(mode: mode_t) -> Int32? {
+        let fd = bmlua_open_unnamed(self.fd, mode)
+        return fd >= 0 ? fd : nil
+    }
+
+    /// Names an unnamed file `name` here; fails with EEXIST if the name is taken.
+    func link(unnamed fd: Int32, as name: Path) -> Bool {
+        // AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH; /proc's link to the descriptor does not.
+        "/proc/self/fd/\(fd)".withCString { p in name.withCString { linkat(AT_FDCWD, p, self.fd, $0, AT_SYMLINK_FOLLOW) } } == 0
+    }
+
     /// Now, as the kernel stamps a file's ctime: what `removeStaleTemps` compares with.
     static func wallClock() -> timespec {
         var now = timespec()

@@ -122,8 +122,15 @@ final class ObjectStore {
     struct Staged: Sendable {
         let id: String
         let size: Int
-        /// Nil when the object is one this process already stored (a small file read whole).
-        let temp: Path?
+        /// Where the bytes are: nothing when the object is one this process
+        /// already stored (a small file read whole); else a file with no name
+        /// yet, or, where the file system has none, a temp file in `tmp/`.
+        let temp: Temp?
+
+        enum Temp: Sendable {
+            case unnamed(Int32)
+            case named(Path)
+        }
     }
 
     /// The part of `put` that touches nothing shared but the tmp folder's
@@ -159,15 +166,27 @@ final class ObjectStore {
         if whole, case let id = hasher.finalize().hex, known.contains(id) {
             return Staged(id: id, size: size, temp: nil)
         }
-        // Read-only from the start (the descriptor still writes): no chmod afterwards.
-        let (output, temp) = try tmpFolder.createTemp(mode: 0o444, naming: naming.next)
+        // Read-only from the start (the descriptor still writes): no chmod
+        // afterwards. With no name until it is committed: nothing to clean up
+        // after a crash, and no name made and changed in a folder every thread shares.
+        let temp: Staged.Temp, output: Int32
+        if let fd = tmpFolder.createUnnamed(mode: 0o444) {
+            (temp, output) = (.unnamed(fd), fd)
+        } else {
+            let (fd, name) = try tmpFolder.createTemp(mode: 0o444, naming: naming.next)
+            (temp, output) = (.named(name), fd)
+        }
         if let owner { fchown(output, owner.uid, owner.gid) }
         var keep = false
         defer {
-            close(output)
-            if !keep { _ = tmpFolder.unlink(temp) }
+            switch temp {
+            case .named(let name):
+                close(output)
+                if !keep { _ = tmpFolder.unlink(name) }
+            case .unnamed: if !keep { close(output) }   // committed, it is named through its descriptor
+            }
         }
-        var out = SparseOutput(fd: output, name: temp)
+        var out = SparseOutput(fd: output, name: tmpFolder.path.appending(Path("(new object)")))
         try out.write(head)
         while !whole && size < limit {
             let n = try fill(buffer, from: input, name: name)
@@ -189,15 +208,26 @@ final class ObjectStore {
         let id = staged.id, size = staged.size
         guard let temp = staged.temp else { return Stored(id: id, size: Int64(size)) }
         let tmpFolder = try tmpFolder(), rootFolder = try rootFolder()
-        var keep = false
-        defer { if !keep { _ = tmpFolder.unlink(temp) } }
+        var named: Path?   // the temp name in tmp/ the object has, if any
+        if case .named(let name) = temp { named = name }
+        defer {
+            switch temp {
+            case .unnamed(let fd): close(fd)
+            case .named: if let named { _ = tmpFolder.unlink(named) }
+            }
+        }
         // Staged on another thread before an equal file of the same batch was committed.
         if known.contains(id) { return Stored(id: id, size: Int64(size)) }
         try makeFanOut(for: id)
-        // Not looked up first: the rename itself says whether the object is
-        // there (dedup), so a new object costs no failed stat.
-        let renamed = temp.withCString { t in relative(id).withCString { bmlua_renameat2(tmpFolder.fd, t, rootFolder.fd, $0, UInt32(BMLUA_RENAME_NOREPLACE)) } }
-        if renamed != 0 && (errno == EEXIST || errno == EINVAL && exists(id)) {
+        // Not looked up first: the link or rename itself says whether the
+        // object is there (dedup), so a new object costs no failed stat.
+        let placed: Bool
+        switch temp {
+        case .unnamed(let fd): placed = rootFolder.link(unnamed: fd, as: relative(id))
+        case .named(let name):
+            placed = name.withCString { t in relative(id).withCString { bmlua_renameat2(tmpFolder.fd, t, rootFolder.fd, $0, UInt32(BMLUA_RENAME_NOREPLACE)) } } == 0
+        }
+        if !placed && (errno == EEXIST || errno == EINVAL && exists(id)) {
             // There already. Shared only if it holds these bytes: a power cut
             // can leave a file with other (or no) bytes under a content name
             // that no row references yet. Then ours replaces it.
@@ -206,9 +236,16 @@ final class ObjectStore {
                 return Stored(id: id, size: Int64(size))
             }
         }
-        let moved = renamed == 0 || temp.withCString { t in relative(id).withCString { renameat(tmpFolder.fd, t, rootFolder.fd, $0) } } == 0
-        guard moved else { throw FS.failure("cannot store object in", root) }
-        keep = true
+        if !placed {
+            if case .unnamed(let fd) = temp {   // named in tmp/ first, to be renamed over the damaged one
+                let name = tempNames.next()
+                guard tmpFolder.link(unnamed: fd, as: name) else { throw FS.failure("cannot store object in", root) }
+                named = name
+            }
+            let moved = named!.withCString { t in relative(id).withCString { renameat(tmpFolder.fd, t, rootFolder.fd, $0) } } == 0
+            guard moved else { throw FS.failure("cannot store object in", root) }
+        }
+        named = nil
         pendingFiles += 1
         pendingDirs.insert(String(id.prefix(2)))
         created.append(id)
@@ -219,7 +256,11 @@ final class ObjectStore {
     /// A staged object that will not be committed (its file failed, or a hook chose another).
     func discard(_ staged: Staged) {
         stagedDropped += 1
-        if let temp = staged.temp, let folder = try? tmpFolder() { _ = folder.unlink(temp) }
+        switch staged.temp {
+        case .unnamed(let fd): close(fd)
+        case .named(let name): if let folder = try? tmpFolder() { _ = folder.unlink(name) }
+        case nil: break
+        }
     }
 
     /// Staged objects dropped so far: how often reading ahead was wasted.

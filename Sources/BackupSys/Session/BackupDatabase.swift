@@ -33,6 +33,11 @@ public final class BackupDatabase {
     var db: Database?
     var vmStorage: LuaVM?
     var bhooksCache: [String]??
+    /// Base name → the first `-N` not known to be taken: a tree of many
+    /// folders with the same file names (a thousand `index.html`) asks once
+    /// per file, not once per earlier file of that name. Cleared when a
+    /// backup is deleted (its name is free again).
+    var nameSuffixHints: [[UInt8]: Int] = [:]
     /// Lines logged by `bm.log` during this process (what `hooks test` prints).
     public internal(set) var logLines: [String] = []
     /// The last BMError raised into Lua: `errh` and `passerr` keep its message.

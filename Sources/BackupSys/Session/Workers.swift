@@ -1,3 +1,5 @@
+import Glibc
+
 /// What the file workers of a snapshot (Stager) and a restore (FileWriters)
 /// share between threads without Swift's help: each use says why it is safe.
 
@@ -20,4 +22,19 @@ final class Slots<T>: @unchecked Sendable {
         set { buffer[i] = newValue }
     }
     func collect() -> [T?] { Array(buffer) }
+}
+
+/// The descriptors a process may hold. A snapshot's workers hold two groups
+/// of files open at once (each source and its object with no name yet): up
+/// to about 1,000, which is the usual soft limit, so it is raised to the
+/// hard one (as Go's runtime does), at most 65,536.
+public enum OpenFileLimit {
+    public static func raise() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let wanted = min(limit.rlim_max, 65_536)
+        guard limit.rlim_cur < wanted else { return }
+        limit.rlim_cur = wanted
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
 }

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Snapshots at scale: `make bench-scale` (1,000,000 files) or
+`make bench-scale FILES=100000` (a few minutes).
+
+Generates FILES small files (0-600 bytes, random) in FILES/100 folders of
+100 (100 folders of FILES/10,000 subfolders), written from this one process,
+then times bmlua against rsync in the same run, each command ended by `sync`
+and, with root, started on a cold cache:
+  first snapshot (rsync -a); nothing changed (rsync --link-dest);
+  ten snapshots with 0.1% of the files changed (appended to), each timed and
+  followed by the catalog's size (rsync --link-dest beside each);
+  a restore of one file, of one folder and of the whole tree (rsync of the same);
+  `snapshots diff` of the last two snapshots; `list` of one folder's backups.
+Prints a table with peak RSS and writes bench/scale-results.json.
+
+usage: scale.py BMLUA [--files N] [--work DIR] [--out FILE]
+"""
+import argparse, json, os, random, shutil, subprocess, sys, tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from compare import timed  # noqa: E402  (one way to time a command, cold, with its peak RSS)
+
+
+def ensure_tools():
+    missing = [pkg for pkg, exe in (("rsync", "rsync"), ("time", "/usr/bin/time")) if shutil.which(exe) is None]
+    if missing:
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        print("bench: installing " + " ".join(missing), flush=True)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(sudo + ["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(sudo + ["apt-get", "install", "-y", "-q"] + missing, check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def make_tree(root, files):
+    """FILES files of 0-600 random bytes, 100 to a folder; returns their paths."""
+    rng = random.Random(42)
+    folders = max(1, files // 100)
+    top = 100 if folders >= 100 else 1
+    paths = []
+    for k in range(folders):
+        folder = os.path.join(root, "t%03d" % (k % top), "f%05d" % k)
+        os.makedirs(folder, exist_ok=True)
+        for i in range(100):
+            if len(paths) == files:
+                break
+            path = os.path.join(folder, "file%03d.dat" % i)
+            with open(path, "wb") as out:
+                out.write(rng.randbytes(rng.randint(0, 600)))
+            paths.append(path)
+    return paths
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("bmlua")
+    ap.add_argument("--files", type=int, default=int(os.environ.get("FILES", 1_000_000)))
+    ap.add_argument("--work", default=None, help="where the tree and repositories go (default: a temp folder)")
+    ap.add_argument("--out", default=os.path.join(HERE, "scale-results.json"))
+    a = ap.parse_args()
+    ensure_tools()
+    work = tempfile.mkdtemp(prefix="bmlua-scale.", dir=a.work)
+    try:
+        run(a, os.path.abspath(a.bmlua), work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(a, bmlua, work):
+    tree = os.path.join(work, "tree")
+    print("bench: making the tree (%d files)" % a.files, flush=True)
+    paths = make_tree(tree, a.files)
+    env = dict(os.environ, BMLUA_REPO=work + "/bmlua", XDG_CONFIG_HOME=work + "/config", XDG_RUNTIME_DIR=work + "/run",
+               XDG_STATE_HOME=work + "/state")
+    subprocess.run([bmlua, "init", "-q"], env=env, check=True)
+    subprocess.run([bmlua, "profile", "include", tree], env=env, check=True, stdout=subprocess.DEVNULL)
+    catalog = work + "/bmlua/catalog.sqlite"
+    rows, out = [], {"files": len(paths), "cold": True}
+
+    def measure(step, tool, argv):
+        seconds, rss, cold = timed(argv, env=env)
+        out["cold"] = out["cold"] and cold
+        rows.append((step, tool, seconds, rss))
+        out.setdefault("steps", []).append({"step": step, "tool": tool, "seconds": round(seconds, 3), "peak_rss_mb": round(rss, 1)})
+        print("  %-26s %-22s %8.2f s %7.0f MB" % (step, tool, seconds, rss), flush=True)
+        return seconds, rss
+
+    def snapshots():
+        listed = subprocess.run([bmlua, "snapshots", "--json"], env=env, check=True, capture_output=True).stdout
+        return sorted(s["sid"] for s in json.loads(listed))
+
+    measure("first snapshot", "rsync -a", ["rsync", "-a", tree + "/", work + "/rsync.0/"])
+    measure("first snapshot", "bmlua", [bmlua, "snapshot", "-q"])
+    out["catalog_after_first"] = os.path.getsize(catalog)
+    measure("nothing changed", "rsync --link-dest", ["rsync", "-a", "--link-dest=" + work + "/rsync.0", tree + "/", work + "/rsync.1/"])
+    shutil.rmtree(work + "/rsync.1")
+    measure("nothing changed", "bmlua", [bmlua, "snapshot", "-q"])
+
+    rng = random.Random(7)
+    changed = max(1, len(paths) // 1000)
+    out["changed_per_snapshot"] = changed
+    growth = []
+    previous = 0
+    for n in range(1, 11):
+        for path in rng.sample(paths, changed):
+            with open(path, "ab") as f:
+                f.write(b"changed\n")
+        before = os.path.getsize(catalog)
+        measure("0.1%% changed #%d" % n, "rsync --link-dest",
+                ["rsync", "-a", "--link-dest=" + work + "/rsync.%d" % previous, tree + "/", work + "/rsync.%d/" % n])
+        if previous > 0:
+            shutil.rmtree(work + "/rsync.%d" % previous)   # one copy kept besides the first: the disk is not endless
+        previous = n
+        measure("0.1%% changed #%d" % n, "bmlua", [bmlua, "snapshot", "-q"])
+        grew = os.path.getsize(catalog) - before
+        growth.append(grew)
+        print("  %-26s catalog %.2f MB (+%.0f KB: %.1f bytes per changed file, %.2f per file)"
+              % ("", os.path.getsize(catalog) / 1e6, grew / 1e3, grew / changed, grew / len(paths)), flush=True)
+    out["catalog_growth_bytes"] = growth
+    out["catalog_bytes"] = os.path.getsize(catalog)
+
+    sids = snapshots()
+    last = work + "/rsync.%d" % previous
+    one = paths[len(paths) // 2]
+    folder = os.path.dirname(one)
+    measure("restore one file", "rsync -a", ["rsync", "-a", last + one[len(tree):], work + "/rsync-one"])
+    measure("restore one file", "bmlua", [bmlua, "snapshots", "restore", sids[-1], one, "--to", work + "/out-one", "-q"])
+    measure("restore one folder", "rsync -a", ["rsync", "-a", last + folder[len(tree):] + "/", work + "/rsync-folder/"])
+    measure("restore one folder", "bmlua", [bmlua, "snapshots", "restore", sids[-1], folder, "--to", work + "/out-folder", "-q"])
+    measure("restore the whole tree", "rsync -a", ["rsync", "-a", last + "/", work + "/rsync-all/"])
+    shutil.rmtree(work + "/rsync-all")
+    measure("restore the whole tree", "bmlua", [bmlua, "snapshots", "restore", sids[-1], "--to", work + "/out-all", "-q"])
+    shutil.rmtree(work + "/out-all")
+    measure("diff of two snapshots", "bmlua", [bmlua, "snapshots", "diff", sids[-2], sids[-1], "-q"])
+    measure("list of one folder", "bmlua", [bmlua, "list", folder, "-q"])
+
+    report(out, rows)
+    with open(a.out, "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+    print("bench: wrote " + a.out)
+
+
+def report(out, rows):
+    def get(step, tool):
+        return next(((s, m) for st, t, s, m in rows if st == step and t == tool), (None, None))
+
+    files = out["files"]
+    first, first_rss = get("first snapshot", "bmlua")
+    rsync_first, _ = get("first snapshot", "rsync -a")
+    same, same_rss = get("nothing changed", "bmlua")
+    rsync_same, _ = get("nothing changed", "rsync --link-dest")
+    growth = out["catalog_growth_bytes"]
+    changed = out["changed_per_snapshot"]
+    times = [get("0.1%% changed #%d" % n, "bmlua")[0] for n in range(1, 11)]
+    peers = [get("0.1%% changed #%d" % n, "rsync --link-dest")[0] for n in range(1, 11)]
+    ratios = {
+        "first_snapshot_vs_rsync": first / rsync_first,
+        "nothing_changed_vs_link_dest": same / rsync_same,
+        "changed_vs_link_dest_median": sorted(t / p for t, p in zip(times, peers))[len(times) // 2],
+        "catalog_growth_median_bytes": sorted(growth)[len(growth) // 2],
+        "growth_allowed_bytes": 50 * changed + (files - changed),
+    }
+    out["ratios"] = {k: round(v, 3) for k, v in ratios.items()}
+    print()
+    print("%d files%s" % (files, "" if out["cold"] else " (warm cache: not root)"))
+    print("  first snapshot:   %.2f s = %.2f× rsync -a (target ≤ 1), peak RSS %.0f MB (target ≤ 500)" % (first, ratios["first_snapshot_vs_rsync"], first_rss))
+    print("  nothing changed:  %.2f s = %.2f× rsync --link-dest (target ≤ 0.5), peak RSS %.0f MB (target ≤ 300)"
+          % (same, ratios["nothing_changed_vs_link_dest"], same_rss))
+    print("  0.1%% changed:     median %.2f× rsync --link-dest; catalog growth median %.0f KB (allowed %.0f KB)"
+          % (ratios["changed_vs_link_dest_median"], ratios["catalog_growth_median_bytes"] / 1e3, ratios["growth_allowed_bytes"] / 1e3))
+    for step in ("restore one file", "restore one folder", "restore the whole tree", "diff of two snapshots", "list of one folder"):
+        s, m = get(step, "bmlua")
+        peer = next(((t, x) for st, t, x, _ in rows if st == step and t != "bmlua"), None)
+        print("  %-22s %.2f s, %.0f MB%s" % (step + ":", s, m, " (%s %.2f s)" % (peer[0], peer[1]) if peer else ""))
+
+
+if __name__ == "__main__":
+    main()
