@@ -63,11 +63,11 @@ def drop_caches():
     return False
 
 
-def timed(argv, env=None):
+def timed(argv, env=None, cold=True):
     """Seconds (the command, then sync) and the peak RSS in MB of its largest
     process, as GNU time reports it (a small C parent: a Python parent's
-    pages would count in a forked child's peak)."""
-    cold = drop_caches()
+    pages would count in a forked child's peak). `cold=False`: caches kept."""
+    cold = drop_caches() if cold else False
     report = tempfile.NamedTemporaryFile(prefix="bench-time.", delete=False).name
     t = time.monotonic()
     p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report] + argv, env=env,

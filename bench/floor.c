@@ -3,8 +3,8 @@
  * be out of reach.
  *
  * store: for every regular file under TREE, open it, read it once while
- *   hashing it (SHA-256) and writing it to a temp file in REPO/tmp, then
- *   rename the temp to REPO/objects/ab/<sha256>. No catalog, no metadata, no
+ *   hashing it (SHA-256) and writing it to a file with no name (O_TMPFILE in
+ *   REPO/tmp), then link it as REPO/objects/ab/<sha256>. No catalog, no metadata, no
  *   browse view, no hooks: a first snapshot can only be slower than this.
  * copy: every regular file under SRC written to the same place under DST
  *   through a temp file and a rename, with its mode and mtime: what a restore
@@ -112,9 +112,8 @@ static void *worker(void *unused) {
     size_t i;
     int in;
     while ((in = take(&i)) >= 0) {
-        char temp[32];
-        snprintf(temp, sizeof temp, "t%zu", atomic_fetch_add(&next_temp, 1));
-        int out = openat(tmpfd, temp, O_WRONLY | O_CREAT | O_EXCL, 0444);
+        const char *temp = "(new object)";
+        int out = openat(tmpfd, ".", O_TMPFILE | O_WRONLY, 0444);
         if (out < 0) die("cannot create", temp);
         EVP_MD_CTX *c = EVP_MD_CTX_new();
         EVP_DigestInit_ex(c, EVP_sha256(), NULL);
@@ -125,14 +124,16 @@ static void *worker(void *unused) {
         }
         if (n < 0) die("cannot read", files[i]);
         close(in);
-        close(out);
         unsigned char md[32];
         EVP_DigestFinal_ex(c, md, NULL);
         EVP_MD_CTX_free(c);
         char name[3 + 65];
         snprintf(name, 4, "%02x/", md[0]);
         for (int k = 0; k < 32; k++) snprintf(name + 3 + 2 * k, 3, "%02x", md[k]);
-        if (renameat(tmpfd, temp, objfd, name) != 0) die("cannot rename", name);
+        char proc[32];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", out);
+        if (linkat(AT_FDCWD, proc, objfd, name, AT_SYMLINK_FOLLOW) != 0 && errno != EEXIST) die("cannot link", name);
+        close(out);
     }
     return NULL;
 }

@@ -84,6 +84,12 @@ struct Archiver {
                 summary.changedFiles += 1
                 summary.bytesStored += Int64(source.status.st_size)
                 try enter(file.path, b, v, source.status)
+            case .new where plainNew:
+                let source = try read?.source ?? file.open()
+                let i = try session.newbuWithVersion(source, group: profile.id, comment: comment, staged: read?.staged)
+                summary.newFiles += 1
+                summary.bytesStored += Int64(source.status.st_size)
+                try enter(file.path, i, 1, source.status)
             case .new:
                 let source = try read?.source ?? file.open()
                 // One step: a file whose version fails leaves no backup behind either.
@@ -102,6 +108,8 @@ struct Archiver {
         // will not name another file; where it does, the staged copy is dropped
         // and the named file read here. Guesses stop while they mostly miss.
         let choosesFiles = try session.hookCode(1) != nil || session.hookCode(6) != nil
+        // No hook watches a new file: newbu and newver in one step.
+        let plainNew = try !choosesFiles && session.hookCode(2) == nil
         let stager = workers > 1 ? Stager(objects: session.objects, workers: workers) : nil
         var guessesMissed = false
 

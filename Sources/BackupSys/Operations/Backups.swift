@@ -90,6 +90,22 @@ extension BackupDatabase {
         }
     }
 
+    /// newbu and its first newver in one step, for a snapshot's new file when
+    /// hooks 1, 2 and 6 are all unset: what the two do (one object, the
+    /// backup, version 1 of it), in one savepoint and five statements rather
+    /// than three savepoints and a dozen. Returns the backup's index.
+    func newbuWithVersion(_ source: SourceFile, group: Int64, comment: String, staged: ObjectStore.Staged?) throws -> Int64 {
+        try write { db in
+            let name = try uniqueName(for: source.path, db)
+            let data = try store(source, hookChose: nil, staged: staged)
+            let now = Date()
+            let index = try Catalog.insert(db, .init(path: source.path, name: name, group: group, storedAway: false,
+                                                     data: data, source: source.state), now: now)
+            try Catalog.insertVersion(db, backup: index, index: 1, data, comment: comment, now: now)
+            return index
+        }
+    }
+
     /// What newbu, updbu and newver store of `source`: the bytes of the file
     /// the hook named in `bhout` if it named one, else the original's (or
     /// `reusing`, an object already stored from it, or `staged`, its bytes
