@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Glibc
+import Synchronization
 import Testing
 import TestSupport
 @testable import BackupSys
@@ -99,6 +100,32 @@ import TestSupport
         let one = try s.f.bd.restore(second, path: s.tree + "/sub/b.txt", to: s.f.base + "/out")
         #expect(one.failed.isEmpty && one.restored.count == 1)
         #expect(try s.f.read(s.f.base + "/out" + s.tree + "/sub/b.txt") == "beta, changed")
+    }
+
+    /// A stopped run interned the folders it had left, but recorded no
+    /// snapshot to hold them: check passes, and gc (or the next run) removes them.
+    @Test func nodesAStoppedRunLeftAreRemoved() throws {
+        let s = try SnapshotFixture()
+        for d in 0..<6 {
+            try FileManager.default.createDirectory(atPath: s.tree + "/d\(d)", withIntermediateDirectories: true)
+            for i in 0..<50 { try s.write("d\(d)/f\(i)", "\(d)/\(i)") }
+        }
+        func stopped() {
+            let asked = Mutex(0)
+            #expect(throws: Interrupted.self) {
+                _ = try s.run(batchSize: 16, workers: 2, stopWhen: { asked.withLock { $0 += 1; return $0 > 200 } })
+            }
+        }
+        stopped()
+        #expect(try !s.f.bd.read { try Catalog.unheldTrees($0) }.isEmpty)
+        #expect(try Checker(s.f.bd).check().ok)
+        #expect(try GarbageCollector(s.f.bd).collect().trees > 0)
+        #expect(try treeRows(s.f.bd) == 0)
+        stopped()
+        let sid = try #require(try s.run().sid)
+        #expect(try s.f.bd.read { try Catalog.unheldTrees($0) }.isEmpty)
+        #expect(try s.f.bd.snapshotFiles(sid).count == 302)
+        #expect(try Checker(s.f.bd).check(readData: true).ok)
     }
 
     /// A catalog of schema v4 (a row per file, link and folder of each

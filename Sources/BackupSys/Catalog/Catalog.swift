@@ -353,6 +353,14 @@ enum Catalog {
         try db.cachedStatement(sql: "DELETE FROM tree WHERE id = ?").execute(arguments: [id])
     }
 
+    /// Every node, for check.
+    static func trees(_ db: Database) throws -> [(id: Int64, hash: [UInt8], refs: Int64, content: [UInt8])] {
+        try Row.fetchAll(db, sql: "SELECT id, hash, refs, content FROM tree ORDER BY id").map { row in
+            let r = RowReader(row: row, table: "tree")
+            return (try r.value(0, "id"), [UInt8](try r.value(1, "hash") as Data), try r.value(2, "refs"), [UInt8](try r.value(3, "content") as Data))
+        }
+    }
+
     /// Nodes nothing holds: left by a run that stopped before recording its snapshot.
     static func unheldTrees(_ db: Database) throws -> [Int64] {
         try Int64.fetchAll(db, sql: "SELECT id FROM tree WHERE refs <= 0 ORDER BY id")

@@ -100,12 +100,52 @@ public struct Checker {
         validate { _ = try Catalog.fields(db) }
         validate { _ = try Catalog.bhooks(db) }
         validate { _ = try Catalog.routines(db) }
-        validate {
-            for s in try Catalog.snapshots(db) {
-                _ = try SnapshotContents.files(db, sid: s.sid)
-                _ = try SnapshotContents.links(db, sid: s.sid)
-                _ = try SnapshotContents.folders(db, sid: s.sid)
+        validate { problems += try treeProblems(db) }
+        return problems
+    }
+
+    /// Every tree node read once, however many snapshots share it: it decodes,
+    /// its bytes match its hash, the backups it names exist, its count of
+    /// holders is the number of snapshots and nodes that name it, and no
+    /// snapshot's tree loops or nests deeper than any path.
+    static func treeProblems(_ db: Database) throws -> [String] {
+        var problems: [String] = []
+        var mentions: [Int64: Int64] = [:], children: [Int64: [Int64]] = [:], refs: [Int64: Int64] = [:]
+        let roots = try Catalog.snapshotRoots(db)
+        for s in roots { mentions[s.root, default: 0] += 1 }
+        for row in try Catalog.trees(db) {
+            let node = try TreeNode(decoding: row.content, id: row.id)
+            if TreeNode.hash(row.content) != row.hash { problems.append("catalog table tree, row \(row.id): its content does not match its hash") }
+            for f in node.files where try Catalog.backup(db, index: f.backup) == nil {
+                problems.append("catalog table tree, row \(row.id): names backup \(f.backup), which is not in the catalog")
             }
+            for f in node.folders { mentions[f.tree, default: 0] += 1 }
+            children[row.id] = node.folders.map(\.tree)
+            refs[row.id] = row.refs
+        }
+        for (id, count) in refs.sorted(by: { $0.key < $1.key }) where mentions[id, default: 0] != count {
+            problems.append("catalog table tree, row \(id): counted as held \(count) times, named \(mentions[id, default: 0]) times")
+        }
+        for id in mentions.keys.sorted() where refs[id] == nil {
+            problems.append("catalog table tree: node \(id) is named but not there")
+        }
+        // Each node's height, once: a node met again while its own height is
+        // being found is a loop.
+        var height: [Int64: Int] = [:], open: Set<Int64> = []
+        func measure(_ id: Int64) -> Int? {
+            if let h = height[id] { return h }
+            guard open.insert(id).inserted, let below = children[id] else { return nil }
+            defer { open.remove(id) }
+            var h = 1
+            for c in below {
+                guard let hc = measure(c), hc < TreeStore.maximumDepth else { return nil }
+                h = max(h, hc + 1)
+            }
+            height[id] = h
+            return h
+        }
+        for s in roots where measure(s.root) == nil {
+            problems.append("catalog table snapshot, row \(s.sid): its tree loops, nests deeper than any path or names a node that is not there")
         }
         return problems
     }

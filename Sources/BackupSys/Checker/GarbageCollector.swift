@@ -20,6 +20,9 @@ public struct GarbageCollector {
             for entry in try root.entries() where !sids.contains(String(decoding: entry.name.bytes, as: UTF8.self)) {
                 if root.removeTree(entry.name) { views += 1 }
             }
+            // Tree nodes nothing holds (a run stopped before recording its snapshot).
+            let unheld = try Catalog.unheldTrees(db)
+            try TreeStore(db).collect(unheld)
             let used = Set(try Catalog.referencedObjects(db).map(\.object))
             var removed = 0
             var bytes: Int64 = 0
@@ -33,7 +36,7 @@ public struct GarbageCollector {
                     bytes += size
                 }
             }
-            return GCSummary(removed: removed, bytes: bytes, views: views)
+            return GCSummary(removed: removed, bytes: bytes, views: views, trees: unheld.count)
         }
     }
 }
@@ -44,4 +47,6 @@ public struct GCSummary: Sendable {
     public var removed: Int
     public var bytes: Int64
     public var views: Int
+    /// Snapshot tree nodes nothing held (the nodes only they held went with them, not counted).
+    public var trees = 0
 }
