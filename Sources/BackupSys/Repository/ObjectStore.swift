@@ -126,6 +126,9 @@ final class ObjectStore {
         /// already stored (a small file read whole); else a file with no name
         /// yet, or, where the file system has none, a temp file in `tmp/`.
         let temp: Temp?
+        /// The worker named it already (a new object: the link said no such
+        /// object was there). It is this staging's until committed; dropped, it goes.
+        var placed = false
 
         enum Temp: Sendable {
             case unnamed(Int32)
@@ -144,7 +147,7 @@ final class ObjectStore {
         // that, and a file of /proc that reads without end does not fill the repository.
         let size = Int(source.status.st_size)
         return try Self.stage(from: source.fd, name: source.path, expectedSize: size, limit: size + Self.growthMargin, known: known,
-                              into: tmpFolder(), owner: owner, naming: tempNames)
+                              into: tmpFolder(), owner: owner, naming: tempNames, placingIn: rootFolder())
     }
 
     /// Opens `tmp/` now: `stage` on other threads must find it open.
@@ -152,8 +155,10 @@ final class ObjectStore {
 
     /// `expectedSize` (what fstat said) lets a short read end a small file
     /// without a second read to see its end; a file that grew meanwhile is read on to its end.
+    /// `placingIn`: `objects/`, where a new object is named as soon as it is
+    /// written, off the thread that commits (one link fewer on that thread a new file).
     private static func stage(from input: Int32, name: Path, expectedSize: Int?, limit: Int, known: Set<String>,
-                              into tmpFolder: Folder, owner: Owner?, naming: TempNames) throws -> Staged {
+                              into tmpFolder: Folder, owner: Owner?, naming: TempNames, placingIn objects: Folder? = nil) throws -> Staged {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
         defer { buffer.deallocate() }
         var hasher = SHA256()
@@ -198,7 +203,12 @@ final class ObjectStore {
         }
         try out.finish()
         keep = true
-        return Staged(id: hasher.finalize().hex, size: size, temp: temp)
+        let id = hasher.finalize().hex
+        var staged = Staged(id: id, size: size, temp: temp)
+        if case .unnamed(let fd) = temp, let objects, !known.contains(id) {
+            staged.placed = objects.link(unnamed: fd, as: Path("\(id.prefix(2))/\(id)"))   // fails where it is there already: commit sees to it
+        }
+        return staged
     }
 
     /// Puts a staged object in its place (or finds it there: dedup);
@@ -207,6 +217,15 @@ final class ObjectStore {
         if ofSource { sourceReads += 1 }
         let id = staged.id, size = staged.size
         guard let temp = staged.temp else { return Stored(id: id, size: Int64(size)) }
+        if staged.placed {
+            if case .unnamed(let fd) = temp { close(fd) }
+            if known.insert(id).inserted {   // else an equal file's commit found it there first, and keeps it
+                pendingFiles += 1
+                pendingDirs.insert(String(id.prefix(2)))
+                created.append(id)
+            }
+            return Stored(id: id, size: Int64(size))
+        }
         let tmpFolder = try tmpFolder(), rootFolder = try rootFolder()
         var named: Path?   // the temp name in tmp/ the object has, if any
         if case .named(let name) = temp { named = name }
@@ -257,7 +276,11 @@ final class ObjectStore {
     func discard(_ staged: Staged) {
         stagedDropped += 1
         switch staged.temp {
-        case .unnamed(let fd): close(fd)
+        case .unnamed(let fd):
+            close(fd)
+            // Named by the worker, and by no file committed since: it goes (an
+            // equal file staged meanwhile links its own copy when committed).
+            if staged.placed && !known.contains(staged.id) { _ = remove(staged.id) }
         case .named(let name): if let folder = try? tmpFolder() { _ = folder.unlink(name) }
         case nil: break
         }
