@@ -38,7 +38,9 @@ final class ObjectStore {
     static let chunkSize = 1 << 20
     /// Objects this process stored or found intact since it took the writer
     /// lock: while it holds it, no other process's delete and gc can remove them.
-    private(set) var known = Set<String>()
+    /// One set, shared with the workers: a copy each group (as before) cost
+    /// a copy of every id the run had stored, once a group.
+    let known = KnownObjects()
 
     /// The writer lock was let go: another process may remove objects now.
     func forgetKnown() { known.removeAll() }
@@ -138,8 +140,8 @@ final class ObjectStore {
 
     /// The part of `put` that touches nothing shared but the tmp folder's
     /// descriptor and the temp-name counter: safe on any thread, for sources
-    /// each thread owns. `known` is a copy taken before the threads start.
-    func stage(_ source: SourceFile, known: Set<String>) throws -> Staged {
+    /// each thread owns.
+    func stage(_ source: SourceFile, known: KnownObjects) throws -> Staged {
         if source.consumed { lseek(source.fd, 0, SEEK_SET) }   // stored before: hook 6 wants it stored again
         source.consumed = true
         // A source is read up to its size when it was opened and a margin, no
@@ -157,7 +159,7 @@ final class ObjectStore {
     /// without a second read to see its end; a file that grew meanwhile is read on to its end.
     /// `placingIn`: `objects/`, where a new object is named as soon as it is
     /// written, off the thread that commits (one link fewer on that thread a new file).
-    private static func stage(from input: Int32, name: Path, expectedSize: Int?, limit: Int, known: Set<String>,
+    private static func stage(from input: Int32, name: Path, expectedSize: Int?, limit: Int, known: KnownObjects,
                               into tmpFolder: Folder, owner: Owner?, naming: TempNames, placingIn objects: Folder? = nil) throws -> Staged {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
         defer { buffer.deallocate() }
@@ -219,7 +221,7 @@ final class ObjectStore {
         guard let temp = staged.temp else { return Stored(id: id, size: Int64(size)) }
         if staged.placed {
             if case .unnamed(let fd) = temp { close(fd) }
-            if known.insert(id).inserted {   // else an equal file's commit found it there first, and keeps it
+            if known.insert(id) {   // else an equal file's commit found it there first, and keeps it
                 pendingFiles += 1
                 pendingDirs.insert(String(id.prefix(2)))
                 created.append(id)
@@ -251,7 +253,7 @@ final class ObjectStore {
             // can leave a file with other (or no) bytes under a content name
             // that no row references yet. Then ours replaces it.
             if intact(id, size: size) {
-                known.insert(id)
+                _ = known.insert(id)
                 return Stored(id: id, size: Int64(size))
             }
         }
@@ -268,7 +270,7 @@ final class ObjectStore {
         pendingFiles += 1
         pendingDirs.insert(String(id.prefix(2)))
         created.append(id)
-        known.insert(id)
+        _ = known.insert(id)
         return Stored(id: id, size: Int64(size))
     }
 
@@ -459,4 +461,55 @@ extension SHA256.Digest {
         }
         return String(decoding: out, as: UTF8.self)
     }
+}
+
+/// The objects a process stored or found intact while it holds the writer
+/// lock, by their 32 bytes rather than their 64 hex digits: a million new
+/// files' worth is a few tens of MB. The session's thread adds; workers look.
+final class KnownObjects: Sendable {
+    private struct Key: Hashable {
+        var a: UInt64, b: UInt64, c: UInt64, d: UInt64
+    }
+    private let keys = Mutex<Set<Key>>([])
+
+    /// Ids are checked where they are read (ObjectStore.isValid): one that is
+    /// not 64 hex digits is never known.
+    private static func key(_ id: String) -> Key? {
+        var k = Key(a: 0, b: 0, c: 0, d: 0), count = 0
+        for c in id.utf8 {
+            let v: UInt64
+            switch c {
+            case 0x30...0x39: v = UInt64(c - 0x30)
+            case 0x61...0x66: v = UInt64(c - 0x61 + 10)
+            default: return nil
+            }
+            switch count >> 4 {
+            case 0: k.a = k.a << 4 | v
+            case 1: k.b = k.b << 4 | v
+            case 2: k.c = k.c << 4 | v
+            case 3: k.d = k.d << 4 | v
+            default: return nil
+            }
+            count += 1
+        }
+        return count == 64 ? k : nil
+    }
+
+    func contains(_ id: String) -> Bool {
+        guard let k = Self.key(id) else { return false }
+        return keys.withLock { $0.contains(k) }
+    }
+
+    /// True if it was not known before.
+    func insert(_ id: String) -> Bool {
+        guard let k = Self.key(id) else { return false }
+        return keys.withLock { $0.insert(k).inserted }
+    }
+
+    func remove(_ id: String) {
+        guard let k = Self.key(id) else { return }
+        _ = keys.withLock { $0.remove(k) }
+    }
+
+    func removeAll() { keys.withLock { $0.removeAll() } }
 }

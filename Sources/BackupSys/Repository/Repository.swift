@@ -140,9 +140,11 @@ public final class Repository {
         config.busyMode = .timeout(10)
         config.readonly = readOnly
         config.prepareDatabase { db in
-            // Pages read through a mapping, not a pread each: a snapshot reads the whole backup table.
-            try db.execute(sql: readOnly ? "PRAGMA mmap_size = 268435456"
-                                         : "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA mmap_size = 268435456")
+            // Pages read through a mapping, not a pread each; 64 MiB of it, not
+            // all: what is mapped and read counts in the process's size, and a
+            // catalog of a million files is hundreds of MB.
+            try db.execute(sql: readOnly ? "PRAGMA mmap_size = 67108864"
+                                         : "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA mmap_size = 67108864")
         }
         return config
     }
