@@ -25,8 +25,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def ensure_peers():
-    missing = [pkg for pkg, exe in (("rsync", "rsync"), ("restic", "restic"), ("borgbackup", "borg"), ("time", "/usr/bin/time"),
-                                    ("gcc", "cc")) if shutil.which(exe) is None]
+    install_missing((("rsync", "rsync"), ("restic", "restic"), ("borgbackup", "borg"), ("time", "/usr/bin/time"), ("gcc", "cc")))
+
+
+def install_missing(tools):
+    """apt-get installs each (package, executable) whose executable is not on
+    PATH, and libssl-dev, which bench/floor.c builds against."""
+    missing = [pkg for pkg, exe in tools if shutil.which(exe) is None]
     if not os.path.exists("/usr/include/openssl/evp.h"):
         missing.append("libssl-dev")
     if missing:
@@ -104,10 +109,16 @@ def main():
     a = ap.parse_args()
     bmlua = os.path.abspath(a.bmlua)
     ensure_peers()
-    work = tempfile.mkdtemp(prefix="bmlua-compare.", dir=a.work)
+    in_work_folder("bmlua-compare.", a.work, lambda work: run(a, bmlua, work))
+
+
+def in_work_folder(prefix, parent, body):
+    """body(work): in a new folder under `parent` (or the temp folder), with
+    the floor built as work/floor; the folder goes afterwards."""
+    work = tempfile.mkdtemp(prefix=prefix, dir=parent)
     try:
         subprocess.run(["cc", "-O2", "-pthread", "-o", work + "/floor", os.path.join(HERE, "floor.c"), "-lcrypto"], check=True)
-        run(a, bmlua, work)
+        body(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

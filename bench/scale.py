@@ -15,23 +15,15 @@ Prints a table with peak RSS and writes bench/scale-results.json.
 
 usage: scale.py BMLUA [--files N] [--work DIR] [--out FILE]
 """
-import argparse, json, os, random, shutil, subprocess, sys, tempfile
+import argparse, json, os, random, shutil, subprocess, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from compare import timed  # noqa: E402  (one way to time a command, cold, with its peak RSS)
+from compare import in_work_folder, install_missing, timed  # noqa: E402  (one way to install the tools and to time a command, cold, with its peak RSS)
 
 
 def ensure_tools():
-    missing = [pkg for pkg, exe in (("rsync", "rsync"), ("time", "/usr/bin/time"), ("gcc", "cc")) if shutil.which(exe) is None]
-    if not os.path.exists("/usr/include/openssl/evp.h"):
-        missing.append("libssl-dev")
-    if missing:
-        sudo = [] if os.geteuid() == 0 else ["sudo"]
-        print("bench: installing " + " ".join(missing), flush=True)
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(sudo + ["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
-        subprocess.run(sudo + ["apt-get", "install", "-y", "-q"] + missing, check=True, env=env, stdout=subprocess.DEVNULL)
+    install_missing((("rsync", "rsync"), ("time", "/usr/bin/time"), ("gcc", "cc")))
 
 
 def make_tree(root, files):
@@ -61,12 +53,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "scale-results.json"))
     a = ap.parse_args()
     ensure_tools()
-    work = tempfile.mkdtemp(prefix="bmlua-scale.", dir=a.work)
-    try:
-        subprocess.run(["cc", "-O2", "-pthread", "-o", work + "/floor", os.path.join(HERE, "floor.c"), "-lcrypto"], check=True)
-        run(a, os.path.abspath(a.bmlua), work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    in_work_folder("bmlua-scale.", a.work, lambda work: run(a, os.path.abspath(a.bmlua), work))
 
 
 def run(a, bmlua, work):
@@ -81,8 +68,9 @@ def run(a, bmlua, work):
     rows, out = [], {"files": len(paths), "cold": True}
 
     def measure(step, tool, argv, cold=True):
+        wanted = cold
         seconds, rss, cold = timed(argv, env=env, cold=cold)
-        if tool == "bmlua" or tool.startswith("rsync"):
+        if wanted:   # the steps timed warm on purpose are named so
             out["cold"] = out["cold"] and cold
         rows.append((step, tool, seconds, rss))
         out.setdefault("steps", []).append({"step": step, "tool": tool, "seconds": round(seconds, 3), "peak_rss_mb": round(rss, 1)})

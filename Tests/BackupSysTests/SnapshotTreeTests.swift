@@ -19,6 +19,14 @@ import TestSupport
         }
     }
 
+    /// `folders` folders d0, d1, … of `files` small files each, under the fixture's tree.
+    func makeFolders(_ s: SnapshotFixture, _ folders: Int, of files: Int) throws {
+        for d in 0..<folders {
+            try FileManager.default.createDirectory(atPath: s.tree + "/d\(d)", withIntermediateDirectories: true)
+            for i in 0..<files { try s.write("d\(d)/f\(i)", "\(d)/\(i)") }
+        }
+    }
+
     func treeRows(_ bd: BackupDatabase) throws -> Int {
         try bd.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM tree") ?? 0 }
     }
@@ -60,10 +68,7 @@ import TestSupport
     /// version and the nodes on the way to it, not a row per file.
     @Test func aSnapshotGrowsTheCatalogByWhatChanged() throws {
         let s = try SnapshotFixture()
-        for d in 0..<50 {
-            try FileManager.default.createDirectory(atPath: s.tree + "/d\(d)", withIntermediateDirectories: true)
-            for i in 0..<100 { try s.write("d\(d)/f\(i)", "\(d)/\(i)") }
-        }
+        try makeFolders(s, 50, of: 100)
         _ = try #require(try s.run(at: Date(timeIntervalSinceNow: -60)).sid)
         let before = try packedSize(s.f)
         // Nothing changed: no snapshot, nothing kept of the run.
@@ -106,10 +111,7 @@ import TestSupport
     /// snapshot to hold them: check passes, and gc (or the next run) removes them.
     @Test func nodesAStoppedRunLeftAreRemoved() throws {
         let s = try SnapshotFixture()
-        for d in 0..<6 {
-            try FileManager.default.createDirectory(atPath: s.tree + "/d\(d)", withIntermediateDirectories: true)
-            for i in 0..<50 { try s.write("d\(d)/f\(i)", "\(d)/\(i)") }
-        }
+        try makeFolders(s, 6, of: 50)
         func stopped() {
             let asked = Mutex(0)
             #expect(throws: Interrupted.self) {
