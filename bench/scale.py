@@ -15,7 +15,7 @@ Prints a table with peak RSS and writes bench/scale-results.json.
 
 usage: scale.py BMLUA [--files N] [--work DIR] [--out FILE]
 """
-import argparse, json, os, random, shutil, subprocess, sys
+import argparse, json, os, random, shutil, subprocess, sys, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -105,6 +105,7 @@ def run(a, bmlua, work):
         if previous > 0:
             shutil.rmtree(work + "/rsync.%d" % previous)   # one copy kept besides the first: the disk is not endless
         previous = n
+        time.sleep(1.1)   # a snapshot's id is its second: two in one second are refused (error 4)
         measure("0.1%% changed #%d" % n, "bmlua", [bmlua, "snapshot", "-q"])
         grew = os.path.getsize(catalog) - before
         growth.append(grew)
