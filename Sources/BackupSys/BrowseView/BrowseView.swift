@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Glibc
+import Synchronization
 
 /// A snapshot as folders one can browse, made of hard links to its objects.
 struct BrowseView {
@@ -25,28 +26,45 @@ struct BrowseView {
         // memory): the walked folders, the empty ones too, hard links to the
         // objects, and the links as they were. A file's folder may be one that
         // was not walked (the way to an include that is a file): made as needed.
+        // This thread reads the catalog and makes the folders; workers make a
+        // folder's hard links, a folder at a time.
+        let links = ViewLinks(objects: objects)
+        defer { links.finish() }
         try TreeStore(db).walk(try SnapshotContents.root(db, sid)) { path, node in
             if node.metadata != nil { _ = try cursor.folder(path.components[...]) }
+            var batch: [(name: Path, object: String)] = [], batchFolder: Folder?
             for f in node.files {
                 guard let (filePath, data) = try Catalog.snapshotFile(db, backup: f.backup, version: f.version) else {
                     throw BMError(21, "catalog table tree: snapshot \(sid) holds backup \(f.backup), which is not in the catalog")
                 }
                 guard let object = data?.object else { continue }
                 let (folder, name) = try cursor.parent(of: filePath.components)
-                let linked = Path("\(object.prefix(2))/\(object)").withCString { o in name.withCString { linkat(objects.fd, o, folder.fd, $0, 0) } }
-                if linked != 0 {   // too many links to one object (EMLINK): a copy of it
-                    let fd = folder.createFile(name, mode: 0o444)
-                    guard fd >= 0 else { throw FS.failure("cannot create", folder.path.appending(name)) }
-                    defer { close(fd) }
-                    try session.objects.copy(object, to: fd, destination: folder.path.appending(name))
+                if let current = batchFolder, current !== folder {
+                    links.make(batch, in: current)
+                    batch.removeAll()
                 }
+                batchFolder = folder
+                batch.append((name, object))
             }
+            if let batchFolder, !batch.isEmpty { links.make(batch, in: batchFolder) }
             for l in node.links {
                 let (folder, name) = try cursor.parent(of: path.appending(l.name).components)
                 guard l.target.withCString({ t in name.withCString { symlinkat(t, folder.fd, $0) } }) == 0 else {
                     throw FS.failure("cannot create the link", folder.path.appending(name))
                 }
             }
+        }
+        // What the workers could not link: too many links to one object (EMLINK)
+        // becomes a copy of it, anything else is the view's error.
+        for (folder, name, object, error) in links.finish() {
+            guard error == EMLINK else {
+                errno = error
+                throw FS.failure("cannot link", folder.path.appending(name))
+            }
+            let fd = folder.createFile(name, mode: 0o444)
+            guard fd >= 0 else { throw FS.failure("cannot create", folder.path.appending(name)) }
+            defer { close(fd) }
+            try session.objects.copy(object, to: fd, destination: folder.path.appending(name))
         }
         guard partialName.withCString({ p in Path(sid).withCString { renameat(views.fd, p, views.fd, $0) } }) == 0 else {
             throw FS.failure("cannot create the browse view", session.repository.root + "/snapshots/" + sid)
@@ -57,5 +75,46 @@ struct BrowseView {
     func remove(_ sid: String) {
         guard let views = try? session.repository.folder(["snapshots"]) else { return }
         for view in [sid, ".\(sid).partial"] { views.removeTree(Path(view)) }
+    }
+}
+
+/// A browse view's hard links, made by a few threads, a folder's batch at a
+/// time, while the session's thread reads the next folder from the catalog.
+/// Each batch keeps its folder (and so its descriptor) open until it is done.
+private final class ViewLinks: @unchecked Sendable {
+    private let objects: Folder
+    private let queue = DispatchQueue(label: "bmlua.browse-view", attributes: .concurrent)
+    private let running = DispatchGroup()
+    private let slots = DispatchSemaphore(value: 4)
+    private let failures = Mutex<[(Unshared<Folder>, Path, String, Int32)]>([])
+
+    init(objects: Folder) { self.objects = objects }
+
+    func make(_ batch: [(name: Path, object: String)], in folder: Folder) {
+        slots.wait()
+        // The folder is only read (its descriptor) by the one batch, and kept
+        // open by it until it is done.
+        let job = Unshared(folder)
+        queue.async(group: running) { [self] in
+            defer { slots.signal() }
+            let folder = job.value
+            for (name, object) in batch {
+                let linked = Path("\(object.prefix(2))/\(object)").withCString { o in name.withCString { linkat(objects.fd, o, folder.fd, $0, 0) } }
+                if linked != 0 {
+                    let error = errno
+                    failures.withLock { $0.append((job, name, object, error)) }
+                }
+            }
+        }
+    }
+
+    /// Waits for every batch; what failed, with its errno.
+    @discardableResult
+    func finish() -> [(Folder, Path, String, Int32)] {
+        running.wait()
+        return failures.withLock { f in
+            defer { f.removeAll() }
+            return f.map { ($0.0.value, $0.1, $0.2, $0.3) }
+        }
     }
 }
