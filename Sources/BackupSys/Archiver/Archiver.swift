@@ -186,7 +186,7 @@ struct Archiver {
         }
 
         // Nodes a stopped run interned but never recorded a snapshot with go first.
-        try session.write { db in let store = TreeStore(db); try store.collect(try Catalog.unheldTrees(db)) }
+        _ = try session.write { db in try TreeStore(db).collectUnheld() }
         let (tree, built) = try session.inBatches { batches in
             builder = TreeBuilder(batches.db)
             // Whatever ends the run early, the workers finish and what they staged goes.

@@ -20,9 +20,7 @@ public struct GarbageCollector {
             for entry in try root.entries() where !sids.contains(String(decoding: entry.name.bytes, as: UTF8.self)) {
                 if root.removeTree(entry.name) { views += 1 }
             }
-            // Tree nodes nothing holds (a run stopped before recording its snapshot).
-            let unheld = try Catalog.unheldTrees(db)
-            try TreeStore(db).collect(unheld)
+            let trees = try TreeStore(db).collectUnheld()
             let used = Set(try Catalog.referencedObjects(db).map(\.object))
             var removed = 0
             var bytes: Int64 = 0
@@ -36,7 +34,7 @@ public struct GarbageCollector {
                     bytes += size
                 }
             }
-            return GCSummary(removed: removed, bytes: bytes, views: views, trees: unheld.count)
+            return GCSummary(removed: removed, bytes: bytes, views: views, trees: trees)
         }
     }
 }

@@ -42,10 +42,9 @@ public struct Restorer {
         var written: [UInt64: Folder] = [:]   // a folder written into, one per file system: synced at the end
         // One writer lock for the whole restore: no prune removes a version half-way.
         try session.holdingWriterLock {
-            _ = try session.snapshot(sid)
             let (files, links, folders) = try session.read { db in
-                (try SnapshotContents.files(db, sid: sid, under: prefix), try SnapshotContents.links(db, sid: sid, under: prefix),
-                 try SnapshotContents.folders(db, sid: sid, under: prefix))
+                let c = try SnapshotContents.read(db, sid: sid, under: prefix)   // error 22 if there is no such snapshot
+                return (c.files, c.links, c.folders)
             }
             let total = files.count + links.count
             nothingThere = total == 0 && folders.isEmpty

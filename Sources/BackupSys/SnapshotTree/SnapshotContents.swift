@@ -10,48 +10,57 @@ enum SnapshotContents {
         return root
     }
 
-    /// The files, by original path, with the data of each one's version (nil
-    /// if that version is gone) and its hard-link group if another file of the
-    /// group is among them: one walk and one indexed lookup a file.
-    static func files(_ db: Database, sid: String, under: Path? = nil) throws -> [SnapshotFile] {
+    /// What a snapshot holds at and under a path, each list by path.
+    struct Contents {
         var files: [SnapshotFile] = []
-        try TreeStore(db).walk(try root(db, sid), under: under) { _, node in
+        var links: [SnapshotLink] = []
+        /// The folders the walk went through (not those only on the way to an include).
+        var folders: [SnapshotFolder] = []
+    }
+
+    /// A snapshot's files, links and folders (all, or those at and under
+    /// `under`) in one walk of its tree. Each file costs an indexed lookup of
+    /// its path and its version's data, which `files: false` skips. A file
+    /// keeps its hard-link group only if another file of the group is among them.
+    static func read(_ db: Database, sid: String, under: Path? = nil, files withFiles: Bool = true) throws -> Contents {
+        var c = Contents()
+        let selected = { (p: Path) in under.map { p.isAtOrUnder($0) } ?? true }
+        try TreeStore(db).walk(try root(db, sid), under: under) { path, node in
+            if let m = node.metadata, selected(path) {
+                c.folders.append(SnapshotFolder(path: path, mode: m.mode, mtimeNs: m.mtimeNs, owner: m.owner, xattrs: m.xattrs))
+            }
+            for l in node.links {
+                let at = path.appending(l.name)
+                if selected(at) { c.links.append(SnapshotLink(path: at, target: l.target, mtimeNs: l.mtimeNs, owner: l.owner)) }
+            }
+            guard withFiles else { return }
             for f in node.files {
                 guard let (path, data) = try Catalog.snapshotFile(db, backup: f.backup, version: f.version) else {
                     throw BMError(21, "catalog table tree: snapshot \(sid) holds backup \(f.backup), which is not in the catalog")
                 }
-                if let under, !path.isAtOrUnder(under) { continue }
-                files.append(SnapshotFile(path: path, backup: f.backup, version: f.version, data: data, hardlink: f.hardlink))
+                if selected(path) { c.files.append(SnapshotFile(path: path, backup: f.backup, version: f.version, data: data, hardlink: f.hardlink)) }
             }
         }
-        files.sort { $0.path < $1.path }
+        c.files.sort { $0.path < $1.path }
+        c.links.sort { $0.path < $1.path }
+        c.folders.sort { $0.path < $1.path }
         // A group of one (its other links are outside the tree, or not restored now) is a plain file.
         var members: [Int64: Int] = [:]
-        for f in files { if let h = f.hardlink { members[h, default: 0] += 1 } }
-        for i in files.indices where files[i].hardlink.map({ members[$0]! < 2 }) == true { files[i].hardlink = nil }
-        return files
+        for f in c.files { if let h = f.hardlink { members[h, default: 0] += 1 } }
+        for i in c.files.indices where c.files[i].hardlink.map({ members[$0]! < 2 }) == true { c.files[i].hardlink = nil }
+        return c
+    }
+
+    static func files(_ db: Database, sid: String, under: Path? = nil) throws -> [SnapshotFile] {
+        try read(db, sid: sid, under: under).files
     }
 
     static func links(_ db: Database, sid: String, under: Path? = nil) throws -> [SnapshotLink] {
-        var links: [SnapshotLink] = []
-        try TreeStore(db).walk(try root(db, sid), under: under) { path, node in
-            for l in node.links {
-                let at = path.appending(l.name)
-                if let under, !at.isAtOrUnder(under) { continue }
-                links.append(SnapshotLink(path: at, target: l.target, mtimeNs: l.mtimeNs, owner: l.owner))
-            }
-        }
-        return links.sorted { $0.path < $1.path }
+        try read(db, sid: sid, under: under, files: false).links
     }
 
-    /// The folders the walk went through (not those only on the way to an include).
     static func folders(_ db: Database, sid: String, under: Path? = nil) throws -> [SnapshotFolder] {
-        var folders: [SnapshotFolder] = []
-        try TreeStore(db).walk(try root(db, sid), under: under) { path, node in
-            guard let m = node.metadata, under.map({ path.isAtOrUnder($0) }) ?? true else { return }
-            folders.append(SnapshotFolder(path: path, mode: m.mode, mtimeNs: m.mtimeNs, owner: m.owner, xattrs: m.xattrs))
-        }
-        return folders.sorted { $0.path < $1.path }
+        try read(db, sid: sid, under: under, files: false).folders
     }
 
     /// Each version a snapshot holds, by tree node, each node read once

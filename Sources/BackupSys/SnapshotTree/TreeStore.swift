@@ -55,6 +55,15 @@ struct TreeStore {
         }
     }
 
+    /// Removes the nodes nothing holds (a run stopped before recording its
+    /// snapshot left them), and what only they held. Returns how many nothing held.
+    @discardableResult
+    func collectUnheld() throws -> Int {
+        let unheld = try Catalog.unheldTrees(db)
+        try collect(unheld)
+        return unheld.count
+    }
+
     /// Calls `visit` with each folder's path and node, at and under `under`
     /// (the whole tree if nil), a folder before what is in it. Where `under`
     /// is not a folder of the tree, the folder that would hold it is visited alone.

@@ -73,19 +73,22 @@ struct Walker {
                                              owner: Owner(st), xattrs: ExtendedAttributes.read(fd: folder.fd))))
             let listed: [Folder.Entry]
             do { listed = try folder.entries() } catch { return failed(path, error) }
-            // Each entry's type, looked up where readdir did not say.
-            var entries: [(name: Path, type: UInt8, status: stat?)] = []
+            // Each entry's type, looked up where readdir did not say, and its
+            // walk-order key, made once (not once a comparison).
+            var entries: [(key: [UInt8], name: Path, child: Path, type: UInt8, status: stat?)] = []
             entries.reserveCapacity(listed.count)
             for entry in listed {
                 let child = path.appending(entry.name)
                 if excluded(child, entry.name) { continue }
-                guard entry.type == UInt8(DT_UNKNOWN) else { entries.append((entry.name, entry.type, nil)); continue }
-                guard let st = folder.stat(entry.name) else { failed(child, FS.failure("cannot read", child)); continue }
-                entries.append((entry.name, Self.direntType(st.st_mode), st))
+                var type = entry.type, status: stat?
+                if type == UInt8(DT_UNKNOWN) {
+                    guard let st = folder.stat(entry.name) else { failed(child, FS.failure("cannot read", child)); continue }
+                    (type, status) = (Self.direntType(st.st_mode), st)
+                }
+                entries.append((entry.name.walkKey(isFolder: type == UInt8(DT_DIR)), entry.name, child, type, status))
             }
-            entries.sort { $0.name.walkKey(isFolder: $0.type == UInt8(DT_DIR)).lexicographicallyPrecedes($1.name.walkKey(isFolder: $1.type == UInt8(DT_DIR))) }
-            for (name, type, status) in entries {
-                let child = path.appending(name)
+            entries.sort { $0.key.lexicographicallyPrecedes($1.key) }
+            for (_, name, child, type, status) in entries {
                 switch Int(type) {
                 case Int(DT_REG):
                     try visit(.file(File(folder: folder, name: name, path: child, status: status, isInclude: false)))
