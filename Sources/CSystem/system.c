@@ -15,6 +15,6 @@ int bmlua_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char 
     return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
 }
 
-int bmlua_open_unnamed(int dirfd, mode_t mode) {
-    return openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+int bmlua_open_unnamed(int dirfd, const char *folder, mode_t mode) {
+    return openat(dirfd, folder, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
 }

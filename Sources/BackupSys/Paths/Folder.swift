@@ -227,8 +227,8 @@ final class Folder {
     /// A file with no name yet (O_TMPFILE), open for writing: it is gone with
     /// its descriptor unless `link` names it. Nil where the file system has no
     /// such files (then: `createTemp` and a rename).
-    func createUnnamed(mode: mode_t) -> Int32? {
-        let fd = bmlua_open_unnamed(self.fd, mode)
+    func createUnnamed(in folder: Path = Path("."), mode: mode_t) -> Int32? {
+        let fd = folder.withCString { bmlua_open_unnamed(self.fd, $0, mode) }
         return fd >= 0 ? fd : nil
     }
 

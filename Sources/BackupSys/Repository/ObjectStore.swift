@@ -170,14 +170,21 @@ final class ObjectStore {
         let whole = size < buffer.count
         // A small file whose object this process stored or verified already (a
         // run's many empty or equal files) is known without a temp file or a look.
-        if whole, case let id = hasher.finalize().hex, known.contains(id) {
-            return Staged(id: id, size: size, temp: nil)
+        let early = whole ? hasher.finalize().hex : nil
+        if let early, known.contains(early) {
+            return Staged(id: early, size: size, temp: nil)
         }
         // Read-only from the start (the descriptor still writes): no chmod
         // afterwards. With no name until it is committed: nothing to clean up
         // after a crash, and no name made and changed in a folder every thread shares.
+        // Made in the folder it will be named in, where that is known and
+        // made already: the file system finds its inode near that folder's, as
+        // it does for rsync's files in theirs, not every new inode near tmp/'s
+        // (on ext4, a search through one crowded group for each).
         let temp: Staged.Temp, output: Int32
-        if let fd = tmpFolder.createUnnamed(mode: 0o444) {
+        if let early, let objects, let fd = objects.createUnnamed(in: Path(String(early.prefix(2))), mode: 0o444) {
+            (temp, output) = (.unnamed(fd), fd)
+        } else if let fd = tmpFolder.createUnnamed(mode: 0o444) {
             (temp, output) = (.unnamed(fd), fd)
         } else {
             let (fd, name) = try tmpFolder.createTemp(mode: 0o444, naming: naming.next)
@@ -205,7 +212,7 @@ final class ObjectStore {
         }
         try out.finish()
         keep = true
-        let id = hasher.finalize().hex
+        let id = early ?? hasher.finalize().hex
         var staged = Staged(id: id, size: size, temp: temp)
         if case .unnamed(let fd) = temp, let objects, !known.contains(id) {
             staged.placed = objects.link(unnamed: fd, as: Path("\(id.prefix(2))/\(id)"))   // fails where it is there already: commit sees to it

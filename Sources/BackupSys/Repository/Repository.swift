@@ -143,8 +143,12 @@ public final class Repository {
             // Pages read through a mapping, not a pread each; 64 MiB of it, not
             // all: what is mapped and read counts in the process's size, and a
             // catalog of a million files is hundreds of MB.
+            // A run's savepoint per file keeps, in a sub-journal, each page it
+            // changes that its batch had already changed; on disk (a file in
+            // /var/tmp) that was four page writes per new file, most of a first
+            // snapshot's system time. In memory it is freed at each release.
             try db.execute(sql: readOnly ? "PRAGMA mmap_size = 67108864"
-                                         : "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA mmap_size = 67108864")
+                                         : "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA mmap_size = 67108864; PRAGMA temp_store = MEMORY")
         }
         return config
     }

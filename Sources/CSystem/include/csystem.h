@@ -13,9 +13,9 @@
 int bmlua_syncfs(int fd);
 /* renameat2(2); `flags` as RENAME_NOREPLACE. */
 int bmlua_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
-/* openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode): a file with no
-   name yet in dirfd's file system (O_TMPFILE is a macro Swift does not import). */
-int bmlua_open_unnamed(int dirfd, mode_t mode);
+/* openat(dirfd, folder, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode): a file with no
+   name yet, in folder's file system (O_TMPFILE is a macro Swift does not import). */
+int bmlua_open_unnamed(int dirfd, const char *folder, mode_t mode);
 /* mkostemp(3): mkstemp with open flags, as O_CLOEXEC. */
 int bmlua_mkostemp(char *template_, int flags);
 /* The flag renameat2 takes to refuse a name already there. */
