@@ -20,10 +20,37 @@ enum Catalog {
         return BMError(number, "catalog \(FS.shown(path)): \(e.message ?? "\(e)")", path: path)
     }
 
+    /// The statements made from the records' column lists, made once: a
+    /// statement's text is the key of GRDB's cache, and these run per file.
+    private enum SQL {
+        static let backupByIndex = "SELECT \(Backup.columns) FROM backup WHERE idx = ?"
+        static let backupByPath = "SELECT \(Backup.columns) FROM backup WHERE path = ?"
+        static let backupByName = "SELECT \(Backup.columns) FROM backup WHERE name = ?"
+        static let insertBackup = """
+            INSERT INTO backup (path, name, grp, stored_away, \(StoredData.columns), created, updated,
+                                src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns)
+            VALUES (?, ?, ?, ?, \(placeholders(StoredData.count)), ?, ?, ?, ?, ?, ?, ?)
+            """
+        static let updateData = """
+            UPDATE backup SET (\(StoredData.columns)) = (\(placeholders(StoredData.count))), updated = ?,
+                src_dev = ?, src_ino = ?, src_size = ?, src_mtime_ns = ?, src_ctime_ns = ?
+            WHERE idx = ?
+            """
+        static let versions = "SELECT \(Version.columns) FROM version WHERE backup = ? ORDER BY idx"
+        static let version = "SELECT \(Version.columns) FROM version WHERE backup = ? AND idx = ?"
+        static let insertVersion = """
+            INSERT INTO version (backup, idx, \(StoredData.columns), comment, time) VALUES (?, ?, \(placeholders(StoredData.count)), ?, ?)
+            """
+        static let snapshotFile = """
+            SELECT b.path, \(StoredData.columns.split(separator: ", ").map { "v." + $0 }.joined(separator: ", ")) FROM backup b
+            LEFT JOIN version v ON v.backup = b.idx AND v.idx = ?2 WHERE b.idx = ?1
+            """
+    }
+
     // MARK: Backups
 
     static func backup(_ db: Database, index: Int64) throws -> Backup? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Backup.columns) FROM backup WHERE idx = ?"), arguments: [index]).map(Backup.init)
+        try Row.fetchOne(db.cachedStatement(sql: SQL.backupByIndex), arguments: [index]).map(Backup.init)
     }
 
     /// The backup an operation was asked for: error 13 names the index it lacks.
@@ -35,11 +62,11 @@ enum Catalog {
     }
 
     static func backup(_ db: Database, path: Path) throws -> Backup? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Backup.columns) FROM backup WHERE path = ?"), arguments: [path]).map(Backup.init)
+        try Row.fetchOne(db.cachedStatement(sql: SQL.backupByPath), arguments: [path]).map(Backup.init)
     }
 
     static func backup(_ db: Database, name: Path) throws -> Backup? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Backup.columns) FROM backup WHERE name = ?"), arguments: [name]).map(Backup.init)
+        try Row.fetchOne(db.cachedStatement(sql: SQL.backupByName), arguments: [name]).map(Backup.init)
     }
 
     static func backups(_ db: Database) throws -> [Backup] {
@@ -84,21 +111,13 @@ enum Catalog {
     }
 
     static func insert(_ db: Database, _ b: NewBackup, now: Date) throws -> Int64 {
-        try db.cachedStatement(sql: """
-            INSERT INTO backup (path, name, grp, stored_away, \(StoredData.columns), created, updated,
-                                src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns)
-            VALUES (?, ?, ?, ?, \(placeholders(StoredData.count)), ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: StatementArguments([b.path, b.name, b.group, b.storedAway] + b.data.arguments
+        try db.cachedStatement(sql: SQL.insertBackup).execute(arguments: StatementArguments([b.path, b.name, b.group, b.storedAway] + b.data.arguments
                 + [now.timeIntervalSince1970, now.timeIntervalSince1970] + b.source.arguments))
         return db.lastInsertedRowID
     }
 
     static func updateData(_ db: Database, index: Int64, _ data: StoredData, source: SourceState, now: Date) throws {
-        try db.cachedStatement(sql: """
-            UPDATE backup SET (\(StoredData.columns)) = (\(placeholders(StoredData.count))), updated = ?,
-                src_dev = ?, src_ino = ?, src_size = ?, src_mtime_ns = ?, src_ctime_ns = ?
-            WHERE idx = ?
-            """).execute(arguments: StatementArguments(data.arguments + [now.timeIntervalSince1970] + source.arguments + [index]))
+        try db.cachedStatement(sql: SQL.updateData).execute(arguments: StatementArguments(data.arguments + [now.timeIntervalSince1970] + source.arguments + [index]))
     }
 
     static func placeholders(_ n: Int) -> String { Array(repeating: "?", count: n).joined(separator: ", ") }
@@ -121,11 +140,11 @@ enum Catalog {
     // MARK: Versions
 
     static func versions(_ db: Database, backup: Int64) throws -> [Version] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Version.columns) FROM version WHERE backup = ? ORDER BY idx"), arguments: [backup]).map(Version.init)
+        try Row.fetchAll(db.cachedStatement(sql: SQL.versions), arguments: [backup]).map(Version.init)
     }
 
     static func version(_ db: Database, backup: Int64, index: Int64) throws -> Version? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Version.columns) FROM version WHERE backup = ? AND idx = ?"), arguments: [backup, index]).map(Version.init)
+        try Row.fetchOne(db.cachedStatement(sql: SQL.version), arguments: [backup, index]).map(Version.init)
     }
 
     /// The version an operation was asked for: error 14 names the backup and the version.
@@ -137,9 +156,7 @@ enum Catalog {
     }
 
     static func insertVersion(_ db: Database, backup: Int64, index: Int64, _ data: StoredData, comment: String, now: Date) throws {
-        try db.cachedStatement(sql: """
-            INSERT INTO version (backup, idx, \(StoredData.columns), comment, time) VALUES (?, ?, \(placeholders(StoredData.count)), ?, ?)
-            """).execute(arguments: StatementArguments([backup, index] + data.arguments + [comment, now.timeIntervalSince1970]))
+        try db.cachedStatement(sql: SQL.insertVersion).execute(arguments: StatementArguments([backup, index] + data.arguments + [comment, now.timeIntervalSince1970]))
         try db.cachedStatement(sql: "UPDATE backup SET next_version = ? WHERE idx = ?").execute(arguments: [index + 1, backup])
     }
 
@@ -369,10 +386,7 @@ enum Catalog {
     /// Where a snapshot's file goes and what it holds: the backup's path, and
     /// the data of the version (nil if that version is gone).
     static func snapshotFile(_ db: Database, backup: Int64, version: Int64) throws -> (path: Path, data: StoredData?)? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT b.path, v.\(StoredData.columns.replacingOccurrences(of: ", ", with: ", v.")) FROM backup b
-            LEFT JOIN version v ON v.backup = b.idx AND v.idx = ?2 WHERE b.idx = ?1
-            """), arguments: [backup, version]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: SQL.snapshotFile), arguments: [backup, version]) else { return nil }
         let r = RowReader(row: row, table: "backup")
         return (try r.path(0), (row[1] as DatabaseValue).isNull ? nil : try StoredData(r, at: 1))
     }
