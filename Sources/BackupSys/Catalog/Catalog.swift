@@ -55,11 +55,11 @@ enum Catalog {
 
     /// The backup an operation was asked for: error 13 names the index it lacks.
     static func existingBackup(_ db: Database, index: Int64) throws -> Backup {
-        guard let b = try backup(db, index: index) else {
-            throw BMError(13, "no backup has index \(index)", path: "")
-        }
+        guard let b = try backup(db, index: index) else { throw noBackup(index) }
         return b
     }
+
+    static func noBackup(_ index: Int64) -> BMError { BMError(13, "no backup has index \(index)", path: "") }
 
     static func backup(_ db: Database, path: Path) throws -> Backup? {
         try Row.fetchOne(db.cachedStatement(sql: SQL.backupByPath), arguments: [path]).map(Backup.init)
@@ -95,6 +95,10 @@ enum Catalog {
         let inside = folder.bytes + [Path.slash], beyond = folder.bytes + [Path.slash + 1]
         return try Row.fetchAll(db, sql: "SELECT \(Backup.columns) FROM backup WHERE path = ? OR (path >= ? AND path < ?) ORDER BY idx",
                                 arguments: [folder, Data(inside), Data(beyond)]).map(Backup.init)
+    }
+
+    static func backupExists(_ db: Database, index: Int64) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM backup WHERE idx = ?)"), arguments: [index]) ?? false
     }
 
     static func nameExists(_ db: Database, _ name: Path) throws -> Bool {

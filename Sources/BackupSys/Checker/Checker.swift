@@ -116,7 +116,7 @@ public struct Checker {
         for row in try Catalog.trees(db) {
             let node = try TreeNode(decoding: row.content, id: row.id)
             if TreeNode.hash(row.content) != row.hash { problems.append("catalog table tree, row \(row.id): its content does not match its hash") }
-            for f in node.files where try Catalog.backup(db, index: f.backup) == nil {
+            for f in node.files where try !Catalog.backupExists(db, index: f.backup) {
                 problems.append("catalog table tree, row \(row.id): names backup \(f.backup), which is not in the catalog")
             }
             for f in node.folders { mentions[f.tree, default: 0] += 1 }

@@ -29,7 +29,7 @@ extension BackupDatabase {
             if f.kind == .backup {
                 // Index 0 is what hook 1's bhin[4] holds: the backup is not made yet.
                 if owner == 0 { throw BMError(13, "no backup has index 0: hook 1 runs before the backup exists; set fields in hook 2, where bhin[4] is its index") }
-                _ = try Catalog.existingBackup(db, index: owner)
+                guard try Catalog.backupExists(db, index: owner) else { throw Catalog.noBackup(owner) }
             }
             try Catalog.setFieldValue(db, field: name, owner: owner, value)
         }

@@ -48,6 +48,8 @@ public final class BackupDatabase {
     var pruneProgress: ((Int, Int) -> Void)?
     /// Routines not defined because their names are Lua's or the API's.
     var withheldRoutines: Set<String> = []
+    /// The repository passed the ownership rule in this process (design.md, "Trust").
+    var repositoryTrusted = false
     /// How many `holdingWriterLock` and `write` calls are holding the writer lock.
     private var lockDepth = 0
 

@@ -25,10 +25,17 @@ extension BackupDatabase {
     /// repository that passes the ownership rule, or with --trust; and a
     /// routine that would take a name of Lua's or of the API only with --trust.
     func requireTrust() throws {
-        if !options.trust, let reason = repository.untrustedReason {
-            throw BMError(36, "\(reason); run with --trust to run its hooks and routines, or --no-hooks to run without them")
+        guard !options.trust else { return }
+        // Who owns the repository and who may write in it only its owner (or
+        // root) can change: once it passes, it passes for the process, not
+        // four stats a hook call.
+        if !repositoryTrusted {
+            if let reason = repository.untrustedReason {
+                throw BMError(36, "\(reason); run with --trust to run its hooks and routines, or --no-hooks to run without them")
+            }
+            repositoryTrusted = true
         }
-        if !options.trust, !withheldRoutines.isEmpty {
+        if !withheldRoutines.isEmpty {
             throw BMError(36, "routine \(withheldRoutines.sorted().joined(separator: ", ")) would replace Lua's or bmlua's own; run with --trust to allow it")
         }
     }
@@ -88,10 +95,12 @@ extension BackupDatabase {
         }
     }
 
-    private func trace(_ n: Int, _ bhin: [LuaValue], _ outcome: String, since start: UInt64) {
+    /// `outcome` is made only when tracing: a hook call that is not traced
+    /// does not describe its outputs.
+    private func trace(_ n: Int, _ bhin: [LuaValue], _ outcome: @autoclosure () -> String, since start: UInt64) {
         guard options.traceHooks else { return }
         let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        options.diagnostics("bmlua: hook \(n): bhin=\(LuaValue.list(bhin)) \(outcome) (\(String(format: "%.3f", ms)) ms)")
+        options.diagnostics("bmlua: hook \(n): bhin=\(LuaValue.list(bhin)) \(outcome()) (\(String(format: "%.3f", ms)) ms)")
     }
 
     func log(_ line: String) {
