@@ -60,6 +60,26 @@ import TestSupport
         }
     }
 
+    /// A new file is newbu and newver in one step with one savepoint: when
+    /// hook 6 fails, what newbu and its hook 2 wrote goes too, and the files
+    /// before and after it in the batch stay.
+    @Test func aNewFileWhoseVersionFailsLeavesNoBackupNorFieldBehind() throws {
+        let s = try SnapshotFixture()
+        let files = try makeTree(s)
+        try s.f.bd.registerField("Seen", type: "d")
+        try s.f.hook(2, "getbd('Seen', 'd') bfvar[bhin[4]] = bhin[3]")
+        try s.f.hook(6, "if bhin[1]:match('7%.bin$') then error('not this one') end")
+        let summary = try s.run(batchSize: 50, workers: 4)
+        let failing = files.keys.filter { $0.hasSuffix("7.bin") }.count
+        #expect(failing > 0 && summary.failedFiles == failing, "\(summary)")
+        let backups = try s.f.bd.backups()
+        #expect(!backups.contains { $0.path.bytes.suffix(5).elementsEqual("7.bin".utf8) })
+        #expect(backups.count == files.count + 2 - failing)   // and the fixture's a.txt and sub/b.txt
+        let seen = try s.f.bd.fieldValues("Seen", owner: nil)
+        #expect(Set(seen.map(\.owner)) == Set(backups.map(\.index)), "a field of a backup rolled back stayed")
+        #expect(try Checker(s.f.bd).check(readData: true).ok)
+    }
+
     @Test func aStopMidRunKeepsCommittedBatchesAndLeavesNoTempFiles() throws {
         let s = try SnapshotFixture()
         let files = try makeTree(s)

@@ -143,6 +143,27 @@ final class SnapshotFixture {
                 "the finished file is not read again; the new one is read once, for newbu and newver both")
     }
 
+    /// A snapshot links the new files it stores into its browse view as it
+    /// goes (a first snapshot needs no second pass over its files); a run
+    /// stopped meanwhile leaves no half-built view, and the next run's holds every file.
+    @Test func aStoppedRunLeavesNoHalfBuiltView() throws {
+        let s = try SnapshotFixture()
+        try FS.mkdir(s.tree + "/many")
+        for i in 0..<40 { try s.write("many/f\(i).txt", "file \(i)") }
+        let views = s.f.root + "/snapshots"
+        // A stop is asked once the view is there: only a view begun during the run is seen so.
+        #expect(throws: Interrupted.self) {
+            _ = try s.run(batchSize: 4) { ((try? FileManager.default.contentsOfDirectory(atPath: views)) ?? []).contains { $0.hasSuffix(".partial") } }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: views).isEmpty)
+        let sid = try #require(try s.run().sid)
+        for i in 0..<40 {
+            #expect(try s.f.read(views + "/" + sid + s.tree + "/many/f\(i).txt") == "file \(i)")
+        }
+        #expect(try s.f.read(views + "/" + sid + s.tree + "/sub/b.txt") == "beta")
+        #expect(try Checker(s.f.bd).check(readData: true).ok)
+    }
+
     @Test func takenWithErrors() throws {
         let s = try SnapshotFixture()
         try s.f.hook(1, "if bhin[1]:match('b%.txt$') then error('unreadable, say') end")

@@ -55,6 +55,19 @@ struct Archiver {
         }
         let comment = "snapshot \(sid)"
         var lastReport = Date()
+        // The browse view, begun with the first new file the run stores; it
+        // goes unless the snapshot is recorded. One that cannot be begun then
+        // is tried again at the end, where it fails the snapshot, not the file.
+        var view: ViewBuilder?, viewTried = false
+        var recorded = false
+        defer { if !recorded { view?.discard() } }
+        func addToView(_ path: Path, _ object: String, _ backup: Int64) {
+            if !viewTried {
+                viewTried = true
+                view = try? BrowseView(session).begin(sid: sid)
+            }
+            view?.add(path, object: object, backup: backup)
+        }
 
         /// What a file needs: nothing (unchanged), a version (changed) or a backup and its version (new).
         enum Need {
@@ -86,16 +99,18 @@ struct Archiver {
                 try enter(file.path, b, v, source.status)
             case .new where plainNew:
                 let source = try read?.source ?? file.open()
-                let i = try session.newbuWithVersion(source, group: profile.id, comment: comment, staged: read?.staged)
+                let (i, object) = try session.newbuWithVersion(source, group: profile.id, comment: comment, staged: read?.staged)
                 summary.newFiles += 1
                 summary.bytesStored += Int64(source.status.st_size)
                 try enter(file.path, i, 1, source.status)
+                addToView(file.path, object, i)
             case .new:
                 let source = try read?.source ?? file.open()
                 // One step: a file whose version fails leaves no backup behind either.
                 let (i, v) = try session.write { _ in
-                    let made = try session.newbu(source, .init(group: profile.id), staged: read?.staged)
-                    return (made.index, try session.newver(made.index, comment: comment, source: source, sharing: made.fromSource ? made.stored : nil))
+                    let made = try session.newbu(source, .init(group: profile.id), staged: read?.staged, enclosed: true)
+                    return (made.index, try session.newver(made.index, comment: comment, source: source,
+                                                           sharing: made.fromSource ? made.stored : nil, enclosed: true))
                 }
                 summary.newFiles += 1
                 summary.bytesStored += Int64(source.status.st_size)
@@ -239,16 +254,14 @@ struct Archiver {
         }
         let snapshot = Snapshot(sid: sid, profile: profile.id, time: started,
                                 status: summary.failedFiles > 0 ? "with errors" : "ok", files: builder.files, links: builder.links)
-        do {
-            try session.write { db in
-                try Catalog.insertSnapshot(db, snapshot, root: built.root)
-                try BrowseView(session).make(sid: sid, db)
-            }
-        } catch {
-            // The record is gone with the rollback: so goes its view, whole or half-built.
-            BrowseView(session).remove(sid)
-            throw error
+        // Failing, the record is gone with the rollback: so goes its view, whole or half-built.
+        let finishing = try view ?? BrowseView(session).begin(sid: sid)
+        view = finishing
+        try session.write { db in
+            try Catalog.insertSnapshot(db, snapshot, root: built.root)
+            try finishing.finish(db)
         }
+        recorded = true
         summary.sid = sid
         progress?(summary)   // still inside the run's lock
         return summary

@@ -14,39 +14,93 @@ struct BrowseView {
     /// under a hidden name through descriptors (no path is too long for it)
     /// and renamed into place.
     func make(sid: String, _ db: Database) throws {
-        let views = try session.repository.folder(["snapshots"])
-        let objects = try session.repository.folder(["objects"])
-        let partialName = Path(".\(sid).partial")
+        try begin(sid: sid).finish(db)
+    }
+
+    /// A view of `sid` to be filled: a snapshot run links the files it stores
+    /// as it stores them (`ViewBuilder.add`), and the rest when it is recorded.
+    func begin(sid: String) throws -> ViewBuilder {
+        try ViewBuilder(session, sid: sid)
+    }
+
+    /// The view of `sid` goes, whole or half-built: its record is gone, or never committed.
+    func remove(_ sid: String) {
+        guard let views = try? session.repository.folder(["snapshots"]) else { return }
+        for view in [sid, ".\(sid).partial"] { views.removeTree(Path(view)) }
+    }
+}
+
+/// One browse view as it is built, under `.<sid>.partial`. A snapshot run
+/// adds the files it stores while their objects are at hand, a folder's batch
+/// at a time, linked by workers while the run reads on; `finish` walks the
+/// snapshot's tree for the rest (files stored before, empty folders, links)
+/// and renames the view into place. A first snapshot's view is so made
+/// during the run, not in a second pass that read every file's row again.
+final class ViewBuilder {
+    private let session: BackupDatabase
+    private let sid: String
+    private let views: Folder
+    private let partialName: Path
+    private let cursor: FolderCursor
+    private let links: ViewLinks
+    private var batch: [(name: Path, object: String)] = [], batchFolder: Folder?
+    /// The backups whose file is linked already (the run's versions of them).
+    private var added = Set<Int64>()
+    private var finished = false
+
+    fileprivate init(_ session: BackupDatabase, sid: String) throws {
+        self.session = session
+        self.sid = sid
+        views = try session.repository.folder(["snapshots"])
+        partialName = Path(".\(sid).partial")
         views.removeTree(partialName)
         let owner = session.repository.foreignOwner
-        let cursor = FolderCursor(base: try views.makeFolder(partialName, mode: 0o755), makingWith: 0o755) { folder in
+        cursor = FolderCursor(base: try views.makeFolder(partialName, mode: 0o755), makingWith: 0o755) { folder in
             if let owner { fchown(folder.fd, owner.uid, owner.gid) }
         }
+        links = ViewLinks(objects: try session.repository.folder(["objects"]))
+    }
+
+    /// Backup `backup`'s file at `path` is `object` in this view: linked by a
+    /// worker (`finish` skips it). Files of one folder come together, in walk
+    /// order. A folder that cannot be made here is left to `finish`, which
+    /// fails the snapshot if it still cannot.
+    func add(_ path: Path, object: String, backup: Int64) {
+        guard let (folder, name) = try? cursor.parent(of: path.components) else { return }
+        if let current = batchFolder, current !== folder { flush() }
+        batchFolder = folder
+        batch.append((name, object))
+        added.insert(backup)
+    }
+
+    private func flush() {
+        if let batchFolder, !batch.isEmpty { links.make(batch, in: batchFolder) }
+        batch.removeAll()
+        batchFolder = nil
+    }
+
+    /// The rest of the view from the snapshot's tree, then the view in place.
+    func finish(_ db: Database) throws {
+        flush()
         // Folder by folder down the snapshot's tree (never the whole snapshot in
         // memory): the walked folders, the empty ones too, hard links to the
         // objects, and the links as they were. A file's folder may be one that
         // was not walked (the way to an include that is a file): made as needed.
         // This thread reads the catalog and makes the folders; workers make a
         // folder's hard links, a folder at a time.
-        let links = ViewLinks(objects: objects)
-        defer { links.finish() }
         try TreeStore(db).walk(try SnapshotContents.root(db, sid)) { path, node in
             if node.metadata != nil { _ = try cursor.folder(path.components[...]) }
-            var batch: [(name: Path, object: String)] = [], batchFolder: Folder?
-            for f in node.files {
+            for f in node.files where !added.contains(f.backup) {
                 guard let (filePath, data) = try Catalog.snapshotFile(db, backup: f.backup, version: f.version) else {
                     throw BMError(21, "catalog table tree: snapshot \(sid) holds backup \(f.backup), which is not in the catalog")
                 }
                 guard let object = data?.object else { continue }
                 let (folder, name) = try cursor.parent(of: filePath.components)
-                if let current = batchFolder, current !== folder {
-                    links.make(batch, in: current)
-                    batch.removeAll()
-                }
+                if let current = batchFolder, current !== folder { flush() }
                 batchFolder = folder
                 batch.append((name, object))
             }
-            if let batchFolder, !batch.isEmpty { links.make(batch, in: batchFolder) }
+            flush()
             for l in node.links {
                 let (folder, name) = try cursor.parent(of: path.appending(l.name).components)
                 guard l.target.withCString({ t in name.withCString { symlinkat(t, folder.fd, $0) } }) == 0 else {
@@ -69,13 +123,16 @@ struct BrowseView {
         guard partialName.withCString({ p in Path(sid).withCString { renameat(views.fd, p, views.fd, $0) } }) == 0 else {
             throw FS.failure("cannot create the browse view", session.repository.root + "/snapshots/" + sid)
         }
+        finished = true
     }
 
-    /// The view of `sid` goes, whole or half-built: its record is gone, or never committed.
-    func remove(_ sid: String) {
-        guard let views = try? session.repository.folder(["snapshots"]) else { return }
-        for view in [sid, ".\(sid).partial"] { views.removeTree(Path(view)) }
+    /// The view goes, whole or half-built: its snapshot was not recorded.
+    func discard() {
+        links.finish()
+        BrowseView(session).remove(sid)
     }
+
+    deinit { if !finished { links.finish() } }
 }
 
 /// A browse view's hard links, made by a few threads, a folder's batch at a

@@ -8,12 +8,17 @@ enum LuaAPI {
     static let prelude = """
         local fieldget, fieldset = bm.fieldget, bm.fieldset
         bm.fieldget, bm.fieldset = nil, nil
+        local proxies = {}   -- one a field: hdtstamp calls getbd in every hook call
         function bm.fieldproxy(name)
-          return setmetatable({}, {
+          local proxy = proxies[name]
+          if proxy then return proxy end
+          proxy = setmetatable({}, {
             __name = "bfvar",
             __index = function(_, owner) return fieldget(name, owner) end,
             __newindex = function(_, owner, value) fieldset(name, owner, value) end,
           })
+          proxies[name] = proxy
+          return proxy
         end
         """
 

@@ -71,9 +71,11 @@ extension BackupDatabase {
     /// newbu of a file already open (a snapshot's walk opened it). Returns the
     /// backup's index and what was stored: the original's own data unless hook 1 named another file.
     /// `staged`: the original's bytes, read already by a snapshot's worker.
-    func newbu(_ source: SourceFile, _ options: NewBackupOptions, staged: ObjectStore.Staged? = nil) throws -> (index: Int64, stored: ObjectStore.Stored, fromSource: Bool) {
+    /// `enclosed`: part of a step whose `write` undoes it if it fails.
+    func newbu(_ source: SourceFile, _ options: NewBackupOptions, staged: ObjectStore.Staged? = nil,
+               enclosed: Bool = false) throws -> (index: Int64, stored: ObjectStore.Stored, fromSource: Bool) {
         let original = source.path
-        return try write { db in
+        return try part(of: enclosed) { db in
             if let existing = try Catalog.backup(db, path: original) {
                 throw BMError(16, "\(FS.shown(original)) is backup \(existing.index) (\(FS.shown(existing.name))); use bmlua update", path: original)
             }
@@ -93,8 +95,8 @@ extension BackupDatabase {
     /// newbu and its first newver in one step, for a snapshot's new file when
     /// hooks 1, 2 and 6 are all unset: what the two do (one object, the
     /// backup, version 1 of it), in one savepoint and five statements rather
-    /// than three savepoints and a dozen. Returns the backup's index.
-    func newbuWithVersion(_ source: SourceFile, group: Int64, comment: String, staged: ObjectStore.Staged?) throws -> Int64 {
+    /// than three savepoints and a dozen. Returns the backup's index and its object.
+    func newbuWithVersion(_ source: SourceFile, group: Int64, comment: String, staged: ObjectStore.Staged?) throws -> (index: Int64, object: String) {
         try write { db in
             let name = try uniqueName(for: source.path, db)
             let data = try store(source, hookChose: nil, staged: staged)
@@ -102,7 +104,7 @@ extension BackupDatabase {
             let index = try Catalog.insert(db, .init(path: source.path, name: name, group: group, storedAway: false,
                                                      data: data, source: source.state), now: now)
             try Catalog.insertVersion(db, backup: index, index: 1, data, comment: comment, now: now)
-            return index
+            return (index, data.object)
         }
     }
 

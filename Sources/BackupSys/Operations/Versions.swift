@@ -19,9 +19,10 @@ extension BackupDatabase {
     /// newver of a file already open (`source`), and, with `sharing`, the
     /// object newbu just stored from it: without a hook 6 the version is that
     /// object, and the file is not read again. With hook 6, the hook decides as ever.
+    /// `enclosed`: part of a step whose `write` undoes it if it fails.
     func newver(_ index: Int64, comment: String, source: SourceFile?, sharing: ObjectStore.Stored? = nil,
-                staged: ObjectStore.Staged? = nil) throws -> Int64 {
-        try write { db in
+                staged: ObjectStore.Staged? = nil, enclosed: Bool = false) throws -> Int64 {
+        try part(of: enclosed) { db in
             let b = try Catalog.existingBackup(db, index: index)
             let source = try source ?? original(of: b)
             let v = b.nextVersion

@@ -109,6 +109,15 @@ public final class BackupDatabase {
         return try inBatches { try body($0.db) }
     }
 
+    /// One part of a step that a `write` around it undoes whole if it fails
+    /// (`enclosed`): no savepoint of its own. A snapshot's new file is newbu
+    /// and newver in one such step; with hooks set, their own savepoints
+    /// were two of the file's three.
+    func part<T>(of enclosed: Bool, _ body: (Database) throws -> T) throws -> T {
+        if enclosed, let db { return try body(db) }
+        return try write(body)
+    }
+
     /// A long run of small operations (a snapshot's files) as a chain of
     /// transactions: `body` calls `Batches.commit()` whenever it has done
     /// enough, which makes what is done so far durable and committed and
