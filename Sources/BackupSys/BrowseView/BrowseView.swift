@@ -12,13 +12,8 @@ struct BrowseView {
     /// `snapshots/<sid>/<original absolute path>`: the tree's folders, hard
     /// links to the objects, and the tree's symbolic links as they were, built
     /// under a hidden name through descriptors (no path is too long for it)
-    /// and renamed into place.
-    func make(sid: String, _ db: Database) throws {
-        try begin(sid: sid).finish(db)
-    }
-
-    /// A view of `sid` to be filled: a snapshot run links the files it stores
-    /// as it stores them (`ViewBuilder.add`), and the rest when it is recorded.
+    /// and renamed into place. A snapshot run links the files it stores as it
+    /// stores them (`ViewBuilder.add`), and the rest when it is recorded (`finish`).
     func begin(sid: String) throws -> ViewBuilder {
         try ViewBuilder(session, sid: sid)
     }
