@@ -80,6 +80,32 @@ import TestSupport
         #expect(try Checker(s.f.bd).check(readData: true).ok)
     }
 
+    /// A new file's backup takes its base name, or the next free `-N` one:
+    /// the insert itself finds a taken name (no query before it), in a run
+    /// with no hooks, where newbu and newver are one step.
+    @Test func aSnapshotsNewFilesTakeTheNextFreeNameWhereTheirsIsTaken() throws {
+        let s = try SnapshotFixture()
+        // Taken before the run by a backup of a file outside the tree: notes.txt and notes-2.txt.
+        let outside = s.f.base + "/outside"
+        try FileManager.default.createDirectory(atPath: outside + "/x", withIntermediateDirectories: true)
+        for name in ["notes.txt", "x/notes.txt"] { try Data("elsewhere".utf8).write(to: URL(fileURLWithPath: outside + "/" + name)) }
+        try s.f.bd.newbu(outside + "/notes.txt")
+        try s.f.bd.newbu(outside + "/x/notes.txt")
+        for k in 0..<5 {
+            try FileManager.default.createDirectory(atPath: s.tree + "/d\(k)", withIntermediateDirectories: true)
+            try Data("notes \(k)".utf8).write(to: URL(fileURLWithPath: s.tree + "/d\(k)/notes.txt"))
+        }
+        let summary = try s.run(batchSize: 3, workers: 2)
+        #expect(summary.newFiles == 7 && summary.failedFiles == 0, "\(summary)")
+        let named = try s.f.bd.backups().filter { $0.path.bytes.starts(with: Array(s.tree.utf8)) }
+            .map { (String(decoding: $0.path.bytes, as: UTF8.self), String(decoding: $0.name.bytes, as: UTF8.self)) }
+            .sorted { $0.0 < $1.0 }
+        #expect(named.map(\.1) == ["a.txt", "notes-3.txt", "notes-4.txt", "notes-5.txt", "notes-6.txt", "notes-7.txt", "b.txt"], "\(named)")
+        for (path, name) in named { #expect(try s.f.bd.resolve(name).path == Path(path)) }
+        #expect(try s.f.bd.backups().allSatisfy { try s.f.bd.versions(of: $0.index).count == ($0.path.bytes.starts(with: Array(outside.utf8)) ? 0 : 1) })
+        #expect(try Checker(s.f.bd).check(readData: true).ok)
+    }
+
     @Test func aStopMidRunKeepsCommittedBatchesAndLeavesNoTempFiles() throws {
         let s = try SnapshotFixture()
         let files = try makeTree(s)

@@ -31,6 +31,17 @@ enum Catalog {
                                 src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns)
             VALUES (?, ?, ?, ?, \(placeholders(StoredData.count)), ?, ?, ?, ?, ?, ?, ?)
             """
+        /// A snapshot's new file: its backup with version 1 to follow, unless
+        /// another backup has its name (nothing inserted then).
+        static let insertBackupWithVersion = """
+            INSERT INTO backup (path, name, grp, stored_away, \(StoredData.columns), created, updated,
+                                src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns, next_version)
+            VALUES (?, ?, ?, ?, \(placeholders(StoredData.count)), ?, ?, ?, ?, ?, ?, ?, 2)
+            ON CONFLICT (name) DO NOTHING
+            """
+        static let insertFirstVersion = """
+            INSERT INTO version (backup, idx, \(StoredData.columns), comment, time) VALUES (?, 1, \(placeholders(StoredData.count)), ?, ?)
+            """
         static let updateData = """
             UPDATE backup SET (\(StoredData.columns)) = (\(placeholders(StoredData.count))), updated = ?,
                 src_dev = ?, src_ino = ?, src_size = ?, src_mtime_ns = ?, src_ctime_ns = ?
@@ -118,6 +129,19 @@ enum Catalog {
         try db.cachedStatement(sql: SQL.insertBackup).execute(arguments: StatementArguments([b.path, b.name, b.group, b.storedAway] + b.data.arguments
                 + [now.timeIntervalSince1970, now.timeIntervalSince1970] + b.source.arguments))
         return db.lastInsertedRowID
+    }
+
+    /// A new backup and its version 1, as newbu then newver make them, in two
+    /// statements (no `nameExists` before, no `next_version` update after):
+    /// nil, and nothing inserted, when another backup has `b.name`.
+    static func insertWithFirstVersion(_ db: Database, _ b: NewBackup, comment: String, now: Date) throws -> Int64? {
+        let time = now.timeIntervalSince1970
+        try db.cachedStatement(sql: SQL.insertBackupWithVersion).execute(arguments: StatementArguments([b.path, b.name, b.group, b.storedAway]
+                + b.data.arguments + [time, time] + b.source.arguments))
+        guard db.changesCount == 1 else { return nil }
+        let index = db.lastInsertedRowID
+        try db.cachedStatement(sql: SQL.insertFirstVersion).execute(arguments: StatementArguments([index] + b.data.arguments + [comment, time]))
+        return index
     }
 
     static func updateData(_ db: Database, index: Int64, _ data: StoredData, source: SourceState, now: Date) throws {

@@ -94,16 +94,19 @@ extension BackupDatabase {
 
     /// newbu and its first newver in one step, for a snapshot's new file when
     /// hooks 1, 2 and 6 are all unset: what the two do (one object, the
-    /// backup, version 1 of it), in one savepoint and five statements rather
-    /// than three savepoints and a dozen. Returns the backup's index and its object.
+    /// backup, version 1 of it), in one savepoint and two statements (a
+    /// third where the file's name is taken) rather than three savepoints and a dozen. Returns the backup's index and its object.
     func newbuWithVersion(_ source: SourceFile, group: Int64, comment: String, staged: ObjectStore.Staged?) throws -> (index: Int64, object: String) {
         try write { db in
-            let name = try uniqueName(for: source.path, db)
             let data = try store(source, hookChose: nil, staged: staged)
-            let now = Date()
-            let index = try Catalog.insert(db, .init(path: source.path, name: name, group: group, storedAway: false,
-                                                     data: data, source: source.state), now: now)
-            try Catalog.insertVersion(db, backup: index, index: 1, data, comment: comment, now: now)
+            var backup = Catalog.NewBackup(path: source.path, name: source.path.baseName, group: group, storedAway: false,
+                                           data: data, source: source.state)
+            // Most names are free: the insert finds out, not a query before it.
+            if let index = try Catalog.insertWithFirstVersion(db, backup, comment: comment, now: Date()) { return (index, data.object) }
+            backup.name = try uniqueName(for: source.path, db)
+            guard let index = try Catalog.insertWithFirstVersion(db, backup, comment: comment, now: Date()) else {
+                throw BMError(21, "catalog: \(FS.shown(backup.name)) is found free and taken at once", path: source.path)
+            }
             return (index, data.object)
         }
     }

@@ -128,13 +128,14 @@ final class ObjectStore {
         /// already stored (a small file read whole); else a file with no name
         /// yet, or, where the file system has none, a temp file in `tmp/`.
         let temp: Temp?
-        /// The worker named it already (a new object: the link said no such
-        /// object was there). It is this staging's until committed; dropped, it goes.
-        var placed = false
 
         enum Temp: Sendable {
             case unnamed(Int32)
             case named(Path)
+            /// The worker named it already (a new object: the link said no
+            /// such object was there) and closed it. It is this staging's
+            /// until committed; dropped, it goes.
+            case placed
         }
     }
 
@@ -198,6 +199,7 @@ final class ObjectStore {
                 close(output)
                 if !keep { _ = tmpFolder.unlink(name) }
             case .unnamed: if !keep { close(output) }   // committed, it is named through its descriptor
+            case .placed: break   // made below, from an unnamed one
             }
         }
         var out = SparseOutput(fd: output, name: tmpFolder.path.appending(Path("(new object)")))
@@ -213,11 +215,12 @@ final class ObjectStore {
         try out.finish()
         keep = true
         let id = early ?? hasher.finalize().hex
-        var staged = Staged(id: id, size: size, temp: temp)
-        if case .unnamed(let fd) = temp, let objects, !known.contains(id) {
-            staged.placed = objects.link(unnamed: fd, as: Path("\(id.prefix(2))/\(id)"))   // fails where it is there already: commit sees to it
+        // The link fails where the object is there already: commit sees to it.
+        if case .unnamed(let fd) = temp, let objects, !known.contains(id), objects.link(unnamed: fd, as: Path("\(id.prefix(2))/\(id)")) {
+            close(fd)   // here, not on the thread that commits
+            return Staged(id: id, size: size, temp: .placed)
         }
-        return staged
+        return Staged(id: id, size: size, temp: temp)
     }
 
     /// Puts a staged object in its place (or finds it there: dedup);
@@ -226,8 +229,7 @@ final class ObjectStore {
         if ofSource { sourceReads += 1 }
         let id = staged.id, size = staged.size
         guard let temp = staged.temp else { return Stored(id: id, size: Int64(size)) }
-        if staged.placed {
-            if case .unnamed(let fd) = temp { close(fd) }
+        if case .placed = temp {
             if known.insert(id) {   // else an equal file's commit found it there first, and keeps it
                 pendingFiles += 1
                 pendingDirs.insert(String(id.prefix(2)))
@@ -242,6 +244,7 @@ final class ObjectStore {
             switch temp {
             case .unnamed(let fd): close(fd)
             case .named: if let named { _ = tmpFolder.unlink(named) }
+            case .placed: break
             }
         }
         // Staged on another thread before an equal file of the same batch was committed.
@@ -252,6 +255,7 @@ final class ObjectStore {
         let placed: Bool
         switch temp {
         case .unnamed(let fd): placed = rootFolder.link(unnamed: fd, as: relative(id))
+        case .placed: placed = true   // not reached: committed above
         case .named(let name):
             placed = name.withCString { t in relative(id).withCString { bmlua_renameat2(tmpFolder.fd, t, rootFolder.fd, $0, UInt32(BMLUA_RENAME_NOREPLACE)) } } == 0
         }
@@ -285,11 +289,11 @@ final class ObjectStore {
     func discard(_ staged: Staged) {
         stagedDropped += 1
         switch staged.temp {
-        case .unnamed(let fd):
-            close(fd)
+        case .unnamed(let fd): close(fd)
+        case .placed:
             // Named by the worker, and by no file committed since: it goes (an
             // equal file staged meanwhile links its own copy when committed).
-            if staged.placed && !known.contains(staged.id) { _ = remove(staged.id) }
+            if !known.contains(staged.id) { _ = remove(staged.id) }
         case .named(let name): if let folder = try? tmpFolder() { _ = folder.unlink(name) }
         case nil: break
         }
