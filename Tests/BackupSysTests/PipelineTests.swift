@@ -224,6 +224,32 @@ import TestSupport
         #expect(try Checker(s.f.bd).check(readData: true).ok)
     }
 
+    /// Hook 6 that names no file: version 1 is the object newbu stored, the
+    /// file read once, unless the hook rewrote the file (then read again);
+    /// and the browse view, made as the run goes, holds each file's version.
+    @Test func aHook6ThatNamesNoFileReadsEachNewFileOnceAndTheViewHoldsItsVersion() throws {
+        let s = try SnapshotFixture()
+        var files = try makeTree(s)
+        files["a.txt"] = Data("alpha".utf8)
+        files["sub/b.txt"] = Data("beta".utf8)
+        try s.f.hook(2, "local seen = bhin[1]")
+        try s.f.hook(6, "if bhin[1]:match('5%.bin$') then local g = io.open(bhin[1], 'w') g:write('rewritten by hook 6') g:close() end")
+        let summary = try s.run(batchSize: 50, workers: 4)
+        #expect(summary.failedFiles == 0 && summary.newFiles == files.count, "\(summary.errors)")
+        let rewritten = files.keys.filter { $0.hasSuffix("5.bin") }.count
+        #expect(rewritten > 0 && summary.filesRead == files.count + rewritten, "\(summary.filesRead) reads of \(files.count) files")
+        let view = s.f.root + "/snapshots/" + (try #require(summary.sid)) + s.tree
+        for (name, data) in files {
+            let b = try #require(try s.f.bd.read { try Catalog.backup($0, path: Path(s.tree + "/" + name)) })
+            let v = try #require(try s.f.bd.versions(of: b.index).first)
+            let expected = name.hasSuffix("5.bin") ? Data("rewritten by hook 6".utf8) : data
+            #expect(FileManager.default.contents(atPath: s.f.bd.objects.path(of: v.data.object)) == expected, "\(name)")
+            #expect(FileManager.default.contents(atPath: view + "/" + name) == expected, "\(name) in the view")
+        }
+        #expect(try tmpIsEmpty(s))
+        #expect(try Checker(s.f.bd).check(readData: true).ok)
+    }
+
     /// A restore's workers write files a group at a time; stopped part-way,
     /// every file written is whole, no temp file is left, and a second
     /// restore into the same place leaves those alone and writes the rest.

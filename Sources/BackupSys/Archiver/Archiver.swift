@@ -93,10 +93,11 @@ struct Archiver {
                 try enter(file.path, backup, version, st)
             case .changed(let b):
                 let source = try read?.source ?? file.open()
-                let v = try session.newver(b, comment: comment, source: source, staged: read?.staged)
+                let (v, object) = try session.newver(b, comment: comment, source: source, staged: read?.staged)
                 summary.changedFiles += 1
                 summary.bytesStored += Int64(source.status.st_size)
                 try enter(file.path, b, v, source.status)
+                addToView(file.path, object, b)
             case .new where plainNew:
                 let source = try read?.source ?? file.open()
                 let (i, object) = try session.newbuWithVersion(source, group: profile.id, comment: comment, staged: read?.staged)
@@ -114,7 +115,8 @@ struct Archiver {
                 }
                 summary.newFiles += 1
                 summary.bytesStored += Int64(source.status.st_size)
-                try enter(file.path, i, v, source.status)
+                try enter(file.path, i, v.index, source.status)
+                addToView(file.path, v.object, i)
             }
         }
 

@@ -13,15 +13,16 @@ extension BackupDatabase {
     /// A new version of backup `index` from its original file. Returns its index.
     @discardableResult
     public func newver(_ index: Int64, comment: String = "") throws -> Int64 {
-        try newver(index, comment: comment, source: nil)
+        try newver(index, comment: comment, source: nil).index
     }
 
     /// newver of a file already open (`source`), and, with `sharing`, the
-    /// object newbu just stored from it: without a hook 6 the version is that
-    /// object, and the file is not read again. With hook 6, the hook decides as ever.
+    /// object newbu just stored from it: the version is that object, and the
+    /// file is not read again, unless hook 6 names another file or changed
+    /// this one (then the hook decides as ever). Returns the version's index and object.
     /// `enclosed`: part of a step whose `write` undoes it if it fails.
     func newver(_ index: Int64, comment: String, source: SourceFile?, sharing: ObjectStore.Stored? = nil,
-                staged: ObjectStore.Staged? = nil, enclosed: Bool = false) throws -> Int64 {
+                staged: ObjectStore.Staged? = nil, enclosed: Bool = false) throws -> (index: Int64, object: String) {
         try part(of: enclosed) { db in
             let b = try Catalog.existingBackup(db, index: index)
             let source = try source ?? original(of: b)
@@ -32,11 +33,12 @@ extension BackupDatabase {
                 actual = out.bhout.pathValue
                 if let c = out.bhout2.stringValue { comment = c }
             }
-            try Catalog.insertVersion(db, backup: index, index: v, store(source, hookChose: actual, reusing: out == nil ? sharing : nil, staged: staged,
-                                                                                    afterHook: out != nil),
-                                      comment: comment, now: Date())
-            try Catalog.setSource(db, index: index, source.state)
-            return v
+            let shared = out == nil || actual == nil && !source.changedSinceOpened ? sharing : nil
+            let data = try store(source, hookChose: actual, reusing: shared, staged: staged, afterHook: out != nil)
+            try Catalog.insertVersion(db, backup: index, index: v, data, comment: comment, now: Date())
+            // newbu wrote the same state a moment ago: no update to make.
+            if b.source != source.state { try Catalog.setSource(db, index: index, source.state) }
+            return (v, data.object)
         }
     }
 
