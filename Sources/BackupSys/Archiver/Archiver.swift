@@ -71,7 +71,7 @@ struct Archiver {
 
         /// What a file needs: nothing (unchanged), a version (changed) or a backup and its version (new).
         enum Need {
-            case unchanged(backup: Int64, version: Int64, stat)
+            case unchanged(backup: Int64, version: Int64, object: String, stat)
             case changed(Int64)
             case new
 
@@ -80,7 +80,7 @@ struct Archiver {
         func need(_ file: Walker.File, _ db: Database) throws -> Need {
             guard let b = try known.find(file.path, db) else { return .new }
             guard let st = file.lookUp() else { throw FS.failure("cannot read", file.path) }
-            if let v = KnownFiles.unchangedVersion(of: b, st) { return .unchanged(backup: b.index, version: v, st) }
+            if let v = KnownFiles.unchangedVersion(of: b, st) { return .unchanged(backup: b.index, version: v.index, object: v.object, st) }
             return .changed(b.index)
         }
 
@@ -88,9 +88,14 @@ struct Archiver {
         /// (one read, one object) if new; `read`: a worker opened and read it already.
         func store(_ file: Walker.File, _ need: Need, _ read: Stager.Read?) throws {
             switch need {
-            case let .unchanged(backup, version, st):
+            case let .unchanged(backup, version, object, st):
                 summary.unchangedFiles += 1
                 try enter(file.path, backup, version, st)
+                // Once the run has something to record, its view takes the
+                // unchanged files too, their objects at hand (not a query each
+                // after the run). Before, they are left to the view's last pass:
+                // a run where nothing changed makes no view at all.
+                if view != nil { addToView(file.path, object, backup) }
             case .changed(let b):
                 let source = try read?.source ?? file.open()
                 let (v, object) = try session.newver(b, comment: comment, source: source, staged: read?.staged)

@@ -11,8 +11,9 @@ struct KnownFiles {
         var index: Int64
         var path: Path
         var source: SourceState?
-        /// Its newest version.
+        /// Its newest version, and that version's object.
         var latest: Int64?
+        var latestObject: String?
     }
 
     static let windowSize = 1024
@@ -35,8 +36,8 @@ struct KnownFiles {
 
     /// The version that already holds the file as it is now (same size,
     /// mtime, ctime and inode: not even read), or nil if it must be stored.
-    static func unchangedVersion(of k: Known, _ st: stat) -> Int64? {
-        guard let v = k.latest, k.source == SourceState(st) else { return nil }
-        return v
+    static func unchangedVersion(of k: Known, _ st: stat) -> (index: Int64, object: String)? {
+        guard let v = k.latest, let object = k.latestObject, k.source == SourceState(st) else { return nil }
+        return (v, object)
     }
 }

@@ -85,18 +85,20 @@ enum Catalog {
     }
 
     /// Up to `limit` backups from `path` on, in bytewise order of paths, with
-    /// what tells whether each one's file changed (KnownFiles' window).
+    /// what tells whether each one's file changed and the object of its
+    /// newest version (KnownFiles' window).
     static func knownFiles(_ db: Database, from path: Path, limit: Int) throws -> [KnownFiles.Known] {
         try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT idx, path, src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns,
-                   (SELECT max(v.idx) FROM version v WHERE v.backup = b.idx)
-            FROM backup b WHERE path >= ? ORDER BY path LIMIT ?
+            SELECT b.idx, b.path, b.src_dev, b.src_ino, b.src_size, b.src_mtime_ns, b.src_ctime_ns, v.idx, v.object
+            FROM backup b LEFT JOIN version v ON v.backup = b.idx AND v.idx = (SELECT max(idx) FROM version WHERE backup = b.idx)
+            WHERE b.path >= ? ORDER BY b.path LIMIT ?
             """), arguments: [path, limit]).map { row in
                 let r = RowReader(row: row, table: "backup")
                 let source: SourceState? = try (r.optional(2) as Int64?).map {
                     SourceState(device: $0, inode: try r.value(3), size: try r.value(4), mtimeNs: try r.value(5), ctimeNs: try r.value(6))
                 }
-                return KnownFiles.Known(index: try r.value(0), path: try r.path(1), source: source, latest: try r.optional(7))
+                return KnownFiles.Known(index: try r.value(0), path: try r.path(1), source: source, latest: try r.optional(7),
+                                        latestObject: (row[8] as DatabaseValue).isNull ? nil : try r.objectID(8))
             }
     }
 
