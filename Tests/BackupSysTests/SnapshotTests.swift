@@ -196,6 +196,24 @@ final class SnapshotFixture {
         #expect(try FileManager.default.contentsOfDirectory(atPath: views).sorted() == before)
     }
 
+    /// `bmlua update` stores the file's new bytes as the backup's copy, not
+    /// as a version: the next snapshot still finds the file changed since
+    /// its newest version, and holds what the file is now.
+    @Test func aSnapshotAfterAnUpdateHoldsTheFileAsItIsNow() throws {
+        let s = try SnapshotFixture()
+        _ = try #require(try s.run(at: Date(timeIntervalSinceNow: -7200)).sid)
+        try s.write("a.txt", "alpha, updated")
+        let a = try s.f.bd.resolve(Path(s.tree + "/a.txt"))
+        try s.f.bd.updbu(a.index)
+        let second = try s.run(at: Date(timeIntervalSinceNow: -3600))
+        let sid = try #require(second.sid, "\(second)")
+        #expect(second.changedFiles == 1, "\(second)")
+        #expect(try s.f.read(s.f.root + "/snapshots/" + sid + s.tree + "/a.txt") == "alpha, updated")
+        let out = s.f.base + "/restored"
+        _ = try Restorer(s.f.bd).restore(sid, to: Path(out))
+        #expect(try s.f.read(out + s.tree + "/a.txt") == "alpha, updated")
+    }
+
     @Test func takenWithErrors() throws {
         let s = try SnapshotFixture()
         try s.f.hook(1, "if bhin[1]:match('b%.txt$') then error('unreadable, say') end")

@@ -43,9 +43,7 @@ enum Catalog {
             INSERT INTO version (backup, idx, \(StoredData.columns), comment, time) VALUES (?, 1, \(placeholders(StoredData.count)), ?, ?)
             """
         static let updateData = """
-            UPDATE backup SET (\(StoredData.columns)) = (\(placeholders(StoredData.count))), updated = ?,
-                src_dev = ?, src_ino = ?, src_size = ?, src_mtime_ns = ?, src_ctime_ns = ?
-            WHERE idx = ?
+            UPDATE backup SET (\(StoredData.columns)) = (\(placeholders(StoredData.count))), updated = ? WHERE idx = ?
             """
         static let versions = "SELECT \(Version.columns) FROM version WHERE backup = ? ORDER BY idx"
         static let version = "SELECT \(Version.columns) FROM version WHERE backup = ? AND idx = ?"
@@ -146,8 +144,11 @@ enum Catalog {
         return index
     }
 
-    static func updateData(_ db: Database, index: Int64, _ data: StoredData, source: SourceState, now: Date) throws {
-        try db.cachedStatement(sql: SQL.updateData).execute(arguments: StatementArguments(data.arguments + [now.timeIntervalSince1970] + source.arguments + [index]))
+    /// The backup's copy replaced (updbu). Its source state stays what its
+    /// newest version was read from: a copy is no version, and a snapshot
+    /// that took the file for unchanged since then would hold the old bytes.
+    static func updateData(_ db: Database, index: Int64, _ data: StoredData, now: Date) throws {
+        try db.cachedStatement(sql: SQL.updateData).execute(arguments: StatementArguments(data.arguments + [now.timeIntervalSince1970, index]))
     }
 
     static func placeholders(_ n: Int) -> String { Array(repeating: "?", count: n).joined(separator: ", ") }

@@ -149,7 +149,7 @@ extension BackupDatabase {
             let b = try Catalog.existingBackup(db, index: index)
             let source = try original(of: b)
             let actual = try runHook(.beforeUpdate(original: b.path, name: b.name, index: b.index))?.bhout.pathValue
-            try Catalog.updateData(db, index: b.index, store(source, hookChose: actual), source: source.state, now: Date())
+            try Catalog.updateData(db, index: b.index, store(source, hookChose: actual), now: Date())
         }
     }
 
