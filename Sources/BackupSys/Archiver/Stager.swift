@@ -41,7 +41,7 @@ struct Stager {
         }
     }
 
-    private static let queue = DispatchQueue(label: "bmlua.stager", attributes: .concurrent)
+    private static let threads = Workers("bmlua.stager", count: 16)
 
     /// Starts staging `files` and returns at once.
     func start(_ files: [Walker.File]) throws -> Group {
@@ -51,7 +51,7 @@ struct Stager {
         let known = objects.known
         let shared = Unshared(objects), workers = min(workers, files.count)
         for worker in 0..<workers {
-            Self.queue.async(group: group.done) {
+            Self.threads.async(worker, group: group.done) {
                 let objects = shared.value
                 for i in stride(from: worker, to: group.files.count, by: workers) {
                     guard let source = try? group.files[i].open() else { continue }

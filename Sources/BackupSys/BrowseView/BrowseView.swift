@@ -135,7 +135,8 @@ final class ViewBuilder {
 /// Each batch keeps its folder (and so its descriptor) open until it is done.
 private final class ViewLinks: @unchecked Sendable {
     private let objects: Folder
-    private let queue = DispatchQueue(label: "bmlua.browse-view", attributes: .concurrent)
+    private let threads = Workers("bmlua.browse-view", count: 4)
+    private var next = 0   // the worker the next batch goes to (the session's thread alone counts)
     private let running = DispatchGroup()
     private let slots = DispatchSemaphore(value: 4)
     private let failures = Mutex<[(Unshared<Folder>, Path, String, Int32)]>([])
@@ -147,7 +148,8 @@ private final class ViewLinks: @unchecked Sendable {
         // The folder is only read (its descriptor) by the one batch, and kept
         // open by it until it is done.
         let job = Unshared(folder)
-        queue.async(group: running) { [self] in
+        next += 1
+        threads.async(next, group: running) { [self] in
             defer { slots.signal() }
             let folder = job.value
             for (name, object) in batch {

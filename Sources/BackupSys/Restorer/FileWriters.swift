@@ -10,6 +10,7 @@ import Glibc
 struct FileWriters {
     let session: BackupDatabase
     let workers: Int
+    private static let threads = Workers("bmlua.restore", count: 16)
 
     /// A file to write: `name` in `folder` gets `data`.
     struct Job {
@@ -29,7 +30,7 @@ struct FileWriters {
         // The workers call only the session's file functions (replaceable,
         // writeAtomically, the store's copy), which change nothing in it.
         let shared = Unshared((session, jobs)), workers = min(workers, jobs.count)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        Self.threads.perform(iterations: workers) { worker in
             let (session, jobs) = shared.value
             for i in stride(from: worker, to: jobs.count, by: workers) {
                 let job = jobs[i]

@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 
 /// What the file workers of a snapshot (Stager) and a restore (FileWriters)
@@ -9,6 +10,44 @@ import Glibc
 final class Unshared<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
+}
+
+/// Threads for work that waits on the disk: a snapshot's readers, the browse
+/// view's linkers, a restore's writers.
+///
+/// Not Dispatch's pool: a concurrent queue and `concurrentPerform` run there,
+/// and on Linux it is as wide as the CPUs. On two cores, four "workers" were
+/// two threads, shared by the readers and the view's linkers, each blocked on
+/// one cold file at a time; the session's thread waited three seconds in
+/// twenty for the linkers at 200,000 files. A serial queue gets a thread of
+/// its own whenever it has work, so `count` queues are `count` threads.
+final class Workers: Sendable {
+    private let queues: [DispatchQueue]
+
+    init(_ label: String, count: Int) {
+        queues = (0..<max(1, count)).map { DispatchQueue(label: "\(label).\($0)") }
+    }
+
+    var count: Int { queues.count }
+
+    /// Starts `body` on worker `worker` (any number: taken modulo `count`),
+    /// after what that worker was given before, as part of `group`.
+    func async(_ worker: Int, group: DispatchGroup, _ body: @escaping @Sendable () -> Void) {
+        queues[worker % queues.count].async(group: group, execute: body)
+    }
+
+    /// Runs `body(i)` for each `i` in `0..<iterations` (at most `count`),
+    /// each on its own worker, and returns when every one has.
+    func perform(iterations: Int, _ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            let done = DispatchGroup()
+            let shared = Unshared(body)
+            for i in 0..<min(iterations, queues.count) {
+                async(i, group: done) { shared.value(i) }
+            }
+            done.wait()
+        }
+    }
 }
 
 /// One slot per item, each written by exactly one worker and read only after
@@ -24,10 +63,10 @@ final class Slots<T>: @unchecked Sendable {
     func collect() -> [T?] { Array(buffer) }
 }
 
-/// The descriptors a process may hold. A snapshot's workers hold two groups
-/// of files open at once (each source and its object with no name yet): up
-/// to about 1,000, which is the usual soft limit, so it is raised to the
-/// hard one (as Go's runtime does), at most 65,536.
+/// The descriptors a process may hold. A snapshot's workers hold up to five
+/// groups of files open at once (each source, and its object until it is
+/// named): over 1,000, the usual soft limit, so it is raised to the hard one
+/// (as Go's runtime does), at most 65,536.
 public enum OpenFileLimit {
     public static func raise() {
         var limit = rlimit()
