@@ -22,6 +22,11 @@ struct Archiver {
     var progress: ((Summary) -> Void)?
     /// Threads that read new and changed files (1: the caller's alone).
     var workers = 4
+    /// Groups handed to the workers before the oldest is stored, where no
+    /// hook watches new files: more than one keeps them reading while this
+    /// thread waits on a commit's sync. With such hooks one: a hook may
+    /// change the catalog, and so what a later file needs.
+    var groupsAhead = 4
 
     func take() throws -> Summary {
         // Hooks that may not run would fail every file: fail once, recording nothing.
@@ -142,7 +147,8 @@ struct Archiver {
             var reads: Stager.Group?
             var readIndex: [Int]
         }
-        var staging: Group?   // the group the workers have now
+        var staging: [Group] = []   // the groups the workers have now, oldest first
+        let ahead = plainNew ? max(1, groupsAhead) : 1
         var batchBytes: Int64 = 0, batchStarted = Date()
 
         /// Stores a group's files in walk order, inside the open transaction,
@@ -184,7 +190,7 @@ struct Archiver {
             }
         }
 
-        /// Hands a full group to the workers and stores the one they had.
+        /// Hands a full group to the workers and stores the oldest they have, once `ahead` are theirs.
         var walked: [Walker.Item] = [], walkedFiles = 0
         func next(_ batches: BackupDatabase.Batches) throws {
             let needs = try walked.map { item -> Result<Need, Error>? in
@@ -200,11 +206,10 @@ struct Archiver {
                     return file
                 })
             }
-            let previous = staging
-            staging = Group(items: walked, needs: needs, reads: reads, readIndex: reads == nil ? [] : toRead)
+            staging.append(Group(items: walked, needs: needs, reads: reads, readIndex: reads == nil ? [] : toRead))
             walked.removeAll(keepingCapacity: true)
             walkedFiles = 0
-            if let previous { try storeGroup(previous, batches) }
+            if staging.count > ahead { try storeGroup(staging.removeFirst(), batches) }
         }
 
         // Nodes a stopped run interned but never recorded a snapshot with go first.
@@ -212,7 +217,7 @@ struct Archiver {
         let (tree, built) = try session.inBatches { batches in
             builder = TreeBuilder(batches.db)
             // Whatever ends the run early, the workers finish and what they staged goes.
-            defer { staging?.reads?.discard(in: session.objects) }
+            defer { for group in staging { group.reads?.discard(in: session.objects) } }
             do {
                 // A group's folders stay open until it is stored.
                 let tree = try Walker(profile, in: session.repository, until: stop).walk { item in
@@ -222,7 +227,7 @@ struct Archiver {
                 }
                 if stop() { throw Interrupted("no snapshot recorded (stopped while listing the files; the next run does not copy again what was stored)") }
                 try next(batches)   // the last, partial group
-                try next(batches)   // and store it
+                while !staging.isEmpty { try storeGroup(staging.removeFirst(), batches) }
                 for (path, e) in tree.failures { failed(path, e) }
                 return (tree, try builder.finish())
             } catch let stopped as Interrupted {

@@ -23,6 +23,8 @@ public struct SnapshotRun {
     public var commitSeconds = 2.0
     /// Threads that read new and changed files while hooks and the catalog keep to this one.
     public var workers = 4
+    /// Groups of `batchSize` files the workers may have before the oldest is stored (no hooks on new files).
+    public var groupsAhead = 4
     /// Where the per-profile "already running" locks live (default: ProfileLock.directory()).
     public var lockDirectory: String?
     /// The clock that names snapshots.
@@ -101,7 +103,7 @@ public struct SnapshotRun {
             defer { bd.close() }
             summary = try bd.holdingWriterLock {
                 try Archiver(session: bd, profile: profile, batchSize: batchSize, commitBytes: commitBytes, commitSeconds: commitSeconds,
-                             now: now, progress: progress, workers: workers).take()
+                             now: now, progress: progress, workers: workers, groupsAhead: groupsAhead).take()
             }
             // Failures are reason 4 with 6 whether or not a snapshot was taken (the
             // same failures as the last one record none); reason 3 only for a new one.
