@@ -44,6 +44,28 @@ import TestSupport
         return out
     }
 
+    /// A path's last name and the `-N` names made from it are bytes, found
+    /// from the end: trailing slashes skipped, the root its own, a leading
+    /// dot no extension, a name that is not UTF-8 kept as it is.
+    @Test func baseNamesAndTheirSuffixedNamesAreExactBytes() {
+        let cases: [([UInt8], [UInt8])] = [
+            (Array("/a/b/notes.txt".utf8), Array("notes.txt".utf8)),
+            (Array("/a/b/".utf8), Array("b".utf8)),
+            (Array("plain".utf8), Array("plain".utf8)),
+            (Array("/".utf8), Array("/".utf8)),
+            (Array("//x//".utf8), Array("x".utf8)),
+            ([0x2F] + Self.latin1Folder + [0x2F] + Self.binary, Self.binary),
+        ]
+        for (path, base) in cases {
+            #expect(Path(path).baseName.bytes == base, "\(path)")
+            #expect(Path(path).baseName.bytes == (Path(path).components.last?.bytes ?? path), "\(path)")
+        }
+        #expect(BackupDatabase.name(Path("notes.txt"), suffix: 2).bytes == Array("notes-2.txt".utf8))
+        #expect(BackupDatabase.name(Path(".profile"), suffix: 3).bytes == Array(".profile-3".utf8))
+        #expect(BackupDatabase.name(Path(Self.binary), suffix: 2).bytes == [0xFF, 0xFE] + Array("-2.bin".utf8))
+        #expect(BackupDatabase.name(Path(Self.nfd), suffix: 2).bytes == Array("cafe\u{301}-2.txt".utf8))
+    }
+
     @Test func everyNameIsStoredAndComesBackByteForByte() throws {
         let s = try SnapshotFixture()
         let tree = try Folder.open(Path(s.tree))

@@ -99,15 +99,24 @@ extension BackupDatabase {
     func newbuWithVersion(_ source: SourceFile, group: Int64, comment: String, staged: ObjectStore.Staged?) throws -> (index: Int64, object: String) {
         try write { db in
             let data = try store(source, hookChose: nil, staged: staged)
-            var backup = Catalog.NewBackup(path: source.path, name: source.path.baseName, group: group, storedAway: false,
+            let base = source.path.baseName
+            var backup = Catalog.NewBackup(path: source.path, name: base, group: group, storedAway: false,
                                            data: data, source: source.state)
-            // Most names are free: the insert finds out, not a query before it.
-            if let index = try Catalog.insertWithFirstVersion(db, backup, comment: comment, now: Date()) { return (index, data.object) }
-            backup.name = try uniqueName(for: source.path, db)
-            guard let index = try Catalog.insertWithFirstVersion(db, backup, comment: comment, now: Date()) else {
-                throw BMError(21, "catalog: \(FS.shown(backup.name)) is found free and taken at once", path: source.path)
+            // The insert itself finds a name taken (no query before it): the
+            // base name unless this run found it taken already, then the next
+            // -N on from where the last search ended.
+            if nameSuffixHints[base.bytes] == nil, let index = try Catalog.insertWithFirstVersion(db, backup, comment: comment, now: Date()) {
+                return (index, data.object)
             }
-            return (index, data.object)
+            var n = nameSuffixHints[base.bytes] ?? 2
+            while true {
+                backup.name = Self.name(base, suffix: n)
+                if let index = try Catalog.insertWithFirstVersion(db, backup, comment: comment, now: Date()) {
+                    nameSuffixHints[base.bytes] = n + 1
+                    return (index, data.object)
+                }
+                n += 1
+            }
         }
     }
 
@@ -133,12 +142,18 @@ extension BackupDatabase {
     func uniqueName(for path: Path, _ db: Database) throws -> Path {
         let base = path.baseName
         if try !Catalog.nameExists(db, base) { return base }
+        var n = nameSuffixHints[base.bytes] ?? 2
+        while try Catalog.nameExists(db, Self.name(base, suffix: n)) { n += 1 }
+        nameSuffixHints[base.bytes] = n + 1
+        return Self.name(base, suffix: n)
+    }
+
+    /// `base` with `-n` before its extension (`notes.txt`, 2: `notes-2.txt`;
+    /// a leading dot starts no extension: `.profile-2`).
+    static func name(_ base: Path, suffix n: Int) -> Path {
         let dot = base.bytes.lastIndex(of: UInt8(ascii: ".")).flatMap { $0 == 0 ? nil : $0 }
         let stem = dot.map { Array(base.bytes[..<$0]) } ?? base.bytes
         let ext = dot.map { Array(base.bytes[$0...]) } ?? []
-        var n = nameSuffixHints[base.bytes] ?? 2
-        while try Catalog.nameExists(db, Path(stem + Array("-\(n)".utf8) + ext)) { n += 1 }
-        nameSuffixHints[base.bytes] = n + 1
         return Path(stem + Array("-\(n)".utf8) + ext)
     }
 

@@ -40,8 +40,13 @@ public struct Path: Hashable, Comparable, Sendable {
         bytes.split(separator: Self.slash, omittingEmptySubsequences: true).map { Path(bytes: $0) }
     }
 
-    /// The last name (`/` for the root).
-    public var baseName: Path { components.last ?? self }
+    /// The last name (`/` for the root). Found from the end, not by
+    /// splitting the whole path: a snapshot asks it of every new file.
+    public var baseName: Path {
+        guard let end = bytes.lastIndex(where: { $0 != Self.slash }) else { return self }
+        let start = bytes[...end].lastIndex(of: Self.slash).map { $0 + 1 } ?? bytes.startIndex
+        return Path(bytes: bytes[start...end])
+    }
 
     /// The folder holding it: `.` for a bare name, `/` for a name in the root.
     public var directory: Path {

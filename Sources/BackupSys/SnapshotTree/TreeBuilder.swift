@@ -52,6 +52,7 @@ struct TreeBuilder {
     /// Leaves the folders `folder` is not in, and opens those on the way to it
     /// that were not walked (the way down to an include).
     private mutating func enter(_ folder: Path) throws {
+        if folder == stack[stack.count - 1].path { return }   // most files: the folder before's
         while !folder.isAtOrUnder(stack[stack.count - 1].path) { try leave() }
         let names = folder.components
         var path = stack[stack.count - 1].path
