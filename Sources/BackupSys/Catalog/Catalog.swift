@@ -74,6 +74,11 @@ enum Catalog {
         try Row.fetchOne(db.cachedStatement(sql: SQL.backupByPath), arguments: [path]).map(Backup.init)
     }
 
+    /// Whether `path` has a backup, from the path index alone (no row decoded).
+    static func backupIndex(_ db: Database, path: Path) throws -> Int64? {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT idx FROM backup WHERE path = ?"), arguments: [path])
+    }
+
     static func backup(_ db: Database, name: Path) throws -> Backup? {
         try Row.fetchOne(db.cachedStatement(sql: SQL.backupByName), arguments: [name]).map(Backup.init)
     }

@@ -76,7 +76,7 @@ extension BackupDatabase {
                enclosed: Bool = false) throws -> (index: Int64, stored: ObjectStore.Stored, fromSource: Bool) {
         let original = source.path
         return try part(of: enclosed) { db in
-            if let existing = try Catalog.backup(db, path: original) {
+            if try Catalog.backupIndex(db, path: original) != nil, let existing = try Catalog.backup(db, path: original) {
                 throw BMError(16, "\(FS.shown(original)) is backup \(existing.index) (\(FS.shown(existing.name))); use bmlua update", path: original)
             }
             let name = try uniqueName(for: original, db)
@@ -141,7 +141,8 @@ extension BackupDatabase {
     /// when another backup already has it.
     func uniqueName(for path: Path, _ db: Database) throws -> Path {
         let base = path.baseName
-        if try !Catalog.nameExists(db, base) { return base }
+        // A hint says this process found the base name taken (and no backup was deleted since).
+        if nameSuffixHints[base.bytes] == nil, try !Catalog.nameExists(db, base) { return base }
         var n = nameSuffixHints[base.bytes] ?? 2
         while try Catalog.nameExists(db, Self.name(base, suffix: n)) { n += 1 }
         nameSuffixHints[base.bytes] = n + 1
