@@ -39,9 +39,6 @@ enum Catalog {
             VALUES (?, ?, ?, ?, \(placeholders(StoredData.count)), ?, ?, ?, ?, ?, ?, ?, 2)
             ON CONFLICT (name) DO NOTHING
             """
-        static let insertFirstVersion = """
-            INSERT INTO version (backup, idx, \(StoredData.columns), comment, time) VALUES (?, 1, \(placeholders(StoredData.count)), ?, ?)
-            """
         static let updateData = """
             UPDATE backup SET (\(StoredData.columns)) = (\(placeholders(StoredData.count))), updated = ? WHERE idx = ?
             """
@@ -145,7 +142,7 @@ enum Catalog {
                 + b.data.arguments + [time, time] + b.source.arguments))
         guard db.changesCount == 1 else { return nil }
         let index = db.lastInsertedRowID
-        try db.cachedStatement(sql: SQL.insertFirstVersion).execute(arguments: StatementArguments([index] + b.data.arguments + [comment, time]))
+        try db.cachedStatement(sql: SQL.insertVersion).execute(arguments: StatementArguments([index, 1] + b.data.arguments + [comment, time]))
         return index
     }
 

@@ -99,24 +99,14 @@ extension BackupDatabase {
     func newbuWithVersion(_ source: SourceFile, group: Int64, comment: String, staged: ObjectStore.Staged?) throws -> (index: Int64, object: String) {
         try write { db in
             let data = try store(source, hookChose: nil, staged: staged)
-            let base = source.path.baseName
-            var backup = Catalog.NewBackup(path: source.path, name: base, group: group, storedAway: false,
+            var backup = Catalog.NewBackup(path: source.path, name: source.path.baseName, group: group, storedAway: false,
                                            data: data, source: source.state)
-            // The insert itself finds a name taken (no query before it): the
-            // base name unless this run found it taken already, then the next
-            // -N on from where the last search ended.
-            if nameSuffixHints[base.bytes] == nil, let index = try Catalog.insertWithFirstVersion(db, backup, comment: comment, now: Date()) {
-                return (index, data.object)
+            // The insert itself finds a name taken: no query before it.
+            let index = try claimName(for: source.path) { name in
+                backup.name = name
+                return try Catalog.insertWithFirstVersion(db, backup, comment: comment, now: Date())
             }
-            var n = nameSuffixHints[base.bytes] ?? 2
-            while true {
-                backup.name = Self.name(base, suffix: n)
-                if let index = try Catalog.insertWithFirstVersion(db, backup, comment: comment, now: Date()) {
-                    nameSuffixHints[base.bytes] = n + 1
-                    return (index, data.object)
-                }
-                n += 1
-            }
+            return (index, data.object)
         }
     }
 
@@ -140,13 +130,24 @@ extension BackupDatabase {
     /// The "bkup. file": the base name, with `-2`, `-3` … before the extension
     /// when another backup already has it.
     func uniqueName(for path: Path, _ db: Database) throws -> Path {
+        try claimName(for: path) { name in try Catalog.nameExists(db, name) ? nil : name }
+    }
+
+    /// The names a backup of `path` may have, in turn, until `claim` takes
+    /// one (non-nil): the base name, unless a hint says this process found it
+    /// taken (and no backup was deleted since), then `-N` names from where
+    /// the last search for that base name ended.
+    private func claimName<T>(for path: Path, _ claim: (Path) throws -> T?) throws -> T {
         let base = path.baseName
-        // A hint says this process found the base name taken (and no backup was deleted since).
-        if nameSuffixHints[base.bytes] == nil, try !Catalog.nameExists(db, base) { return base }
+        if nameSuffixHints[base.bytes] == nil, let claimed = try claim(base) { return claimed }
         var n = nameSuffixHints[base.bytes] ?? 2
-        while try Catalog.nameExists(db, Self.name(base, suffix: n)) { n += 1 }
-        nameSuffixHints[base.bytes] = n + 1
-        return Self.name(base, suffix: n)
+        while true {
+            if let claimed = try claim(Self.name(base, suffix: n)) {
+                nameSuffixHints[base.bytes] = n + 1
+                return claimed
+            }
+            n += 1
+        }
     }
 
     /// `base` with `-n` before its extension (`notes.txt`, 2: `notes-2.txt`;

@@ -28,8 +28,6 @@ final class Workers: Sendable {
         queues = (0..<max(1, count)).map { DispatchQueue(label: "\(label).\($0)") }
     }
 
-    var count: Int { queues.count }
-
     /// Starts `body` on worker `worker` (any number: taken modulo `count`),
     /// after what that worker was given before, as part of `group`.
     func async(_ worker: Int, group: DispatchGroup, _ body: @escaping @Sendable () -> Void) {
