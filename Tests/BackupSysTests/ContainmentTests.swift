@@ -159,6 +159,27 @@ import TestSupport
         #expect(sentinel.state == before)
     }
 
+    /// What a catalog's path must be to be read: clean and absolute, each
+    /// name neither empty, `.` nor `..`, no NUL. `.x` and `..x` are names.
+    @Test func onlyCleanAbsolutePathsAreRead() {
+        for clean in ["/", "/a", "/a/b", "/.x", "/..x/x..", "/a/.../b"] { #expect(Path(clean).isClean, "\(clean)") }
+        for unclean in ["", "a/b", "//", "/a/", "/a//b", "/.", "/./a", "/a/.", "/..", "/a/../b", "/a/.."] {
+            #expect(!Path(unclean).isClean, "\(unclean)")
+        }
+        #expect(!Path(Array("/a".utf8) + [0] + Array("b".utf8)).isClean)
+    }
+
+    /// newver reads the backup's path before it opens the file: a crafted
+    /// one that climbs out is error 21, and nothing is read or written.
+    @Test func aPathThatClimbsOutIsRefusedByNewver() throws {
+        let f = try Fixture()
+        let a = try f.bd.newbu(try f.file("a.txt", "a"))
+        let versions = try f.bd.versions(of: a)
+        try craft(f, "UPDATE backup SET path = CAST('/tmp/../etc/passwd' AS BLOB) WHERE idx = \(a)")
+        expectError(21) { _ = try f.bd.newver(a) }
+        #expect(try f.bd.versions(of: a) == versions)
+    }
+
     /// A snapshot's tree crafted to climb out (a link or a folder named `..`
     /// or with a `/` in its name) or to name itself: error 21, nothing
     /// written outside the target, no endless walk.

@@ -26,6 +26,7 @@ enum Catalog {
         static let backupByIndex = "SELECT \(Backup.columns) FROM backup WHERE idx = ?"
         static let backupByPath = "SELECT \(Backup.columns) FROM backup WHERE path = ?"
         static let backupByName = "SELECT \(Backup.columns) FROM backup WHERE name = ?"
+        static let headByIndex = "SELECT \(BackupHead.columns) FROM backup WHERE idx = ?"
         static let insertBackup = """
             INSERT INTO backup (path, name, grp, stored_away, \(StoredData.columns), created, updated,
                                 src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns)
@@ -65,6 +66,14 @@ enum Catalog {
         return b
     }
 
+    /// `existingBackup` without its copy's data.
+    static func existingHead(_ db: Database, index: Int64) throws -> BackupHead {
+        guard let h = try db.cachedStatement(sql: SQL.headByIndex).first(table: "backup", { $0.add(index) }, BackupHead.init) else {
+            throw noBackup(index)
+        }
+        return h
+    }
+
     static func noBackup(_ index: Int64) -> BMError { BMError(13, "no backup has index \(index)", path: "") }
 
     static func backup(_ db: Database, path: Path) throws -> Backup? {
@@ -73,7 +82,7 @@ enum Catalog {
 
     /// Whether `path` has a backup, from the path index alone (no row decoded).
     static func backupIndex(_ db: Database, path: Path) throws -> Int64? {
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT idx FROM backup WHERE path = ?"), arguments: [path])
+        try db.cachedStatement(sql: "SELECT idx FROM backup WHERE path = ?").first(table: "backup", { $0.add(path) }) { try $0.value(0) }
     }
 
     static func backup(_ db: Database, name: Path) throws -> Backup? {
@@ -88,17 +97,16 @@ enum Catalog {
     /// what tells whether each one's file changed and the object of its
     /// newest version (KnownFiles' window).
     static func knownFiles(_ db: Database, from path: Path, limit: Int) throws -> [KnownFiles.Known] {
-        try Row.fetchAll(db.cachedStatement(sql: """
+        try db.cachedStatement(sql: """
             SELECT b.idx, b.path, b.src_dev, b.src_ino, b.src_size, b.src_mtime_ns, b.src_ctime_ns, v.idx, v.object
             FROM backup b LEFT JOIN version v ON v.backup = b.idx AND v.idx = (SELECT max(idx) FROM version WHERE backup = b.idx)
             WHERE b.path >= ? ORDER BY b.path LIMIT ?
-            """), arguments: [path, limit]).map { row in
-                let r = RowReader(row: row, table: "backup")
+            """).all(table: "backup", { $0.add(path); $0.add(Int64(limit)) }) { r in
                 let source: SourceState? = try (r.optional(2) as Int64?).map {
                     SourceState(device: $0, inode: try r.value(3), size: try r.value(4), mtimeNs: try r.value(5), ctimeNs: try r.value(6))
                 }
                 return KnownFiles.Known(index: try r.value(0), path: try r.path(1), source: source, latest: try r.optional(7),
-                                        latestObject: (row[8] as DatabaseValue).isNull ? nil : try r.objectID(8))
+                                        latestObject: r[8].isNull ? nil : try r.objectID(8))
             }
     }
 
@@ -111,11 +119,11 @@ enum Catalog {
     }
 
     static func backupExists(_ db: Database, index: Int64) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM backup WHERE idx = ?)"), arguments: [index]) ?? false
+        try db.cachedStatement(sql: "SELECT 1 FROM backup WHERE idx = ?").first(table: "backup", { $0.add(index) }) { _ in true } ?? false
     }
 
     static func nameExists(_ db: Database, _ name: Path) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM backup WHERE name = ?)"), arguments: [name]) ?? false
+        try db.cachedStatement(sql: "SELECT 1 FROM backup WHERE name = ?").first(table: "backup", { $0.add(name) }) { _ in true } ?? false
     }
 
     struct NewBackup {
@@ -125,11 +133,22 @@ enum Catalog {
         var storedAway: Bool
         var data: StoredData
         var source: SourceState
+
+        /// The values of `SQL.insertBackup` (and of `insertBackupWithVersion`).
+        func bind(_ b: inout Bindings, now: Date) {
+            b.add(path)
+            b.add(name)
+            b.add(group)
+            b.add(storedAway)
+            data.bind(&b)
+            b.add(now.timeIntervalSince1970)
+            b.add(now.timeIntervalSince1970)
+            source.bind(&b)
+        }
     }
 
     static func insert(_ db: Database, _ b: NewBackup, now: Date) throws -> Int64 {
-        try db.cachedStatement(sql: SQL.insertBackup).execute(arguments: StatementArguments([b.path, b.name, b.group, b.storedAway] + b.data.arguments
-                + [now.timeIntervalSince1970, now.timeIntervalSince1970] + b.source.arguments))
+        try db.cachedStatement(sql: SQL.insertBackup).run { b.bind(&$0, now: now) }
         return db.lastInsertedRowID
     }
 
@@ -137,12 +156,10 @@ enum Catalog {
     /// statements (no `nameExists` before, no `next_version` update after):
     /// nil, and nothing inserted, when another backup has `b.name`.
     static func insertWithFirstVersion(_ db: Database, _ b: NewBackup, comment: String, now: Date) throws -> Int64? {
-        let time = now.timeIntervalSince1970
-        try db.cachedStatement(sql: SQL.insertBackupWithVersion).execute(arguments: StatementArguments([b.path, b.name, b.group, b.storedAway]
-                + b.data.arguments + [time, time] + b.source.arguments))
+        try db.cachedStatement(sql: SQL.insertBackupWithVersion).run { b.bind(&$0, now: now) }
         guard db.changesCount == 1 else { return nil }
         let index = db.lastInsertedRowID
-        try db.cachedStatement(sql: SQL.insertVersion).execute(arguments: StatementArguments([index, 1] + b.data.arguments + [comment, time]))
+        try db.cachedStatement(sql: SQL.insertVersion).run { bindVersion(&$0, backup: index, index: 1, b.data, comment: comment, now: now) }
         return index
     }
 
@@ -150,14 +167,21 @@ enum Catalog {
     /// newest version was read from: a copy is no version, and a snapshot
     /// that took the file for unchanged since then would hold the old bytes.
     static func updateData(_ db: Database, index: Int64, _ data: StoredData, now: Date) throws {
-        try db.cachedStatement(sql: SQL.updateData).execute(arguments: StatementArguments(data.arguments + [now.timeIntervalSince1970, index]))
+        try db.cachedStatement(sql: SQL.updateData).run {
+            data.bind(&$0)
+            $0.add(now.timeIntervalSince1970)
+            $0.add(index)
+        }
     }
 
     static func placeholders(_ n: Int) -> String { Array(repeating: "?", count: n).joined(separator: ", ") }
 
     static func setSource(_ db: Database, index: Int64, _ s: SourceState) throws {
         try db.cachedStatement(sql: "UPDATE backup SET src_dev = ?, src_ino = ?, src_size = ?, src_mtime_ns = ?, src_ctime_ns = ? WHERE idx = ?")
-            .execute(arguments: StatementArguments(s.arguments + [index]))
+            .run {
+                s.bind(&$0)
+                $0.add(index)
+            }
     }
 
     /// The original is back in place: the backup no longer holds the only copy.
@@ -189,8 +213,20 @@ enum Catalog {
     }
 
     static func insertVersion(_ db: Database, backup: Int64, index: Int64, _ data: StoredData, comment: String, now: Date) throws {
-        try db.cachedStatement(sql: SQL.insertVersion).execute(arguments: StatementArguments([backup, index] + data.arguments + [comment, now.timeIntervalSince1970]))
-        try db.cachedStatement(sql: "UPDATE backup SET next_version = ? WHERE idx = ?").execute(arguments: [index + 1, backup])
+        try db.cachedStatement(sql: SQL.insertVersion).run { bindVersion(&$0, backup: backup, index: index, data, comment: comment, now: now) }
+        try db.cachedStatement(sql: "UPDATE backup SET next_version = ? WHERE idx = ?").run {
+            $0.add(index + 1)
+            $0.add(backup)
+        }
+    }
+
+    /// The values of `SQL.insertVersion`.
+    private static func bindVersion(_ b: inout Bindings, backup: Int64, index: Int64, _ data: StoredData, comment: String, now: Date) {
+        b.add(backup)
+        b.add(index)
+        data.bind(&b)
+        b.add(comment)
+        b.add(now.timeIntervalSince1970)
     }
 
     static func setComment(_ db: Database, backup: Int64, index: Int64, comment: String) throws {
@@ -215,11 +251,11 @@ enum Catalog {
     // MARK: Fields
 
     static func field(_ db: Database, name: String) throws -> Field? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT name, type FROM field WHERE name = ?"), arguments: [name]).map(Field.init)
+        try db.cachedStatement(sql: "SELECT name, type FROM field WHERE name = ?").first(table: "field", { $0.add(name) }, Field.init)
     }
 
     static func fields(_ db: Database) throws -> [Field] {
-        try Row.fetchAll(db, sql: "SELECT name, type FROM field ORDER BY name").map(Field.init)
+        try Row.fetchAll(db, sql: "SELECT name, type FROM field ORDER BY name").map { try Field(RowReader(row: $0, table: "field")) }
     }
 
     static func registerField(_ db: Database, _ f: Field) throws {
@@ -238,8 +274,12 @@ enum Catalog {
             return
         }
         let (kind, value) = StoredValue.encode(v)
-        try db.cachedStatement(sql: "INSERT OR REPLACE INTO field_value (field, owner, kind, value) VALUES (?, ?, ?, ?)")
-            .execute(arguments: [field, owner, kind, value])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO field_value (field, owner, kind, value) VALUES (?, ?, ?, ?)").run {
+            $0.add(field)
+            $0.add(owner)
+            $0.add(kind)
+            $0.add(value)
+        }
     }
 
     /// Every value of one field: owner → value.

@@ -14,7 +14,7 @@ public struct StoredData: Sendable, Equatable {
     public var owner: Owner?
     var xattrs: ExtendedAttributes?
 
-    /// Its columns in `backup` and `version`, in the order of `init(row:at:)` and `arguments`.
+    /// Its columns in `backup` and `version`, in the order of `init(row:at:)` and `bind`.
     static let columns = "object, size, mode, mtime_ns, uid, gid, xattrs"
     static let count = 7
 
@@ -31,11 +31,6 @@ public struct StoredData: Sendable, Equatable {
 
     init(object: String, size: Int64, mode: UInt32, mtimeNs: Int64, owner: Owner?, xattrs: ExtendedAttributes?) {
         (self.object, self.size, self.mode, self.mtimeNs, self.owner, self.xattrs) = (object, size, mode, mtimeNs, owner, xattrs)
-    }
-
-    /// The values of `columns`, in order.
-    var arguments: [DatabaseValueConvertible?] {
-        [object, size, Int64(mode), mtimeNs, owner.map { Int64($0.uid) }, owner.map { Int64($0.gid) }, xattrs?.encoded]
     }
 }
 
@@ -74,7 +69,32 @@ public struct Backup: Sendable, Equatable {
             source = SourceState(device: dev, inode: try r.value(i + 4), size: try r.value(i + 5), mtimeNs: try r.value(i + 6),
                                  ctimeNs: try r.value(i + 7))
         }
-        guard !name.isEmpty, !name.bytes.contains(Path.slash), !name.isDotOrDotDot else { throw r.corrupt("the name \(FS.shown(name)) is not a file name") }
+        guard name.isOneName else { throw r.corrupt("the name \(FS.shown(name)) is not a file name") }
+    }
+}
+
+/// What newver and updbu need of a backup: not its copy, whose seven
+/// columns a snapshot's new file would decode for nothing.
+struct BackupHead: Sendable, Equatable {
+    var index: Int64
+    var path: Path
+    var name: Path
+    var storedAway: Bool
+    var nextVersion: Int64
+    var source: SourceState?
+
+    static let columns = "idx, path, name, stored_away, next_version, src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns"
+
+    init(_ r: RowReader) throws {
+        index = try r.value(0)
+        path = try r.path(1)
+        name = try r.value(2, "name")
+        storedAway = try r.value(3, "stored_away")
+        nextVersion = try r.value(4, "next_version")
+        if let dev: Int64 = try r.optional(5) {
+            source = SourceState(device: dev, inode: try r.value(6), size: try r.value(7), mtimeNs: try r.value(8), ctimeNs: try r.value(9))
+        }
+        guard name.isOneName else { throw r.corrupt("the name \(FS.shown(name)) is not a file name") }
     }
 }
 
@@ -110,9 +130,6 @@ public struct SourceState: Sendable, Equatable {
         self.mtimeNs = mtimeNs
         self.ctimeNs = ctimeNs
     }
-
-    /// The values of the `src_*` columns, in order.
-    var arguments: [DatabaseValueConvertible?] { [device, inode, size, mtimeNs, ctimeNs] }
 
     init(_ st: stat) {
         self.init(device: Int64(st.st_dev), inode: Int64(st.st_ino), size: Int64(st.st_size),
@@ -170,8 +187,7 @@ public struct Field: Sendable, Equatable {
         self.kind = kind
     }
 
-    init(row: Row) throws {
-        let r = RowReader(row: row, table: "field")
+    init(_ r: RowReader) throws {
         name = try r.value(0, "name")
         guard let kind = Kind(rawValue: try r.value(1, "type")) else { throw r.corrupt("type is not d or g") }
         self.kind = kind

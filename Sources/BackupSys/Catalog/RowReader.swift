@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 
 /// Reads one catalog row by position, trusting nothing in it: a catalog may
 /// come from a repository another user can write. A value of the wrong type,
@@ -7,23 +8,47 @@ import GRDB
 /// own subscript stops the process on a value it cannot convert) and never a
 /// path that leaves the tree it names.
 struct RowReader {
-    let row: Row
+    private let source: Source
     let table: String
 
-    private var key: String { row.count > 0 ? "\(row[0] as DatabaseValue)" : "?" }
+    /// GRDB's row, or the row a statement of `Statement.first`/`all` is on now.
+    private enum Source {
+        case row(Row)
+        case statement(SQLiteStatement)
+    }
+
+    init(row: Row, table: String) { (source, self.table) = (.row(row), table) }
+
+    init(statement: SQLiteStatement, table: String) { (source, self.table) = (.statement(statement), table) }
+
+    var count: Int {
+        switch source {
+        case .row(let row): row.count
+        case .statement(let s): Int(sqlite3_column_count(s))
+        }
+    }
+
+    subscript(i: Int) -> DatabaseValue {
+        switch source {
+        case .row(let row): row[i]
+        case .statement(let s): DatabaseValue(sqliteStatement: s, index: Int32(i))
+        }
+    }
+
+    private var key: String { count > 0 ? "\(self[0])" : "?" }
 
     func corrupt(_ what: String) -> BMError {
         BMError(21, "catalog table \(table), row \(key): \(what)")
     }
 
     func value<T: DatabaseValueConvertible>(_ i: Int, _ column: String = "") throws -> T {
-        let v: DatabaseValue = row[i]
+        let v = self[i]
         guard let t = T.fromDatabaseValue(v) else { throw corrupt("column \(i + 1)\(column.isEmpty ? "" : " (\(column))") holds \(v), not a \(T.self)") }
         return t
     }
 
     func optional<T: DatabaseValueConvertible>(_ i: Int) throws -> T? {
-        let v: DatabaseValue = row[i]
+        let v = self[i]
         if v.isNull { return nil }
         guard let t = T.fromDatabaseValue(v) else { throw corrupt("column \(i + 1) holds \(v), not a \(T.self)") }
         return t
@@ -53,10 +78,23 @@ extension Path {
     /// Absolute and normalised, as bmlua records every path: `/`, or `/` and
     /// names joined by single slashes, none of them `.` or `..`, no NUL.
     var isClean: Bool {
-        guard isAbsolute, !bytes.contains(0) else { return false }
-        if bytes == [Path.slash] { return true }
-        let parts = bytes.dropFirst().split(separator: Path.slash, omittingEmptySubsequences: false)
-        return parts.allSatisfy { !$0.isEmpty && $0.elementsEqual([0x2E]) == false && $0.elementsEqual([0x2E, 0x2E]) == false }
+        // One pass, no copies: every path a catalog row holds goes through it.
+        guard bytes.first == Path.slash else { return false }
+        if bytes.count == 1 { return true }
+        var start = 1   // where the name being read began
+        for i in 1...bytes.count {
+            let c = i < bytes.count ? bytes[i] : Path.slash
+            if c == 0 { return false }
+            guard c == Path.slash else { continue }
+            switch i - start {
+            case 0: return false   // an empty name (`//`, or a slash at the end)
+            case 1: if bytes[start] == 0x2E { return false }
+            case 2: if bytes[start] == 0x2E && bytes[start + 1] == 0x2E { return false }
+            default: break
+            }
+            start = i + 1
+        }
+        return true
     }
 }
 

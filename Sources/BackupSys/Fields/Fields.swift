@@ -24,7 +24,9 @@ extension BackupDatabase {
 
     /// Sets (or with nil removes) the value of a field for a backup or a group.
     public func setFieldValue(_ name: String, owner: Int64, _ value: FieldValue?) throws {
-        try write { db in
+        // Checks, then one statement, which fails whole: inside a transaction
+        // (a hook's `bfvar[i] = v`, once a new file) no savepoint of its own.
+        try part(of: true) { db in
             guard let f = try Catalog.field(db, name: name) else { throw BMError(18, "no field \(name)") }
             if f.kind == .backup {
                 // Index 0 is what hook 1's bhin[4] holds: the backup is not made yet.

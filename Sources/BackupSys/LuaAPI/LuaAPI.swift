@@ -9,7 +9,7 @@ enum LuaAPI {
         local fieldget, fieldset = bm.fieldget, bm.fieldset
         bm.fieldget, bm.fieldset = nil, nil
         local proxies = {}   -- one a field: hdtstamp calls getbd in every hook call
-        function bm.fieldproxy(name)
+        local function fieldproxy(name)
           local proxy = proxies[name]
           if proxy then return proxy end
           proxy = setmetatable({}, {
@@ -20,6 +20,13 @@ enum LuaAPI {
           proxies[name] = proxy
           return proxy
         end
+        bm.fieldproxy = fieldproxy
+        -- getbd and regbd check the catalog and return the field's name; bfvar
+        -- is set here, where its proxy is at hand (from Swift, every call
+        -- copied the whole of bm to find it).
+        local checkbd, makebd = getbd, regbd
+        function getbd(...) bfvar = fieldproxy(checkbd(...)) end
+        function regbd(...) bfvar = fieldproxy(makebd(...)) end
         """
 
     static func install(in state: LuaVM, database: BackupDatabase) {
@@ -75,7 +82,7 @@ enum LuaAPI {
                 }
                 try Catalog.registerField(db, field)
             }
-            return try setBfvar(field.name)
+            return [.string(field.name)]
         }
         api("getbd") { args in
             try requireOpen("getbd()")
@@ -83,12 +90,7 @@ enum LuaAPI {
             guard let existing = try bd.read({ try Catalog.field($0, name: field.name) }), existing.kind == field.kind else {
                 throw BMError(18, "no field \(field.name) of type \"\(field.kind.rawValue)\" is registered")
             }
-            return try setBfvar(field.name)
-        }
-        func setBfvar(_ name: String) throws -> [LuaValue] {
-            let proxy = try vm.call(vm[global: "bm"].field("fieldproxy"), [.string(name)])
-            vm[global: "bfvar"] = proxy.first ?? .nil
-            return []
+            return [.string(field.name)]
         }
         api("fieldget", in: "bm") { args in
             try requireOpen("bfvar")

@@ -163,7 +163,7 @@ extension BackupDatabase {
 
     public func updbu(_ index: Int64) throws {
         try write { db in
-            let b = try Catalog.existingBackup(db, index: index)
+            let b = try Catalog.existingHead(db, index: index)
             let source = try original(of: b)
             let actual = try runHook(.beforeUpdate(original: b.path, name: b.name, index: b.index))?.bhout.pathValue
             try Catalog.updateData(db, index: b.index, store(source, hookChose: actual), now: Date())
@@ -172,7 +172,7 @@ extension BackupDatabase {
 
     /// The original file of `b`, open for reading, which updbu and newver
     /// store; a stored-away one says how to get it back.
-    func original(of b: Backup) throws -> SourceFile {
+    func original(of b: BackupHead) throws -> SourceFile {
         do {
             return try SourceFile.open(path: b.path)
         } catch let e as BMError where e.number == 10 && b.storedAway {

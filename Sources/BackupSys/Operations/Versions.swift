@@ -24,7 +24,7 @@ extension BackupDatabase {
     func newver(_ index: Int64, comment: String, source: SourceFile?, sharing: ObjectStore.Stored? = nil,
                 staged: ObjectStore.Staged? = nil, enclosed: Bool = false) throws -> (index: Int64, object: String) {
         try part(of: enclosed) { db in
-            let b = try Catalog.existingBackup(db, index: index)
+            let b = try Catalog.existingHead(db, index: index)
             let source = try source ?? original(of: b)
             let v = b.nextVersion
             var actual: Path?, comment = comment

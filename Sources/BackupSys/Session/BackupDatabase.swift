@@ -32,6 +32,8 @@ public final class BackupDatabase {
     public var options: SessionOptions
     var db: Database?
     var vmStorage: LuaVM?
+    /// `inSavepoint`'s statements while the session has a transaction.
+    var savepoints: Savepoint?
     var bhooksCache: [String]??
     /// Base name → the first `-N` not known to be taken: a tree of many
     /// folders with the same file names (a thousand `index.html`) asks once
@@ -95,7 +97,7 @@ public final class BackupDatabase {
             // that stays (one already there before it would have been found, not made).
             let mark = objects.created.count
             do {
-                return try Self.inSavepoint(db) { try body(db) }
+                return try inSavepoint(db) { try body(db) }
             } catch {
                 objects.discardCreated(since: mark)
                 throw error
@@ -105,26 +107,40 @@ public final class BackupDatabase {
     }
 
     /// GRDB's `inSavepoint` with its three statements prepared once per
-    /// connection, not parsed again for every file of a snapshot (a tenth of
-    /// the session thread's time). Outside a transaction, GRDB's own (which
-    /// opens one).
-    private static func inSavepoint<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+    /// connection and run straight (`Statement.run`), not parsed again or
+    /// looked up by their text for every file of a snapshot (a tenth of the
+    /// session thread's time, then a twentieth). Outside a transaction,
+    /// GRDB's own (which opens one).
+    private func inSavepoint<T>(_ db: Database, _ body: () throws -> T) throws -> T {
         guard db.isInsideTransaction else {
             var result: T?
             try db.inSavepoint { result = try body(); return .commit }
             return result!
         }
-        try db.cachedStatement(sql: "SAVEPOINT bmlua").execute()
+        let savepoint = try savepoints ?? Savepoint(db)
+        savepoints = savepoint
+        try savepoint.begin.run { _ in }
         do {
             let result = try body()
-            try db.cachedStatement(sql: "RELEASE SAVEPOINT bmlua").execute()
+            try savepoint.release.run { _ in }
             return result
         } catch {
             // Rolled back to where it began and released; if SQLite aborted
             // the whole transaction already, there is nothing to roll back.
-            try? db.cachedStatement(sql: "ROLLBACK TRANSACTION TO SAVEPOINT bmlua").execute()
-            try? db.cachedStatement(sql: "RELEASE SAVEPOINT bmlua").execute()
+            try? savepoint.rollback.run { _ in }
+            try? savepoint.release.run { _ in }
             throw error
+        }
+    }
+
+    /// The statements of `inSavepoint`, made once a transaction of the
+    /// session's (and gone with it, before its connection can close).
+    final class Savepoint {
+        let begin: Statement, release: Statement, rollback: Statement
+        init(_ db: Database) throws {
+            begin = try db.makeStatement(sql: "SAVEPOINT bmlua")
+            release = try db.makeStatement(sql: "RELEASE SAVEPOINT bmlua")
+            rollback = try db.makeStatement(sql: "ROLLBACK TRANSACTION TO SAVEPOINT bmlua")
         }
     }
 
@@ -155,7 +171,7 @@ public final class BackupDatabase {
         do {
             return try repository.dbQueue.writeWithoutTransaction { db in
                 self.db = db
-                defer { self.db = nil }
+                defer { self.db = nil; savepoints = nil }
                 objects.beginTracking()
                 try db.beginTransaction(.immediate)
                 do {
@@ -258,7 +274,7 @@ public final class BackupDatabase {
                 var result: T?
                 try db.inTransaction(.deferred) {
                     if asSession { self.db = db }
-                    defer { if asSession { self.db = nil } }
+                    defer { if asSession { self.db = nil; self.savepoints = nil } }
                     result = try body(db)
                     return .commit
                 }
