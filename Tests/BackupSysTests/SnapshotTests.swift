@@ -614,6 +614,24 @@ final class SnapshotFixture {
         #expect(again.failed.allSatisfy { $0.number == 15 } && again.failed.count == 5)
     }
 
+    /// A restore's workers write one group of files while the next is made
+    /// ready: a hard link whose first file is in the group still being
+    /// written is linked to it once it is, not written again.
+    @Test func aHardLinkInALaterGroupOfTheRestoreIsLinkedToItsFirst() throws {
+        let s = try SnapshotFixture()
+        for folder in ["a0", "m", "z"] { #expect(mkdir(s.tree + "/" + folder, 0o755) == 0) }
+        try s.write("a0/x.txt", "shared")
+        for i in 0..<(Restorer.groupSize + 10) { try s.write(String(format: "m/f%04d.txt", i), "\(i)") }
+        #expect(link(s.tree + "/a0/x.txt", s.tree + "/z/y.txt") == 0)
+        let sid = try #require(try s.run().sid)
+        let out = s.f.base + "/out"
+        let r = try s.f.bd.restore(sid, to: out)
+        #expect(r.failed.isEmpty && r.restored.count == Restorer.groupSize + 14)
+        let inode = { (name: String) in FS.stat(out + s.tree + "/" + name)?.st_ino }
+        #expect(inode("a0/x.txt") != nil && inode("a0/x.txt") == inode("z/y.txt"))
+        #expect(try s.f.read(out + s.tree + "/z/y.txt") == "shared" && s.f.read(out + s.tree + "/m/f0265.txt") == "265")
+    }
+
     /// Restoring in place without --overwrite: a file already there as the
     /// snapshot has it is left alone (as rsync and restic's --overwrite
     /// if-changed), so bringing back one lost file is no error; a file that

@@ -19,33 +19,49 @@ struct FileWriters {
         let data: StoredData
     }
 
-    /// Writes `jobs`, and returns one result per job, in order: nil for a
-    /// file written, else its error. Nothing is synced: the caller syncs the
-    /// file systems once at the end (a file that replaces another is synced
-    /// before its rename, as restbu does).
-    func write(_ jobs: [Job], overwrite: Bool) throws -> [Error?] {
-        guard !jobs.isEmpty else { return [] }
+    /// Files being written: `wait()` gives one result per job, in order.
+    struct Pending {
+        fileprivate let done: DispatchGroup
+        fileprivate let failures: Slots<Error>?
+
+        /// Nil for a file written, else its error.
+        func wait() -> [Error?] {
+            done.wait()
+            return failures?.collect() ?? []
+        }
+    }
+
+    /// Starts writing `jobs` and returns while the workers write them, so
+    /// that the caller can ready the next group meanwhile. Nothing is synced:
+    /// the caller syncs the file systems once at the end (a file that
+    /// replaces another is synced before its rename, as restbu does).
+    func start(_ jobs: [Job], overwrite: Bool) throws -> Pending {
+        let done = DispatchGroup()
+        guard !jobs.isEmpty else { return Pending(done: done, failures: nil) }
         try session.objects.prepareToStage()   // objects/ opened here, not raced for by the workers
         let failures = Slots<Error>(count: jobs.count)
         // The workers call only the session's file functions (replaceable,
-        // writeAtomically, the store's copy), which change nothing in it.
-        let shared = Unshared((session, jobs)), workers = min(workers, jobs.count)
-        Self.threads.perform(iterations: workers) { worker in
-            let (session, jobs) = shared.value
-            for i in stride(from: worker, to: jobs.count, by: workers) {
-                let job = jobs[i]
-                do {
-                    // What a new folder holds, this restore put there.
-                    let existing = job.folder.isNew ? nil : try session.replaceable(job.name, in: job.folder, overwrite: overwrite)
-                    try session.writeAtomically(job.data, into: job.folder, name: job.name, replacing: overwrite,
-                                                syncFile: existing != nil, syncFolder: false) { fd in
-                        try session.objects.copy(job.data.object, to: fd, destination: job.folder.path.appending(job.name))
+        // writeAtomically, the store's copy), which change nothing in it; each
+        // writes its own slots of `failures`, read after `done`.
+        let shared = Unshared((session, jobs, failures)), workers = min(workers, jobs.count)
+        for worker in 0..<workers {
+            Self.threads.async(worker, group: done) {
+                let (session, jobs, failures) = shared.value
+                for i in stride(from: worker, to: jobs.count, by: workers) {
+                    let job = jobs[i]
+                    do {
+                        // What a new folder holds, this restore put there.
+                        let existing = job.folder.isNew ? nil : try session.replaceable(job.name, in: job.folder, overwrite: overwrite)
+                        try session.writeAtomically(job.data, into: job.folder, name: job.name, replacing: overwrite,
+                                                    syncFile: existing != nil, syncFolder: false) { fd in
+                            try session.objects.copy(job.data.object, to: fd, destination: job.folder.path.appending(job.name))
+                        }
+                    } catch {
+                        failures[i] = error
                     }
-                } catch {
-                    failures[i] = error
                 }
             }
         }
-        return failures.collect()
+        return Pending(done: done, failures: failures)
     }
 }

@@ -13,7 +13,7 @@ public struct Restorer {
     /// Files handed to the workers at a time.
     static let groupSize = 256
 
-    public init(_ session: BackupDatabase, workers: Int = 4) {
+    public init(_ session: BackupDatabase, workers: Int = 16) {
         self.session = session
         self.workers = workers
     }
@@ -111,49 +111,77 @@ public struct Restorer {
                     guard attempt(f.path, { try alreadyThere(f, $0, $1) ? nil : try restoreHere(f, $0, $1) }) else { return }
                 }
             } else {
-                // Workers write a group of files at a time; a file this thread
-                // must do (a link of a group's first file, a version that is
-                // gone) waits for the group's workers.
+                // Workers write a group of files while this thread readies the
+                // next (its folders, what is there already); a file this thread
+                // must do (a link of a hard-linked group's first file, a version
+                // that is gone) waits for its group's workers.
                 let writers = FileWriters(session: session, workers: workers)
-                var next = 0
-                while next < files.count {
-                    let group = files[next..<min(next + Self.groupSize, files.count)]
-                    var outcomes = [Result<Path?, Error>?](repeating: nil, count: group.count)
+                /// A group handed to the workers, and what its files came to so far.
+                struct Group {
+                    var files: ArraySlice<SnapshotFile>
+                    var outcomes: [Result<Path?, Error>?]
                     var jobs: [FileWriters.Job] = [], jobIndex: [Int] = [], here: [(Int, Folder, Path)] = []
-                    var firstsWritten = Set<Int64>(), stopsHere = false
-                    for (k, f) in zip(0..., group) {
-                        if session.options.stopRequested() { stopsHere = true; break }
+                    var writing: FileWriters.Pending?
+                }
+                /// The first file of each hard-linked group, once a job: the
+                /// others wait for it, even in a later group.
+                var firsts = Set<Int64>()
+                func ready(_ files: ArraySlice<SnapshotFile>) throws -> (Group, stopsHere: Bool) {
+                    var g = Group(files: files, outcomes: Array(repeating: nil, count: files.count))
+                    for (k, f) in zip(0..., files) {
+                        if session.options.stopRequested() { return (g, true) }   // the rest: no outcome, not recorded
                         do {
                             let (folder, name) = try parent(of: f.path)
-                            if try alreadyThere(f, folder, name) { outcomes[k] = .success(nil); continue }
-                            let firstOfGroup = f.hardlink.map { hardLinks.earlier($0) == nil && firstsWritten.insert($0).inserted } ?? true
-                            if let data = f.data, firstOfGroup {
-                                jobs.append(.init(folder: folder, name: name, data: data))
-                                jobIndex.append(k)
+                            if try alreadyThere(f, folder, name) { g.outcomes[k] = .success(nil); continue }
+                            let first = f.hardlink.map { hardLinks.earlier($0) == nil && firsts.insert($0).inserted } ?? true
+                            if let data = f.data, first {
+                                g.jobs.append(.init(folder: folder, name: name, data: data))
+                                g.jobIndex.append(k)
                             } else {
-                                here.append((k, folder, name))
+                                g.here.append((k, folder, name))
                             }
                         } catch {
-                            outcomes[k] = .failure(error)
+                            g.outcomes[k] = .failure(error)
                         }
                     }
-                    for (j, failure) in try writers.write(jobs, overwrite: overwrite).enumerated() {
-                        let k = jobIndex[j], f = group[group.startIndex + k]
+                    return (g, false)
+                }
+                /// Waits for a group's workers, does its files that were left
+                /// to this thread, and records them all in order.
+                func finish(_ group: Group) {
+                    var g = group
+                    for (j, failure) in (g.writing?.wait() ?? []).enumerated() {
+                        let k = g.jobIndex[j], f = g.files[g.files.startIndex + k]
                         if let failure {
-                            outcomes[k] = .failure(failure)
+                            g.outcomes[k] = .failure(failure)
                         } else {
-                            outcomes[k] = .success(jobs[j].folder.path.appending(jobs[j].name))
+                            g.outcomes[k] = .success(g.jobs[j].folder.path.appending(g.jobs[j].name))
                             hardLinks.holds(f.path, group: f.hardlink)
                         }
                     }
-                    for (k, folder, name) in here {
-                        outcomes[k] = Result { try restoreHere(group[group.startIndex + k], folder, name) }   // not there: looked at above
+                    for (k, folder, name) in g.here {
+                        g.outcomes[k] = Result { try restoreHere(g.files[g.files.startIndex + k], folder, name) }   // not there: looked at above
                     }
-                    for (k, outcome) in outcomes.enumerated() {
-                        if let outcome { record(group[group.startIndex + k].path, outcome) }
+                    for (k, outcome) in g.outcomes.enumerated() {
+                        if let outcome { record(g.files[g.files.startIndex + k].path, outcome) }
                     }
-                    if stopsHere { stopped = "\(restored.count) of \(total) files restored"; return }
-                    next += group.count
+                }
+                var writing: Group?
+                // Whatever ends the loop, what the workers were given is waited for.
+                defer { if let writing { finish(writing) } }
+                var next = 0
+                while next < files.count {
+                    var (group, stopsHere) = try ready(files[next..<min(next + Self.groupSize, files.count)])
+                    group.writing = try writers.start(group.jobs, overwrite: overwrite)
+                    if let previous = writing { finish(previous) }
+                    writing = group
+                    if stopsHere {
+                        finish(group)
+                        writing = nil
+                        stopped = "\(restored.count) of \(total) files restored"
+                        return
+                    }
+                    next += group.files.count
                 }
             }
             let filesRestored = restored.count

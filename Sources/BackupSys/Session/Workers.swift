@@ -33,19 +33,6 @@ final class Workers: Sendable {
     func async(_ worker: Int, group: DispatchGroup, _ body: @escaping @Sendable () -> Void) {
         queues[worker % queues.count].async(group: group, execute: body)
     }
-
-    /// Runs `body(i)` for each `i` in `0..<iterations` (at most `count`),
-    /// each on its own worker, and returns when every one has.
-    func perform(iterations: Int, _ body: (Int) -> Void) {
-        withoutActuallyEscaping(body) { body in
-            let done = DispatchGroup()
-            let shared = Unshared(body)
-            for i in 0..<min(iterations, queues.count) {
-                async(i, group: done) { shared.value(i) }
-            }
-            done.wait()
-        }
-    }
 }
 
 /// One slot per item, each written by exactly one worker and read only after
