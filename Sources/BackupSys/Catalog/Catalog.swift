@@ -282,6 +282,23 @@ enum Catalog {
         }
     }
 
+    /// A backup's value of a per-backup field, in one statement where the
+    /// field is one and the backup exists (a hook's `bfvar[bhin[4]] = v`, a
+    /// new file at a time): false, and nothing written, otherwise.
+    static func setBackupFieldValue(_ db: Database, field: String, owner: Int64, _ v: FieldValue) throws -> Bool {
+        let (kind, value) = StoredValue.encode(v)
+        try db.cachedStatement(sql: """
+            INSERT OR REPLACE INTO field_value (field, owner, kind, value) SELECT ?1, ?2, ?3, ?4
+            WHERE EXISTS (SELECT 1 FROM field WHERE name = ?1 AND type = 'd') AND EXISTS (SELECT 1 FROM backup WHERE idx = ?2)
+            """).run {
+            $0.add(field)
+            $0.add(owner)
+            $0.add(kind)
+            $0.add(value)
+        }
+        return db.changesCount > 0
+    }
+
     /// Every value of one field: owner → value.
     static func fieldValues(_ db: Database, field: String) throws -> [FieldEntry] {
         try Row.fetchAll(db, sql: "SELECT owner, kind, value FROM field_value WHERE field = ? ORDER BY owner", arguments: [field])

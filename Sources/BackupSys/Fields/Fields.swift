@@ -27,6 +27,8 @@ extension BackupDatabase {
         // Checks, then one statement, which fails whole: inside a transaction
         // (a hook's `bfvar[i] = v`, once a new file) no savepoint of its own.
         try part(of: true) { db in
+            if let value, try Catalog.setBackupFieldValue(db, field: name, owner: owner, value) { return }
+            // Not a backup's value of a per-backup field: which it is, or the error.
             guard let f = try Catalog.field(db, name: name) else { throw BMError(18, "no field \(name)") }
             if f.kind == .backup {
                 // Index 0 is what hook 1's bhin[4] holds: the backup is not made yet.
