@@ -102,6 +102,27 @@ import TestSupport
         expectError(13) { _ = try f.bd.backup(i) }
     }
 
+    /// Extended data: a per-backup field takes a value for a backup that
+    /// exists, a per-group field for a group; anything else is an error that
+    /// says which (18: no such field, 13: no such backup), and writes nothing.
+    @Test func fieldValuesGoWhereTheirFieldSays() throws {
+        let f = try Fixture()
+        let i = try f.bd.newbu(try f.file("a.txt", "a"))
+        try f.bd.registerField("Stamp", type: "d")
+        try f.bd.registerField("Owner", type: "g")
+        try f.bd.setFieldValue("Stamp", owner: i, .string(Array("today".utf8)))
+        try f.bd.setFieldValue("Stamp", owner: i, .integer(7))   // replaced
+        try f.bd.setFieldValue("Owner", owner: 3, .string(Array("ops".utf8)))
+        #expect(try f.bd.fieldValues("Stamp", owner: nil) == [FieldEntry(owner: i, value: .integer(7))])
+        #expect(try f.bd.fieldValues("Owner", owner: nil) == [FieldEntry(owner: 3, value: .string(Array("ops".utf8)))])
+        expectError(13) { try f.bd.setFieldValue("Stamp", owner: i + 1, .integer(1)) }
+        expectError(13) { try f.bd.setFieldValue("Stamp", owner: 0, .integer(1)) }
+        expectError(18) { try f.bd.setFieldValue("Nope", owner: i, .integer(1)) }
+        #expect(try f.bd.fieldValues("Stamp", owner: nil).count == 1)
+        try f.bd.setFieldValue("Stamp", owner: i, nil)
+        #expect(try f.bd.fieldValues("Stamp", owner: nil).isEmpty)
+    }
+
     /// Like restic and Back In Time: a file comes back even if its folder went with it.
     @Test func restoreRemakesTheOriginalsFolder() throws {
         let f = try Fixture()
