@@ -239,7 +239,7 @@ extension BackupDatabase {
                     try stream(input.fd, name: source) { try out.write($0) }
                     try out.finish()
                 } else {
-                    try objects.copy(copy.data.object, to: fd, destination: target)
+                    try objects.copy(copy.data.object, size: copy.data.size, to: fd, destination: target)
                 }
             }
             return target

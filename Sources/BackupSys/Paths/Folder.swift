@@ -1,6 +1,7 @@
 import CSystem
 import Foundation
 import Glibc
+import Synchronization
 
 /// An open folder: everything in it is reached relative to its descriptor
 /// (`openat`, `fstatat`, `mkdirat`, `linkat`, …). No path is ever resolved
@@ -184,9 +185,20 @@ final class Folder {
     /// folder knows it by this form (`removeStaleTemps`).
     static func tempName(for name: Path) -> Path {
         var bytes = [UInt8(ascii: ".")] + name.bytes.prefix(200) + tempMarker
-        bytes += Array(String(UInt32.random(in: .min ... .max), radix: 36).utf8)
+        bytes += Array(String(tempSuffixes.next(), radix: 36).utf8)
         return Path(bytes)
     }
+
+    /// Suffixes that differ from one call to the next and from another
+    /// process's, with no system call each (`UInt32.random` is a getrandom
+    /// call, once a restored file): a seed drawn once, then a counter
+    /// spread over the 32 bits. O_EXCL makes a name unique all the same.
+    private final class TempSuffixes: Sendable {
+        private let seed = UInt32.random(in: .min ... .max)
+        private let counter = Atomic<UInt32>(0)
+        func next() -> UInt32 { seed &+ counter.add(1, ordering: .relaxed).newValue &* 2_654_435_761 }
+    }
+    private static let tempSuffixes = TempSuffixes()
 
     static let tempMarker = Array(".bmlua-tmp-".utf8)
 

@@ -371,13 +371,17 @@ final class ObjectStore {
     }
 
     /// Streams object `id` to `fd`, verifying its hash; error 21 if it does not match.
-    func copy(_ id: String, to fd: Int32, destination: Path) throws {
+    /// `size`: what the catalog says the object holds. A read that ends just
+    /// there needs no second read to find the end (a restore made two reads
+    /// a file); one that does not reads on. The hash decides what is written,
+    /// never the size.
+    func copy(_ id: String, size: Int64? = nil, to fd: Int32, destination: Path) throws {
         let source = path(of: id)
         let input = try open(id)
         defer { close(input) }
         var hasher = SHA256()
         var out = SparseOutput(fd: fd, name: destination)
-        try stream(input, name: Path(source)) { chunk in
+        try stream(input, name: Path(source), expecting: size.map { Int(clamping: $0) }) { chunk in
             hasher.update(bufferPointer: chunk)
             try out.write(chunk)
         }
@@ -414,18 +418,21 @@ final class ObjectStore {
     }
 }
 
-func stream(_ fd: Int32, name: Path, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+func stream(_ fd: Int32, name: Path, expecting total: Int? = nil, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ObjectStore.chunkSize, alignment: 16)
     defer { buffer.deallocate() }
-    try stream(fd, name: name, through: buffer, body)
+    try stream(fd, name: name, through: buffer, expecting: total, body)
 }
 
-/// Hands `body` the rest of `fd`, a buffer's worth at a time.
-func stream(_ fd: Int32, name: Path, through buffer: UnsafeMutableRawBufferPointer,
+/// Hands `body` the rest of `fd`, a buffer's worth at a time; `total`, where
+/// known, lets the last short read end it (see `fill`).
+func stream(_ fd: Int32, name: Path, through buffer: UnsafeMutableRawBufferPointer, expecting total: Int? = nil,
             _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    var done = 0
     while true {
-        let n = try fill(buffer, from: fd, name: name)
+        let n = try fill(buffer, from: fd, name: name, expecting: total.map { $0 - done })
         if n > 0 { try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
+        done += n
         if n < buffer.count { return }
     }
 }

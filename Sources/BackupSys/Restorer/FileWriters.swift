@@ -54,7 +54,7 @@ struct FileWriters {
                         let existing = job.folder.isNew ? nil : try session.replaceable(job.name, in: job.folder, overwrite: overwrite)
                         try session.writeAtomically(job.data, into: job.folder, name: job.name, replacing: overwrite,
                                                     syncFile: existing != nil, syncFolder: false) { fd in
-                            try session.objects.copy(job.data.object, to: fd, destination: job.folder.path.appending(job.name))
+                            try session.objects.copy(job.data.object, size: job.data.size, to: fd, destination: job.folder.path.appending(job.name))
                         }
                     } catch {
                         failures[i] = error
