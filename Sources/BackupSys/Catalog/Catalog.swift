@@ -102,11 +102,8 @@ enum Catalog {
             FROM backup b LEFT JOIN version v ON v.backup = b.idx AND v.idx = (SELECT max(idx) FROM version WHERE backup = b.idx)
             WHERE b.path >= ? ORDER BY b.path LIMIT ?
             """).all(table: "backup", { $0.add(path); $0.add(Int64(limit)) }) { r in
-                let source: SourceState? = try (r.optional(2) as Int64?).map {
-                    SourceState(device: $0, inode: try r.value(3), size: try r.value(4), mtimeNs: try r.value(5), ctimeNs: try r.value(6))
-                }
-                return KnownFiles.Known(index: try r.value(0), path: try r.path(1), source: source, latest: try r.optional(7),
-                                        latestObject: r[8].isNull ? nil : try r.objectID(8))
+                KnownFiles.Known(index: try r.value(0), path: try r.path(1), source: try SourceState(r, at: 2), latest: try r.optional(7),
+                                 latestObject: r[8].isNull ? nil : try r.objectID(8))
             }
     }
 
@@ -273,12 +270,8 @@ enum Catalog {
             try db.cachedStatement(sql: "DELETE FROM field_value WHERE field = ? AND owner = ?").execute(arguments: [field, owner])
             return
         }
-        let (kind, value) = StoredValue.encode(v)
         try db.cachedStatement(sql: "INSERT OR REPLACE INTO field_value (field, owner, kind, value) VALUES (?, ?, ?, ?)").run {
-            $0.add(field)
-            $0.add(owner)
-            $0.add(kind)
-            $0.add(value)
+            bindFieldValue(&$0, field: field, owner: owner, v)
         }
     }
 
@@ -286,17 +279,20 @@ enum Catalog {
     /// field is one and the backup exists (a hook's `bfvar[bhin[4]] = v`, a
     /// new file at a time): false, and nothing written, otherwise.
     static func setBackupFieldValue(_ db: Database, field: String, owner: Int64, _ v: FieldValue) throws -> Bool {
-        let (kind, value) = StoredValue.encode(v)
         try db.cachedStatement(sql: """
             INSERT OR REPLACE INTO field_value (field, owner, kind, value) SELECT ?1, ?2, ?3, ?4
             WHERE EXISTS (SELECT 1 FROM field WHERE name = ?1 AND type = 'd') AND EXISTS (SELECT 1 FROM backup WHERE idx = ?2)
-            """).run {
-            $0.add(field)
-            $0.add(owner)
-            $0.add(kind)
-            $0.add(value)
-        }
+            """).run { bindFieldValue(&$0, field: field, owner: owner, v) }
         return db.changesCount > 0
+    }
+
+    /// The values of a field_value row: field, owner, kind, value.
+    private static func bindFieldValue(_ b: inout Bindings, field: String, owner: Int64, _ v: FieldValue) {
+        let (kind, value) = StoredValue.encode(v)
+        b.add(field)
+        b.add(owner)
+        b.add(kind)
+        b.add(value)
     }
 
     /// Every value of one field: owner → value.

@@ -57,7 +57,7 @@ public struct Backup: Sendable, Equatable {
         let r = RowReader(row: row, table: "backup")
         index = try r.value(0)
         path = try r.path(1)
-        name = try r.value(2, "name")
+        name = try r.name(2)
         group = try r.value(3, "grp")
         storedAway = try r.value(4, "stored_away")
         data = try StoredData(r, at: 5)
@@ -65,11 +65,7 @@ public struct Backup: Sendable, Equatable {
         created = Date(timeIntervalSince1970: try r.value(i, "created"))
         updated = Date(timeIntervalSince1970: try r.value(i + 1, "updated"))
         nextVersion = try r.value(i + 2, "next_version")
-        if let dev: Int64 = try r.optional(i + 3) {
-            source = SourceState(device: dev, inode: try r.value(i + 4), size: try r.value(i + 5), mtimeNs: try r.value(i + 6),
-                                 ctimeNs: try r.value(i + 7))
-        }
-        guard name.isOneName else { throw r.corrupt("the name \(FS.shown(name)) is not a file name") }
+        source = try SourceState(r, at: i + 3)
     }
 }
 
@@ -88,13 +84,10 @@ struct BackupHead: Sendable, Equatable {
     init(_ r: RowReader) throws {
         index = try r.value(0)
         path = try r.path(1)
-        name = try r.value(2, "name")
+        name = try r.name(2)
         storedAway = try r.value(3, "stored_away")
         nextVersion = try r.value(4, "next_version")
-        if let dev: Int64 = try r.optional(5) {
-            source = SourceState(device: dev, inode: try r.value(6), size: try r.value(7), mtimeNs: try r.value(8), ctimeNs: try r.value(9))
-        }
-        guard name.isOneName else { throw r.corrupt("the name \(FS.shown(name)) is not a file name") }
+        source = try SourceState(r, at: 5)
     }
 }
 
@@ -129,6 +122,13 @@ public struct SourceState: Sendable, Equatable {
         self.size = size
         self.mtimeNs = mtimeNs
         self.ctimeNs = ctimeNs
+    }
+
+    /// The `src_*` columns from `row[at...]`, in their order; nil where the
+    /// file was never read (`src_dev` is NULL).
+    init?(_ r: RowReader, at i: Int) throws {
+        guard let dev: Int64 = try r.optional(i) else { return nil }
+        self.init(device: dev, inode: try r.value(i + 1), size: try r.value(i + 2), mtimeNs: try r.value(i + 3), ctimeNs: try r.value(i + 4))
     }
 
     init(_ st: stat) {

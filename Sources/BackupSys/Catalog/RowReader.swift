@@ -61,6 +61,13 @@ struct RowReader {
         return p
     }
 
+    /// A backup's name ("bkup. file"): one name, not `.` or `..`, no slash or NUL.
+    func name(_ i: Int) throws -> Path {
+        let n: Path = try value(i, "name")
+        guard n.isOneName else { throw corrupt("the name \(FS.shown(n)) is not a file name") }
+        return n
+    }
+
     func objectID(_ i: Int) throws -> String {
         let id: String = try value(i, "object")
         guard ObjectStore.isValid(id) else { throw corrupt("\(id.debugDescription) is not an object id (64 hex digits)") }

@@ -126,7 +126,7 @@ public struct Restorer {
                 /// The first file of each hard-linked group, once a job: the
                 /// others wait for it, even in a later group.
                 var firsts = Set<Int64>()
-                func ready(_ files: ArraySlice<SnapshotFile>) throws -> (Group, stopsHere: Bool) {
+                func ready(_ files: ArraySlice<SnapshotFile>) -> (Group, stopsHere: Bool) {
                     var g = Group(files: files, outcomes: Array(repeating: nil, count: files.count))
                     for (k, f) in zip(0..., files) {
                         if session.options.stopRequested() { return (g, true) }   // the rest: no outcome, not recorded
@@ -171,7 +171,7 @@ public struct Restorer {
                 defer { if let writing { finish(writing) } }
                 var next = 0
                 while next < files.count {
-                    var (group, stopsHere) = try ready(files[next..<min(next + Self.groupSize, files.count)])
+                    var (group, stopsHere) = ready(files[next..<min(next + Self.groupSize, files.count)])
                     group.writing = try writers.start(group.jobs, overwrite: overwrite)
                     if let previous = writing { finish(previous) }
                     writing = group

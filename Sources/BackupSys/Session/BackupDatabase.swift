@@ -106,8 +106,8 @@ public final class BackupDatabase {
         return try inBatches { try body($0.db) }
     }
 
-    /// GRDB's `inSavepoint` with its three statements prepared once per
-    /// connection and run straight (`Statement.run`), not parsed again or
+    /// GRDB's `inSavepoint` with its three statements prepared once a
+    /// transaction and run straight (`Statement.run`), not parsed again or
     /// looked up by their text for every file of a snapshot (a tenth of the
     /// session thread's time, then a twentieth). Outside a transaction,
     /// GRDB's own (which opens one).
