@@ -9,6 +9,10 @@ _Static_assert(BMLUA_RENAME_NOREPLACE == RENAME_NOREPLACE, "renameat2's flag");
 
 int bmlua_syncfs(int fd) { return syncfs(fd); }
 
+int bmlua_start_writeback(int fd, off_t offset, off_t count) {
+    return sync_file_range(fd, offset, count, SYNC_FILE_RANGE_WRITE);
+}
+
 int bmlua_mkostemp(char *template_, int flags) { return mkostemp(template_, flags); }
 
 int bmlua_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags) {

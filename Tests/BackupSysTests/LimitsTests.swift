@@ -82,6 +82,22 @@ import TestSupport
         #expect(Int(st.st_size) == (200 << 20) + 4 && Int(st.st_blocks) * 512 < 1 << 20, "\(st.st_blocks) blocks")
         #expect(try f.bd.objects.hash(of: back) == b.data.object)
     }
+
+    /// A large file is hashed on a thread of its own while it is read and
+    /// written: every chunk must reach the hash in order, and none be refilled
+    /// before it is hashed. Its id is checked against a plain one-thread hash.
+    @Test func aLargeFileIsStoredAndRestoredWhole() throws {
+        let f = try Fixture()
+        let path = f.work + "/large.bin"
+        let random = try #require(FileHandle(forReadingAtPath: "/dev/urandom"))
+        let bytes = random.readData(ofLength: ChunkHasher.threadedFrom * 3 + 12_345)
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let i = try f.bd.newbu(path)
+        let b = try f.bd.backup(i)
+        #expect(b.data.object == (try f.bd.objects.hash(of: path)))
+        let back = try f.bd.restbu(i, to: f.work + "/back.bin")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: back)) == bytes)
+    }
 }
 
 /// A copy out of Lua is bounded: shared tables once, cycles left in Lua.

@@ -110,6 +110,9 @@ final class ObjectStore {
         try commit(try stage(source, known: known), ofSource: true)
     }
 
+    /// A large object's write-back is started every this many bytes.
+    static let writeBackStep = 8 << 20
+
     /// How far past its size at open a source is read.
     static let growthMargin = 16 << 20
 
@@ -204,17 +207,26 @@ final class ObjectStore {
         }
         var out = SparseOutput(fd: output, name: tmpFolder.path.appending(Path("(new object)")))
         try out.write(head)
+        // A large file's write-back starts as it is written, not all at the
+        // sync that makes it durable: the disk writes while the rest is read.
+        let large = (expectedSize ?? 0) >= ChunkHasher.threadedFrom
+        let rest = ChunkHasher(continuing: hasher, first: buffer, threaded: large)
+        defer { rest.drain() }   // before `buffer` goes
+        var writtenBack = 0
         while !whole && size < limit {
-            let n = try fill(buffer, from: input, name: name)
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<min(n, limit - size)])
-            hasher.update(bufferPointer: chunk)
-            try out.write(chunk)
-            size += chunk.count
-            if n < buffer.count { break }
+            let slot = rest.buffer()
+            let n = try fill(slot, from: input, name: name)
+            try out.write(rest.hashed(min(n, limit - size)))
+            size += min(n, limit - size)
+            if large && size - writtenBack >= Self.writeBackStep {
+                _ = bmlua_start_writeback(output, off_t(writtenBack), off_t(size - writtenBack))
+                writtenBack = size
+            }
+            if n < slot.count { break }
         }
         try out.finish()
         keep = true
-        let id = early ?? hasher.finalize().hex
+        let id = early ?? rest.finalize().hex
         // The link fails where the object is there already: commit sees to it.
         if case .unnamed(let fd) = temp, let objects, !known.contains(id), objects.link(unnamed: fd, as: Path("\(id.prefix(2))/\(id)")) {
             close(fd)   // here, not on the thread that commits
@@ -379,11 +391,19 @@ final class ObjectStore {
         let source = path(of: id)
         let input = try open(id)
         defer { close(input) }
-        var hasher = SHA256()
+        let expected = size.map { Int(clamping: $0) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
+        defer { buffer.deallocate() }
+        let hasher = ChunkHasher(continuing: SHA256(), first: buffer, threaded: (expected ?? 0) >= ChunkHasher.threadedFrom)
+        defer { hasher.drain() }   // before `buffer` goes
         var out = SparseOutput(fd: fd, name: destination)
-        try stream(input, name: Path(source), expecting: size.map { Int(clamping: $0) }) { chunk in
-            hasher.update(bufferPointer: chunk)
-            try out.write(chunk)
+        var done = 0
+        while true {
+            let slot = hasher.buffer()
+            let n = try fill(slot, from: input, name: Path(source), expecting: expected.map { $0 - done })
+            try out.write(hasher.hashed(n))
+            done += n
+            if n < slot.count { break }
         }
         try out.finish()
         let actual = hasher.finalize().hex
@@ -418,21 +438,13 @@ final class ObjectStore {
     }
 }
 
-func stream(_ fd: Int32, name: Path, expecting total: Int? = nil, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+/// Hands `body` the rest of `fd`, a buffer's worth at a time.
+func stream(_ fd: Int32, name: Path, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ObjectStore.chunkSize, alignment: 16)
     defer { buffer.deallocate() }
-    try stream(fd, name: name, through: buffer, expecting: total, body)
-}
-
-/// Hands `body` the rest of `fd`, a buffer's worth at a time; `total`, where
-/// known, lets the last short read end it (see `fill`).
-func stream(_ fd: Int32, name: Path, through buffer: UnsafeMutableRawBufferPointer, expecting total: Int? = nil,
-            _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-    var done = 0
     while true {
-        let n = try fill(buffer, from: fd, name: name, expecting: total.map { $0 - done })
+        let n = try fill(buffer, from: fd, name: name)
         if n > 0 { try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
-        done += n
         if n < buffer.count { return }
     }
 }

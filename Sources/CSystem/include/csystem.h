@@ -16,6 +16,9 @@ int bmlua_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char 
 /* openat(dirfd, folder, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode): a file with no
    name yet, in folder's file system (O_TMPFILE is a macro Swift does not import). */
 int bmlua_open_unnamed(int dirfd, const char *folder, mode_t mode);
+/* sync_file_range(fd, offset, count, SYNC_FILE_RANGE_WRITE): starts writing
+   those bytes back to disk, without waiting for it. */
+int bmlua_start_writeback(int fd, off_t offset, off_t count);
 /* mkostemp(3): mkstemp with open flags, as O_CLOEXEC. */
 int bmlua_mkostemp(char *template_, int flags);
 /* The flag renameat2 takes to refuse a name already there. */
