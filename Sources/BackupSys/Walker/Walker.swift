@@ -50,7 +50,8 @@ struct Walker {
         var skipped: [(path: Path, kind: String)] = []
     }
 
-    /// Calls `visit` for each file, link and folder in walk order: bytewise
+    /// Calls `visit` for each file, link and folder in walk order (what it
+    /// throws ends the walk and is thrown on): bytewise
     /// order of paths, a folder's counted as ending in `/` (git's order), so
     /// a folder comes right before what is in it and a snapshot's tree is
     /// built and the catalog read alongside, a folder at a time. An include
@@ -93,9 +94,12 @@ struct Walker {
                 case Int(DT_REG):
                     try visit(.file(File(folder: folder, name: name, path: child, status: status, isInclude: false)))
                 case Int(DT_DIR):
-                    do { try visitFolder(folder.folder(name)) } catch let e as BMError where e.number == 12 {
+                    // What `visit` throws ends the walk; only a folder that cannot be opened is its failure.
+                    let sub: Folder
+                    do { sub = try folder.folder(name) } catch let e as BMError where e.number == 12 {
                         continue   // it became something else since readdir: gone from this walk, as if a moment later
-                    } catch { failed(child, error) }
+                    } catch { failed(child, error); continue }
+                    try visitFolder(sub)
                 case Int(DT_LNK):
                     guard let st = status ?? folder.stat(name) else { failed(child, FS.failure("cannot read", child)); continue }
                     guard st.st_mode & S_IFMT == S_IFLNK else { continue }
@@ -127,7 +131,9 @@ struct Walker {
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
                 outer = include
-                do { try visitFolder(Folder.open(include)) } catch { failed(include, error) }
+                let folder: Folder
+                do { folder = try Folder.open(include) } catch { failed(include, error); continue }
+                try visitFolder(folder)
             case S_IFREG:
                 let folder: Folder
                 do { folder = try Folder.open(include.directory) } catch { failed(include, error); continue }
