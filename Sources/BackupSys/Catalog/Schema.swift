@@ -193,6 +193,25 @@ enum Schema {
             try SnapshotMigration.convert(db)
             try db.execute(sql: "DROP TABLE snapshot_entry; DROP TABLE snapshot_link; DROP TABLE snapshot_folder")
         }
+        // field_value's check `kind IN ('s', 'i', 'n', 'b')` made SQLite build a
+        // temporary table of the four on every insert (it does so for a list
+        // of more than two constants): a third of a hook's `bfvar[i] = v`, once
+        // a new file with hdtstamp. The same rule as comparisons, which need none.
+        m.registerMigration("v6: field kinds checked by comparison") { db in
+            try db.execute(sql: """
+                CREATE TABLE field_value_v6 (
+                    field TEXT NOT NULL REFERENCES field(name) ON DELETE CASCADE,
+                    owner INTEGER NOT NULL,     -- backup index ('d') or group id ('g')
+                    kind TEXT NOT NULL CHECK (kind = 's' OR kind = 'i' OR kind = 'n' OR kind = 'b'),
+                    value,
+                    PRIMARY KEY (field, owner)
+                );
+                INSERT INTO field_value_v6 SELECT field, owner, kind, value FROM field_value;
+                DROP TABLE field_value;
+                ALTER TABLE field_value_v6 RENAME TO field_value;
+                CREATE INDEX field_value_owner ON field_value(owner);
+                """)
+        }
         return m
     }
 }
