@@ -320,6 +320,11 @@ final class FolderCursor {
         return open.last ?? base
     }
 
+    /// Whether the cursor has been to the folder at `names` (a cursor with a visitor keeps count).
+    func hasReached(_ names: [Path]) -> Bool {
+        visit != nil && visited.contains(names.reduce(base.path) { $0.appending($1) })
+    }
+
     /// The folder holding `path` (a path relative to the base, as components) and its last name.
     func parent(of components: [Path]) throws -> (Folder, Path) {
         guard let last = components.last else { throw BMError(22, "an empty path names no file") }

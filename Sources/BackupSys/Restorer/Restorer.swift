@@ -54,9 +54,17 @@ public struct Restorer {
             // What a killed restore left in a folder this one writes into goes.
             let started = Folder.wallClock()
             let cursor = FolderCursor(base: base, makingWith: 0o777) { if !$0.isNew { $0.removeStaleTemps(before: started) } }
-            // Folders there before anything is written keep their metadata, unless overwritten.
+            // Folders there before anything is written keep their metadata, unless
+            // overwritten. By path, parents first: under a folder not there, none is
+            // (into a new folder: one look, not one failed open a folder).
             let probe = FolderCursor(base: base)
-            let kept = overwrite ? [] : Set(folders.map(\.path).filter { (try? probe.folder($0.components[...])) != nil })
+            var missing: Path?
+            let kept = overwrite ? [] : Set(folders.map(\.path).filter { path in
+                if let missing, path.isAtOrUnder(missing) { return false }
+                if (try? probe.folder(path.components[...])) != nil { return true }
+                missing = path
+                return false
+            })
             /// The folder a file goes into (made if missing) and its name there.
             var lastFolder: Folder?
             func parent(of path: Path) throws -> (Folder, Path) {
@@ -189,7 +197,7 @@ public struct Restorer {
             for l in links {
                 guard attempt(l.path, { try restoreLink(l, in: $0, name: $1, overwrite: overwrite) }) else { return }
             }
-            restoreFolders(folders.filter { !kept.contains($0.path) }, cursor: cursor, place: place, failed: &failed)
+            restoreFolders(folders.filter { !kept.contains($0.path) }, cursor: cursor, base: base, place: place, failed: &failed)
         }
         // Each new file was renamed into place unsynced: all become durable here.
         FS.syncFileSystems(holding: Array(written.values))
@@ -218,18 +226,22 @@ public struct Restorer {
     /// mtime, owner and extended attributes are set once nothing more is
     /// written into it, on its descriptor. `folders` are those not there
     /// before (or to be overwritten).
-    private func restoreFolders(_ folders: [SnapshotFolder], cursor: FolderCursor, place: (Path) -> Path, failed: inout [BMError]) {
+    /// `cursor` made the folders files went into; the others (empty ones) are made here.
+    private func restoreFolders(_ folders: [SnapshotFolder], cursor: FolderCursor, base: Folder, place: (Path) -> Path,
+                                failed: inout [BMError]) {
         var made: [SnapshotFolder] = []
         for folder in folders {   // by path: parents first
             do {
-                _ = try cursor.folder(folder.path.components[...])
+                if !cursor.hasReached(folder.path.components) { _ = try cursor.folder(folder.path.components[...]) }
                 made.append(folder)
             } catch {
                 failed.append(BMError.wrap(error, path: place(folder.path)))
             }
         }
+        // All made now: opened, not made again (a mkdir that finds one there costs as much as an open).
+        let opener = FolderCursor(base: base)
         for folder in made.reversed() {   // children first: a parent's mode may close it to them
-            guard let open = try? cursor.folder(folder.path.components[...]) else { continue }
+            guard let open = try? opener.folder(folder.path.components[...]) else { continue }
             if Owner.canGiveAway { fchown(open.fd, folder.owner.uid, folder.owner.gid) }   // before the mode: chown clears set-id bits
             folder.xattrs?.apply(to: open.fd)
             fchmod(open.fd, mode_t(folder.mode))
