@@ -60,6 +60,50 @@ import TestSupport
         }
     }
 
+    /// What a run looked up ahead of the hooks is looked up again once a hook
+    /// has written to the catalog: here the first file's hook 6 deletes every
+    /// other backup, so files read as unchanged a moment before are new again
+    /// and stored, and the snapshot names no backup that is gone.
+    @Test func filesAHookDeletedTheBackupsOfAreStoredAgain() throws {
+        let s = try SnapshotFixture()
+        let files = try makeTree(s)
+        #expect(try s.run(at: Date(timeIntervalSince1970: 1_800_000_000), batchSize: 50, workers: 4).sid != nil)
+        try s.write("a.txt", "alpha, changed")   // the first file of the walk
+        try s.f.hook(6, """
+            if bhin[1]:match('/a%.txt$') then
+              for _, b in ipairs(backups()) do if b.index ~= bhin[4] then delbu(b.index) end end
+            end
+            """)
+        let summary = try s.run(at: Date(timeIntervalSince1970: 1_800_000_060), batchSize: 50, workers: 4)
+        #expect(summary.failedFiles == 0 && summary.changedFiles == 1 && summary.newFiles == files.count + 1, "\(summary)")
+        #expect(try Checker(s.f.bd).check(readData: true).ok)
+        let out = s.f.base + "/restored"
+        let restored = try Restorer(s.f.bd).restore(try #require(summary.sid), to: Path(out))
+        #expect(restored.failed.isEmpty)
+        for (name, data) in files { #expect(FileManager.default.contents(atPath: out + s.tree + "/" + name) == data, "\(name)") }
+    }
+
+    /// And files a hook stored meanwhile (a backup and a version each) are
+    /// unchanged when their turn comes: what the workers read of them goes.
+    @Test func filesAHookStoredMeanwhileAreNotStoredTwice() throws {
+        let s = try SnapshotFixture()
+        let files = try makeTree(s)
+        try s.f.hook(2, """
+            if bhin[1]:match('/a%.txt$') then
+              for i = 0, 354, 6 do newver(newbu('\(s.tree)/' .. string.format('d0/f%03d.bin', i))) end
+            end
+            """)
+        let summary = try s.run(batchSize: 50, workers: 4)
+        #expect(summary.failedFiles == 0 && summary.unchangedFiles == 60 && summary.newFiles == files.count + 2 - 60, "\(summary)")
+        #expect(summary.readsDropped == 60, "the workers had read d0's files, in the groups handed over before the hook ran")
+        #expect(try tmpIsEmpty(s))
+        #expect(try Checker(s.f.bd).check(readData: true).ok)
+        let out = s.f.base + "/restored"
+        let restored = try Restorer(s.f.bd).restore(try #require(summary.sid), to: Path(out))
+        #expect(restored.failed.isEmpty)
+        for (name, data) in files { #expect(FileManager.default.contents(atPath: out + s.tree + "/" + name) == data, "\(name)") }
+    }
+
     /// A new file is newbu and newver in one step with one savepoint: when
     /// hook 6 fails, what newbu and its hook 2 wrote goes too, and the files
     /// before and after it in the batch stay.

@@ -22,10 +22,10 @@ struct Archiver {
     var progress: ((Summary) -> Void)?
     /// Threads that read new and changed files (1: the caller's alone).
     var workers = 4
-    /// Groups handed to the workers before the oldest is stored, where no
-    /// hook watches new files: more than one keeps them reading while this
-    /// thread waits on a commit's sync. With such hooks one: a hook may
-    /// change the catalog, and so what a later file needs.
+    /// Groups handed to the workers before the oldest is stored: more than
+    /// one keeps them reading while this thread waits on a commit's sync.
+    /// What a file needs is looked up when its group is handed over, and
+    /// again when it is stored if a hook has written to the catalog since.
     var groupsAhead = 4
 
     func take() throws -> Summary {
@@ -51,7 +51,7 @@ struct Archiver {
             session.options.diagnostics("bmlua: " + line)
         }
         let stop = session.options.stopRequested
-        var known = KnownFiles()
+        var known = KnownFiles(), knownAt = session.hookWrites   // the window, and when it was right
         var hardLinks = HardLinkGroups()
         var builder: TreeBuilder!
         /// A file's entry in the snapshot's tree, in walk order.
@@ -82,7 +82,7 @@ struct Archiver {
 
             var readsFile: Bool { if case .unchanged = self { false } else { true } }
         }
-        func need(_ file: Walker.File, _ db: Database) throws -> Need {
+        func need(_ file: Walker.File, _ db: Database, _ known: inout KnownFiles) throws -> Need {
             guard let b = try known.find(file.path, db) else { return .new }
             guard let st = file.lookUp() else { throw FS.failure("cannot read", file.path) }
             if let v = KnownFiles.unchangedVersion(of: b, st) { return .unchanged(backup: b.index, version: v.index, object: v.object, st) }
@@ -138,17 +138,29 @@ struct Archiver {
         // No hook watches a new file: newbu and newver in one step.
         let plainNew = try !choosesFiles && session.hookCode(2) == nil
         let stager = workers > 1 ? Stager(objects: session.objects, workers: workers) : nil
-        var guessesMissed = false
+        var guessesMissed = false, guessesHit = false
 
-        /// A group of the walk's items, what each file needs, and the workers' reads of them.
+        /// A group of the walk's items, what each file needs (as of `hookWrites`
+        /// then), and the workers' reads of them.
         struct Group {
             var items: [Walker.Item]
             var needs: [Result<Need, Error>?]
+            var lookedUpAt: Int
             var reads: Stager.Group?
             var readIndex: [Int]
         }
         var staging: [Group] = []   // the groups the workers have now, oldest first
-        let ahead = plainNew ? max(1, groupsAhead) : 1
+        // With hook 1 or 6 set, the workers read one group ahead until a group
+        // shows the hooks leave the files be: where they name another file
+        // every time (the gzip example), the miss costs one group's reads, not four.
+        var ahead: Int { choosesFiles && !guessesHit ? 1 : max(1, groupsAhead) }
+
+        /// What a file needs, or the error that fails it alone (a catalog's error fails the run).
+        func lookUp(_ file: Walker.File, _ db: Database, _ known: inout KnownFiles) throws -> Result<Need, Error> {
+            do { return .success(try need(file, db, &known)) } catch let e as BMError where e.number == 21 || e.number == 20 {
+                throw e
+            } catch { return .failure(error) }
+        }
         var batchBytes: Int64 = 0, batchStarted = Date()
 
         /// Stores a group's files in walk order, inside the open transaction,
@@ -162,6 +174,7 @@ struct Archiver {
             // (a stored file's staged object was committed or discarded already).
             defer { for read in reads { if let read { session.objects.discard(read.staged) } } }
             let droppedBeforeGroup = session.objects.stagedDropped
+            var fresh = (known: KnownFiles(), at: group.lookedUpAt)
             for (i, item) in group.items.enumerated() {
                 let file: Walker.File
                 switch item {
@@ -170,10 +183,23 @@ struct Archiver {
                 case .file(let f): file = f
                 }
                 if stop() { throw Interrupted("no snapshot recorded (the next run does not copy again what was stored)") }
-                let read = reads[i]
+                var read = reads[i]
                 reads[i] = nil
+                // Looked up anew, a file at a time, if a hook has written to the
+                // catalog since the group was handed over: it may have deleted a
+                // backup a later file has, or made one.
+                var needs = group.needs[i]!
+                if session.hookWrites != group.lookedUpAt {
+                    if session.hookWrites != fresh.at { fresh = (KnownFiles(), session.hookWrites) }
+                    needs = try lookUp(file, batches.db, &fresh.known)
+                    // Read for nothing now (a hook stored it meanwhile): what was staged goes.
+                    if let r = read, (try? needs.get())?.readsFile != true {
+                        session.objects.discard(r.staged)
+                        read = nil
+                    }
+                }
                 do {
-                    try store(file, group.needs[i]!.get(), read)
+                    try store(file, needs.get(), read)
                 } catch let stop as Interrupted { throw stop } catch { failed(file.path, error) }
                 if let progress, Date().timeIntervalSince(lastReport) > 0.2 {
                     lastReport = Date()
@@ -187,17 +213,17 @@ struct Archiver {
             }
             if choosesFiles && !group.readIndex.isEmpty {
                 guessesMissed = (session.objects.stagedDropped - droppedBeforeGroup) * 2 > group.readIndex.count
+                guessesHit = guessesHit || !guessesMissed
             }
         }
 
         /// Hands a full group to the workers and stores the oldest they have, once `ahead` are theirs.
         var walked: [Walker.Item] = [], walkedFiles = 0
         func next(_ batches: BackupDatabase.Batches) throws {
+            if session.hookWrites != knownAt { (known, knownAt) = (KnownFiles(), session.hookWrites) }
             let needs = try walked.map { item -> Result<Need, Error>? in
                 guard case .file(let file) = item else { return nil }
-                do { return .success(try need(file, batches.db)) } catch let e as BMError where e.number == 21 || e.number == 20 {
-                    throw e
-                } catch { return .failure(error) }
+                return try lookUp(file, batches.db, &known)
             }
             let toRead = needs.indices.filter { (try? needs[$0]?.get())?.readsFile == true }
             let reads = try stager.flatMap { stager in
@@ -206,7 +232,7 @@ struct Archiver {
                     return file
                 })
             }
-            staging.append(Group(items: walked, needs: needs, reads: reads, readIndex: reads == nil ? [] : toRead))
+            staging.append(Group(items: walked, needs: needs, lookedUpAt: knownAt, reads: reads, readIndex: reads == nil ? [] : toRead))
             walked.removeAll(keepingCapacity: true)
             walkedFiles = 0
             if staging.count > ahead { try storeGroup(staging.removeFirst(), batches) }

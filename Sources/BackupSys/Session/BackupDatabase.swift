@@ -35,6 +35,12 @@ public final class BackupDatabase {
     /// `inSavepoint`'s statements while the session has a transaction.
     var savepoints: Savepoint?
     var bhooksCache: [String]??
+    /// Hook calls running now (an operation a hook calls may run hooks too).
+    var hookDepth = 0
+    /// Operations hooks have run that write to the catalog, counted: what a
+    /// snapshot run looked up before a hook ran (which files are new, changed
+    /// or unchanged) is looked up again once this has moved.
+    private(set) var hookWrites = 0
     /// Base name → the first `-N` not known to be taken: a tree of many
     /// folders with the same file names (a thousand `index.html`) asks once
     /// per file, not once per earlier file of that name. Cleared when a
@@ -92,6 +98,7 @@ public final class BackupDatabase {
     /// operation) run in a savepoint of the outer one.
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
         if repository.isAbsent { throw Repository.missing(repository.root) }
+        if hookDepth > 0 { hookWrites += 1 }
         if let db {
             // Objects new in a savepoint that rolls back are named by no row
             // that stays (one already there before it would have been found, not made).

@@ -77,6 +77,8 @@ extension BackupDatabase {
     func callHook(_ n: Int, code: String, bhin: [LuaValue]) throws -> HookOutputs {
         let vm = try luaVM()
         let start = DispatchTime.now().uptimeNanoseconds
+        hookDepth += 1
+        defer { hookDepth -= 1 }
         do {
             let out = try vm.callHook(n, code: code, bhin: bhin, returns: Hook.contracts[n - 1].signature)
             trace(n, bhin, "bhout=\(out.bhout) bhout2=\(out.bhout2)", since: start)

@@ -23,7 +23,7 @@ public struct SnapshotRun {
     public var commitSeconds = 2.0
     /// Threads that read new and changed files while hooks and the catalog keep to this one.
     public var workers = 4
-    /// Groups of `batchSize` files the workers may have before the oldest is stored (no hooks on new files).
+    /// Groups of `batchSize` files the workers may have before the oldest is stored.
     public var groupsAhead = 4
     /// Where the per-profile "already running" locks live (default: ProfileLock.directory()).
     public var lockDirectory: String?
