@@ -161,10 +161,7 @@ import TestSupport
     /// every backup, version, field, snapshot, link and folder is there and restores.
     @Test func aCatalogOfSchemaV3IsMigrated() throws {
         let f = try Fixture()
-        let catalog = f.base + "/v3/catalog.sqlite"
-        try FileManager.default.createDirectory(atPath: f.base + "/v3", withIntermediateDirectories: true)
-        let queue = try DatabaseQueue(path: catalog)
-        try Schema.migrator.migrate(queue, upTo: "v3: owners, snapshot links and folders")
+        let (queue, catalog) = try f.olderCatalog(upTo: "v3: owners, snapshot links and folders")
         // One object, used by a backup's current copy and its version.
         let id = try f.bd.objects.put(from: open(try f.file("data.txt", "old data"), O_RDONLY), name: "data.txt").id
         f.bd.objects.sync()

@@ -29,6 +29,15 @@ import TestSupport
         return files
     }
 
+    /// The repository checks out, and the run's snapshot restores to `files`, byte for byte.
+    func expectWhole(_ s: SnapshotFixture, _ summary: SnapshotRun.Summary, _ files: [String: Data]) throws {
+        #expect(try Checker(s.f.bd).check(readData: true).ok)
+        let out = s.f.base + "/restored"
+        let restored = try Restorer(s.f.bd).restore(try #require(summary.sid), to: Path(out))
+        #expect(restored.failed.isEmpty)
+        for (name, data) in files { #expect(FileManager.default.contents(atPath: out + s.tree + "/" + name) == data, "\(name)") }
+    }
+
     func tmpIsEmpty(_ s: SnapshotFixture) throws -> Bool {
         try FileManager.default.contentsOfDirectory(atPath: s.f.root + "/tmp").isEmpty
     }
@@ -76,11 +85,7 @@ import TestSupport
             """)
         let summary = try s.run(at: Date(timeIntervalSince1970: 1_800_000_060), batchSize: 50, workers: 4)
         #expect(summary.failedFiles == 0 && summary.changedFiles == 1 && summary.newFiles == files.count + 1, "\(summary)")
-        #expect(try Checker(s.f.bd).check(readData: true).ok)
-        let out = s.f.base + "/restored"
-        let restored = try Restorer(s.f.bd).restore(try #require(summary.sid), to: Path(out))
-        #expect(restored.failed.isEmpty)
-        for (name, data) in files { #expect(FileManager.default.contents(atPath: out + s.tree + "/" + name) == data, "\(name)") }
+        try expectWhole(s, summary, files)
     }
 
     /// And files a hook stored meanwhile (a backup and a version each) are
@@ -97,11 +102,7 @@ import TestSupport
         #expect(summary.failedFiles == 0 && summary.unchangedFiles == 60 && summary.newFiles == files.count + 2 - 60, "\(summary)")
         #expect(summary.readsDropped == 60, "the workers had read d0's files, in the groups handed over before the hook ran")
         #expect(try tmpIsEmpty(s))
-        #expect(try Checker(s.f.bd).check(readData: true).ok)
-        let out = s.f.base + "/restored"
-        let restored = try Restorer(s.f.bd).restore(try #require(summary.sid), to: Path(out))
-        #expect(restored.failed.isEmpty)
-        for (name, data) in files { #expect(FileManager.default.contents(atPath: out + s.tree + "/" + name) == data, "\(name)") }
+        try expectWhole(s, summary, files)
     }
 
     /// A new file is newbu and newver in one step with one savepoint: when

@@ -11,10 +11,7 @@ import TestSupport
     /// into field_value no longer builds a temporary table for its check.
     @Test func fieldValuesOfSchemaV5AreMigratedIdenticalAndStillChecked() throws {
         let f = try Fixture()
-        let dir = f.base + "/v5"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let queue = try DatabaseQueue(path: dir + "/catalog.sqlite")
-        try Schema.migrator.migrate(queue, upTo: "v5: snapshot trees")
+        let queue = try f.olderCatalog(upTo: "v5: snapshot trees").queue
         try queue.write { db in
             try db.execute(sql: """
                 INSERT INTO field (name, type) VALUES ('Note', 'd'), ('Team', 'g');

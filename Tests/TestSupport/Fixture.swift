@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import BackupSys
 @testable import HookVM
@@ -25,6 +26,16 @@ public final class Fixture {
     }
 
     private let sink: Sink
+    /// A catalog of an older schema (migrated up to `migration`) in a folder
+    /// of its own: its queue, and its path, to put it in the repository's place.
+    public func olderCatalog(upTo migration: String) throws -> (queue: DatabaseQueue, path: String) {
+        let folder = base + "/" + migration.prefix(while: { $0 != ":" })
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let queue = try DatabaseQueue(path: folder + "/catalog.sqlite")
+        try Schema.migrator.migrate(queue, upTo: migration)
+        return (queue, folder + "/catalog.sqlite")
+    }
+
     public var messages: [String] { sink.lines }
     public final class Sink {
         public var lines: [String] = []
