@@ -51,7 +51,7 @@ struct Archiver {
             session.options.diagnostics("bmlua: " + line)
         }
         let stop = session.options.stopRequested
-        var known = KnownFiles(), knownAt = session.hookWrites   // the window, and when it was right
+        var known = KnownFiles(asOf: session.hookWrites)
         var hardLinks = HardLinkGroups()
         var builder: TreeBuilder!
         /// A file's entry in the snapshot's tree, in walk order.
@@ -174,7 +174,7 @@ struct Archiver {
             // (a stored file's staged object was committed or discarded already).
             defer { for read in reads { if let read { session.objects.discard(read.staged) } } }
             let droppedBeforeGroup = session.objects.stagedDropped
-            var fresh = (known: KnownFiles(), at: group.lookedUpAt)
+            var fresh = KnownFiles(asOf: group.lookedUpAt)
             for (i, item) in group.items.enumerated() {
                 let file: Walker.File
                 switch item {
@@ -190,8 +190,8 @@ struct Archiver {
                 // backup a later file has, or made one.
                 var needs = group.needs[i]!
                 if session.hookWrites != group.lookedUpAt {
-                    if session.hookWrites != fresh.at { fresh = (KnownFiles(), session.hookWrites) }
-                    needs = try lookUp(file, batches.db, &fresh.known)
+                    fresh.refresh(asOf: session.hookWrites)
+                    needs = try lookUp(file, batches.db, &fresh)
                     // Read for nothing now (a hook stored it meanwhile): what was staged goes.
                     if let r = read, (try? needs.get())?.readsFile != true {
                         session.objects.discard(r.staged)
@@ -220,7 +220,7 @@ struct Archiver {
         /// Hands a full group to the workers and stores the oldest they have, once `ahead` are theirs.
         var walked: [Walker.Item] = [], walkedFiles = 0
         func next(_ batches: BackupDatabase.Batches) throws {
-            if session.hookWrites != knownAt { (known, knownAt) = (KnownFiles(), session.hookWrites) }
+            known.refresh(asOf: session.hookWrites)
             let needs = try walked.map { item -> Result<Need, Error>? in
                 guard case .file(let file) = item else { return nil }
                 return try lookUp(file, batches.db, &known)
@@ -232,7 +232,7 @@ struct Archiver {
                     return file
                 })
             }
-            staging.append(Group(items: walked, needs: needs, lookedUpAt: knownAt, reads: reads, readIndex: reads == nil ? [] : toRead))
+            staging.append(Group(items: walked, needs: needs, lookedUpAt: known.asOf, reads: reads, readIndex: reads == nil ? [] : toRead))
             walked.removeAll(keepingCapacity: true)
             walkedFiles = 0
             if staging.count > ahead { try storeGroup(staging.removeFirst(), batches) }

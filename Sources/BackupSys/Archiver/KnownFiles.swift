@@ -20,6 +20,16 @@ struct KnownFiles {
     private var window: [Known] = []
     private var at = 0
     private var last: Path?
+    /// The count of hooks' catalog writes (`BackupDatabase.hookWrites`) when
+    /// its rows were read: they hold only as long as no hook has written since.
+    private(set) var asOf: Int
+
+    init(asOf writes: Int) { asOf = writes }
+
+    /// Forgets the rows read, if a hook has written to the catalog since (`writes` moved).
+    mutating func refresh(asOf writes: Int) {
+        if writes != asOf { self = KnownFiles(asOf: writes) }
+    }
 
     /// The backup of `path`, if there is one. Paths asked for in walk order
     /// cost a seek per window; one asked for out of order is looked up alone.

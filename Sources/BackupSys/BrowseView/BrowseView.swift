@@ -83,9 +83,9 @@ final class ViewBuilder {
         // was not walked (the way to an include that is a file): made as needed.
         // This thread reads the catalog and makes the folders; workers make a
         // folder's hard links, a folder at a time.
-        // A folder the run's files were linked into is there already: not made again.
+        // A folder the run's files were linked into is there already: not made again (`reach`).
         try TreeStore(db).walk(try SnapshotContents.root(db, sid)) { path, node in
-            if node.metadata != nil && !cursor.hasReached(path.components) { _ = try cursor.folder(path.components[...]) }
+            if node.metadata != nil { try cursor.reach(path.components) }
             for f in node.files where !added.contains(f.backup) {
                 guard let (filePath, data) = try Catalog.snapshotFile(db, backup: f.backup, version: f.version) else {
                     throw BMError(21, "catalog table tree: snapshot \(sid) holds backup \(f.backup), which is not in the catalog")

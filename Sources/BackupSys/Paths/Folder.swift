@@ -320,9 +320,11 @@ final class FolderCursor {
         return open.last ?? base
     }
 
-    /// Whether the cursor has been to the folder at `names` (a cursor with a visitor keeps count).
-    func hasReached(_ names: [Path]) -> Bool {
-        visit != nil && visited.contains(names.reduce(base.path) { $0.appending($1) })
+    /// Makes the folder at `names` unless the cursor has been there (a cursor
+    /// with a visitor keeps count): a `mkdir` that finds it costs as much as one that makes it.
+    func reach(_ names: [Path]) throws {
+        if visit != nil && visited.contains(names.reduce(base.path) { $0.appending($1) }) { return }
+        _ = try folder(names[...])
     }
 
     /// The folder holding `path` (a path relative to the base, as components) and its last name.

@@ -19,7 +19,6 @@ final class ChunkHasher: @unchecked Sendable {
     private let slots: [UnsafeMutableRawBufferPointer]
     /// Signalled when a slot's chunk has been hashed: it may be filled again.
     private let free: [DispatchSemaphore]
-    private let owned: Int   // slots[owned...] were allocated here
     private var next = 0
 
     /// Files from this size are hashed off the caller's thread.
@@ -36,13 +35,12 @@ final class ChunkHasher: @unchecked Sendable {
             }
         }
         self.slots = slots
-        owned = 1
         queue = threaded ? DispatchQueue(label: "bmlua.hash") : nil
         free = threaded ? slots.map { _ in DispatchSemaphore(value: 1) } : []
     }
 
     deinit {
-        for slot in slots[owned...] { slot.deallocate() }
+        for slot in slots.dropFirst() { slot.deallocate() }   // the first is the caller's
     }
 
     /// The next buffer to fill, once the hash of what it held last is done.

@@ -207,26 +207,31 @@ final class ObjectStore {
         }
         var out = SparseOutput(fd: output, name: tmpFolder.path.appending(Path("(new object)")))
         try out.write(head)
-        // A large file's write-back starts as it is written, not all at the
-        // sync that makes it durable: the disk writes while the rest is read.
-        let large = (expectedSize ?? 0) >= ChunkHasher.threadedFrom
-        let rest = ChunkHasher(continuing: hasher, first: buffer, threaded: large)
-        defer { rest.drain() }   // before `buffer` goes
-        var writtenBack = 0
-        while !whole && size < limit {
-            let slot = rest.buffer()
-            let n = try fill(slot, from: input, name: name)
-            try out.write(rest.hashed(min(n, limit - size)))
-            size += min(n, limit - size)
-            if large && size - writtenBack >= Self.writeBackStep {
-                _ = bmlua_start_writeback(output, off_t(writtenBack), off_t(size - writtenBack))
-                writtenBack = size
+        let id: String
+        if let early {
+            id = early   // read whole, hashed already
+        } else {
+            // A large file's write-back starts as it is written, not all at the
+            // sync that makes it durable: the disk writes while the rest is read.
+            let large = (expectedSize ?? 0) >= ChunkHasher.threadedFrom
+            let rest = ChunkHasher(continuing: hasher, first: buffer, threaded: large)
+            defer { rest.drain() }   // before `buffer` goes
+            var writtenBack = 0
+            while size < limit {
+                let slot = rest.buffer()
+                let n = try fill(slot, from: input, name: name)
+                try out.write(rest.hashed(min(n, limit - size)))
+                size += min(n, limit - size)
+                if large && size - writtenBack >= Self.writeBackStep {
+                    _ = bmlua_start_writeback(output, off_t(writtenBack), off_t(size - writtenBack))
+                    writtenBack = size
+                }
+                if n < slot.count { break }
             }
-            if n < slot.count { break }
+            id = rest.finalize().hex
         }
         try out.finish()
         keep = true
-        let id = early ?? rest.finalize().hex
         // The link fails where the object is there already: commit sees to it.
         if case .unnamed(let fd) = temp, let objects, !known.contains(id), objects.link(unnamed: fd, as: Path("\(id.prefix(2))/\(id)")) {
             close(fd)   // here, not on the thread that commits

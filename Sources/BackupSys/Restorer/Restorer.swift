@@ -232,7 +232,7 @@ public struct Restorer {
         var made: [SnapshotFolder] = []
         for folder in folders {   // by path: parents first
             do {
-                if !cursor.hasReached(folder.path.components) { _ = try cursor.folder(folder.path.components[...]) }
+                try cursor.reach(folder.path.components)
                 made.append(folder)
             } catch {
                 failed.append(BMError.wrap(error, path: place(folder.path)))

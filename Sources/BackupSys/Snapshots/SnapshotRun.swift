@@ -170,7 +170,7 @@ public struct SnapshotRun {
         try requireRepository(repo)
         let bd = try BackupDatabase(at: repo, options: options)
         defer { bd.close() }
-        var plan = Plan(), known = KnownFiles()
+        var plan = Plan(), known = KnownFiles(asOf: bd.hookWrites)
         let tree = try bd.read { db in
             try Walker(profile, in: bd.repository).walk { item in
                 guard case .file(let file) = item else {
