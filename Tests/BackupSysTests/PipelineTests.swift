@@ -105,6 +105,22 @@ import TestSupport
         try expectWhole(s, summary, files)
     }
 
+    /// newbu hands newver the backup it just made, not read back; but not
+    /// when hook 2 has written since: here it makes version 1 itself for some
+    /// files, and the run's version of them is 2, not a second version 1.
+    @Test func aVersionHook2MadeComesBeforeTheRunsOwn() throws {
+        let s = try SnapshotFixture()
+        let files = try makeTree(s)
+        try s.f.hook(2, "if bhin[1]:match('5%.bin$') then newver(bhin[4], 'by hook 2') end")
+        let summary = try s.run(batchSize: 50, workers: 4)
+        #expect(summary.failedFiles == 0 && summary.newFiles == files.count + 2, "\(summary)")
+        for name in files.keys.filter({ $0.hasSuffix("5.bin") }).prefix(5) {
+            let b = try s.f.bd.resolve("path:" + s.tree + "/" + name)
+            #expect(try s.f.bd.versions(of: b.index).map(\.comment) == ["by hook 2", "snapshot \(try #require(summary.sid))"], "\(name)")
+        }
+        try expectWhole(s, summary, files)
+    }
+
     /// A new file is newbu and newver in one step with one savepoint: when
     /// hook 6 fails, what newbu and its hook 2 wrote goes too, and the files
     /// before and after it in the batch stay.

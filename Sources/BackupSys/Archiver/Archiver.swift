@@ -118,10 +118,11 @@ struct Archiver {
             case .new:
                 let source = try read?.source ?? file.open()
                 // One step: a file whose version fails leaves no backup behind either.
+                // The lookup that found it new is as of the last hook write: no backup is looked for again.
                 let (i, v) = try session.write { _ in
-                    let made = try session.newbu(source, .init(group: profile.id), staged: read?.staged, enclosed: true)
+                    let made = try session.newbu(source, .init(group: profile.id), staged: read?.staged, absent: true, enclosed: true)
                     return (made.index, try session.newver(made.index, comment: comment, source: source,
-                                                           sharing: made.fromSource ? made.stored : nil, enclosed: true))
+                                                           sharing: made.fromSource ? made.stored : nil, head: made.head, enclosed: true))
                 }
                 summary.newFiles += 1
                 summary.bytesStored += Int64(source.status.st_size)

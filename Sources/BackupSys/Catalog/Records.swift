@@ -81,6 +81,15 @@ struct BackupHead: Sendable, Equatable {
 
     static let columns = "idx, path, name, stored_away, next_version, src_dev, src_ino, src_size, src_mtime_ns, src_ctime_ns"
 
+    init(index: Int64, path: Path, name: Path, storedAway: Bool, nextVersion: Int64, source: SourceState?) {
+        self.index = index
+        self.path = path
+        self.name = name
+        self.storedAway = storedAway
+        self.nextVersion = nextVersion
+        self.source = source
+    }
+
     init(_ r: RowReader) throws {
         index = try r.value(0)
         path = try r.path(1)

@@ -68,15 +68,27 @@ extension BackupDatabase {
         try newbu(Path(path), options)
     }
 
-    /// newbu of a file already open (a snapshot's walk opened it). Returns the
-    /// backup's index and what was stored: the original's own data unless hook 1 named another file.
+    /// What newbu made: the backup's index, what was stored (the original's
+    /// own data unless hook 1 named another file), and the backup's head as
+    /// inserted, unless a hook has written to the catalog since (hook 2 may
+    /// have changed or deleted the backup): newver needs not read it back then.
+    struct Made {
+        var index: Int64
+        var stored: ObjectStore.Stored
+        var fromSource: Bool
+        var head: BackupHead?
+    }
+
+    /// newbu of a file already open (a snapshot's walk opened it).
     /// `staged`: the original's bytes, read already by a snapshot's worker.
+    /// `absent`: the caller has just found no backup of the file (a snapshot's
+    /// lookup, with no hook write since), so none is looked for.
     /// `enclosed`: part of a step whose `write` undoes it if it fails.
     func newbu(_ source: SourceFile, _ options: NewBackupOptions, staged: ObjectStore.Staged? = nil,
-               enclosed: Bool = false) throws -> (index: Int64, stored: ObjectStore.Stored, fromSource: Bool) {
+               absent: Bool = false, enclosed: Bool = false) throws -> Made {
         let original = source.path
         return try part(of: enclosed) { db in
-            if try Catalog.backupIndex(db, path: original) != nil, let existing = try Catalog.backup(db, path: original) {
+            if !absent, try Catalog.backupIndex(db, path: original) != nil, let existing = try Catalog.backup(db, path: original) {
                 throw BMError(16, "\(FS.shown(original)) is backup \(existing.index) (\(FS.shown(existing.name))); use bmlua update", path: original)
             }
             let name = try uniqueName(for: original, db)
@@ -86,9 +98,12 @@ extension BackupDatabase {
             let index = try Catalog.insert(db, .init(
                 path: original, name: name, group: options.group, storedAway: options.storeAway,
                 data: data, source: source.state), now: Date())
+            let inserted = hookWrites
             _ = try runHook(.afterNewBackup(original: original, actual: actual ?? original, name: name, index: index,
                                             storedAway: options.storeAway))
-            return (index, ObjectStore.Stored(id: data.object, size: data.size), actual == nil)
+            let head = BackupHead(index: index, path: original, name: name, storedAway: options.storeAway, nextVersion: 1, source: source.state)
+            return Made(index: index, stored: ObjectStore.Stored(id: data.object, size: data.size), fromSource: actual == nil,
+                        head: hookWrites == inserted ? head : nil)
         }
     }
 

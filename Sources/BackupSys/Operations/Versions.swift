@@ -20,11 +20,13 @@ extension BackupDatabase {
     /// object newbu just stored from it: the version is that object, and the
     /// file is not read again, unless hook 6 names another file or changed
     /// this one (then the hook decides as ever). Returns the version's index and object.
+    /// `head`: the backup's head as the caller has just read or made it, with
+    /// no hook write since; it is not read again.
     /// `enclosed`: part of a step whose `write` undoes it if it fails.
     func newver(_ index: Int64, comment: String, source: SourceFile?, sharing: ObjectStore.Stored? = nil,
-                staged: ObjectStore.Staged? = nil, enclosed: Bool = false) throws -> (index: Int64, object: String) {
+                staged: ObjectStore.Staged? = nil, head: BackupHead? = nil, enclosed: Bool = false) throws -> (index: Int64, object: String) {
         try part(of: enclosed) { db in
-            let b = try Catalog.existingHead(db, index: index)
+            let b = try head ?? Catalog.existingHead(db, index: index)
             let source = try source ?? original(of: b)
             let v = b.nextVersion
             var actual: Path?, comment = comment
