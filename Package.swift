@@ -51,7 +51,8 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["BackupSys", "HookVM", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/TestSupport"),
         .testTarget(name: "BackupSysTests", dependencies: ["BackupSys", "HookVM", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         // The bmlua program as users run it: built first, found in the products folder.
-        .testTarget(name: "CommandLineTests", dependencies: ["bmlua", "BackupSys", "HookVM", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "CommandLineTests", dependencies: ["bmlua", "BackupSys", "HookVM", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     ],
     swiftLanguageModes: [.v6]
 )

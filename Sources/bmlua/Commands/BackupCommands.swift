@@ -31,7 +31,7 @@ struct BackupCommand: ParsableCommand {
 }
 
 struct Update: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Replace backups' current copies from their originals (updbu; hook 3).")
+    static let configuration = CommandConfiguration(commandName: "update", abstract: "Replace backups' current copies from their originals (updbu; hook 3).")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Backups, by index, name or original path.") var backups: [String]
 
@@ -50,7 +50,7 @@ struct Update: ParsableCommand {
 }
 
 struct Restore: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write a backup's data back (restbu; hook 4).")
+    static let configuration = CommandConfiguration(commandName: "restore", abstract: "Write a backup's data back (restbu; hook 4).")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The backup, by index, name or original path.") var backup: String
     @Option(help: "Restore this version instead of the current copy (0).") var version = Index<FromZero>(0)
@@ -70,7 +70,7 @@ struct Restore: ParsableCommand {
 }
 
 struct Delete: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "delete",
         abstract: "Delete a backup and its versions (delbu; hook 5).",
         discussion: "Snapshots that hold the file lose it too, as with Back In Time's \"remove from all snapshots\".")
     @OptionGroup var global: GlobalOptions
@@ -89,7 +89,7 @@ struct Delete: ParsableCommand {
 }
 
 struct List: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the backups.")
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the backups.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Only the backups of files at or under this path.") var under: String?
 
@@ -106,7 +106,7 @@ struct List: ParsableCommand {
 }
 
 struct Show: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show a backup: its data, extended data and versions.")
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a backup: its data, extended data and versions.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The backup, by index, name or original path.") var backup: String
 
@@ -139,7 +139,7 @@ struct VersionCommand: ParsableCommand {
         subcommands: [Create.self, Comment.self, Remove.self])
 
     struct Create: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Make a new version from the original file (newver; hook 6).")
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Make a new version from the original file (newver; hook 6).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The backup, by index, name or original path.") var backup: String
         @Option(name: [.customShort("m"), .long], help: "The version's comment.") var comment = ""
@@ -154,7 +154,7 @@ struct VersionCommand: ParsableCommand {
     }
 
     struct Comment: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a version's comment (cmtver; hook 7).")
+        static let configuration = CommandConfiguration(commandName: "comment", abstract: "Change a version's comment (cmtver; hook 7).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The backup, by index, name or original path.") var backup: String
         @Argument(help: "The version.") var version: Int64

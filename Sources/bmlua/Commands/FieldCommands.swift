@@ -9,7 +9,7 @@ struct FieldCommand: ParsableCommand {
         subcommands: [Register.self, ListFields.self, Get.self, SetValue.self])
 
     struct Register: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Register a field.")
+        static let configuration = CommandConfiguration(commandName: "register", abstract: "Register a field.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The field's name.") var name: String
         @Argument(help: "d (one value per backup) or g (one value per group).") var type: String
@@ -34,7 +34,7 @@ struct FieldCommand: ParsableCommand {
     }
 
     struct Get: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a field's value for one backup or group, or all its values.")
+        static let configuration = CommandConfiguration(commandName: "get", abstract: "Print a field's value for one backup or group, or all its values.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The field's name.") var name: String
         @Argument(help: "A backup index (\"d\" fields) or group id (\"g\" fields).") var id: Int64?

@@ -25,7 +25,7 @@ struct HooksCommand: ParsableCommand {
     }
 
     struct Set: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "set",
             abstract: "Set hook N's code.",
             discussion: "Refuses to replace different code already in slot N (error 35) unless --force; on a terminal it asks first.")
         @OptionGroup var global: GlobalOptions
@@ -55,7 +55,7 @@ struct HooksCommand: ParsableCommand {
     }
 
     struct Clear: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Empty hook N's slot.")
+        static let configuration = CommandConfiguration(commandName: "clear", abstract: "Empty hook N's slot.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The hook number, 1 to 10.") var number: Int
 
@@ -68,7 +68,7 @@ struct HooksCommand: ParsableCommand {
     }
 
     struct Test: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "test",
             abstract: "Run hook N on a given bhin in a transaction that is rolled back.",
             discussion: "Prints bhout, bhout2, what the hook logged and its error if any. Nothing is changed.")
         @OptionGroup var global: GlobalOptions
@@ -112,7 +112,7 @@ struct HooksCommand: ParsableCommand {
 
 extension HooksCommand {
     struct Limits: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show or set this repository's limits for one hook call.")
+        static let configuration = CommandConfiguration(commandName: "limits", abstract: "Show or set this repository's limits for one hook call.")
         @OptionGroup var global: GlobalOptions
         @Option(help: "Seconds a hook call may run (error 32 past it): above 0.") var time: Seconds?
         @Option(help: "MiB the Lua heap may hold during a hook call (error 33 past it): 1 to 1048576.") var memory: MiB?

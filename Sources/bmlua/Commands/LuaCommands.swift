@@ -5,7 +5,7 @@ import CReadline
 import HookVM
 
 struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a Lua script with the bmlua API (... and arg[1], arg[2] … = the arguments, arg[0] = the script).")
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run a Lua script with the bmlua API (... and arg[1], arg[2] … = the arguments, arg[0] = the script).")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The script.") var script: String
     @Argument(parsing: .captureForPassthrough, help: "Arguments for the script.") var arguments: [String] = []
@@ -21,7 +21,7 @@ struct Run: ParsableCommand {
 }
 
 struct Eval: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a line of Lua with the bmlua API and print what it returns.")
+    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Run a line of Lua with the bmlua API and print what it returns.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The Lua code, for example: 'return #backups()'") var code: String
 
@@ -45,7 +45,7 @@ func printLua(_ v: LuaValue) {
 }
 
 struct Shell: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "shell",
         abstract: "An interactive Lua prompt with the bmlua API.",
         discussion: """
             Line editing and history (readline; kept in $XDG_STATE_HOME/bmlua/history). An expression's value is printed; \

@@ -90,7 +90,7 @@ struct ProfileCommand: ParsableCommand {
     }
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "add",
             abstract: "Add a profile; prints its id.",
             discussion: "--repo DIR is the repository the profile snapshots into; without it, the profile uses whichever repository is the default when a snapshot runs.")
         @OptionGroup var global: GlobalOptions
@@ -109,7 +109,7 @@ struct ProfileCommand: ParsableCommand {
     }
 
     struct Include: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add paths a profile snapshots.")
+        static let configuration = CommandConfiguration(commandName: "include", abstract: "Add paths a profile snapshots.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var config: ConfigOption
         @Argument(help: "Files or folders.") var paths: [String]
@@ -126,7 +126,7 @@ struct ProfileCommand: ParsableCommand {
     }
 
     struct Exclude: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add glob patterns a profile leaves out (matched against the full path and the name).")
+        static let configuration = CommandConfiguration(commandName: "exclude", abstract: "Add glob patterns a profile leaves out (matched against the full path and the name).")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var config: ConfigOption
         @Argument(help: "Glob patterns, like '*.tmp' or '/home/me/.cache'.") var globs: [String]

@@ -3,7 +3,7 @@ import BackupSys
 import Foundation
 
 struct Init: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create a repository (mode 0700).")
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create a repository (mode 0700).")
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -17,7 +17,7 @@ struct Init: ParsableCommand {
 }
 
 struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check that every object the catalog names exists with its recorded size (and, with --read-data, is intact).")
+    static let configuration = CommandConfiguration(commandName: "check", abstract: "Check that every object the catalog names exists with its recorded size (and, with --read-data, is intact).")
     @OptionGroup var global: GlobalOptions
     @Flag(name: .customLong("read-data"), help: "Read every object and verify its SHA-256.")
     var readData = false
@@ -69,7 +69,7 @@ struct GC: ParsableCommand {
 }
 
 struct Errors: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the table of error numbers.")
+    static let configuration = CommandConfiguration(commandName: "errors", abstract: "Print the table of error numbers.")
     @OptionGroup var global: GlobalOptions
 
     func run() throws {

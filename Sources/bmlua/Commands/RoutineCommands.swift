@@ -8,7 +8,7 @@ struct RoutineCommand: ParsableCommand {
         subcommands: [Add.self, ListRoutines.self, ShowRoutine.self, Remove.self])
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Store a routine from a file (its name: the file's base name).")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Store a routine from a file (its name: the file's base name).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The Lua file.") var file: String
         @Option(help: "The routine's name, if not the file's base name.") var name: String?
@@ -51,7 +51,7 @@ struct RoutineCommand: ParsableCommand {
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a routine.")
+        static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove a routine.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The routine's name.") var name: String
 

@@ -195,7 +195,7 @@ struct SnapshotsCommand: ParsableCommand {
 }
 
 struct Prune: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "prune",
         abstract: "Remove snapshots outside a keep policy, and the versions only they used (hook 8 fires for each).")
     @OptionGroup var global: GlobalOptions
     @Option(name: .customLong("keep-last"), help: "Keep the newest N snapshots.") var last = Count(0)
