@@ -11,9 +11,8 @@ struct KnownFiles {
         var index: Int64
         var path: Path
         var source: SourceState?
-        /// Its newest version, and that version's object.
-        var latest: Int64?
-        var latestObject: String?
+        /// Its newest version and that version's object (none: a backup whose versions were all deleted).
+        var newest: (version: Int64, object: String)?
     }
 
     static let windowSize = 1024
@@ -47,7 +46,7 @@ struct KnownFiles {
     /// The version that already holds the file as it is now (same size,
     /// mtime, ctime and inode: not even read), or nil if it must be stored.
     static func unchangedVersion(of k: Known, _ st: stat) -> (index: Int64, object: String)? {
-        guard let v = k.latest, let object = k.latestObject, k.source == SourceState(st) else { return nil }
-        return (v, object)
+        guard let newest = k.newest, k.source == SourceState(st) else { return nil }
+        return (newest.version, newest.object)
     }
 }

@@ -102,8 +102,8 @@ enum Catalog {
             FROM backup b LEFT JOIN version v ON v.backup = b.idx AND v.idx = (SELECT max(idx) FROM version WHERE backup = b.idx)
             WHERE b.path >= ? ORDER BY b.path LIMIT ?
             """).all(table: "backup", { $0.add(path); $0.add(Int64(limit)) }) { r in
-                KnownFiles.Known(index: try r.value(0), path: try r.path(1), source: try SourceState(r, at: 2), latest: try r.optional(7),
-                                 latestObject: r[8].isNull ? nil : try r.objectID(8))
+                KnownFiles.Known(index: try r.value(0), path: try r.path(1), source: try SourceState(r, at: 2),
+                                 newest: r[7].isNull ? nil : (try r.value(7), try r.objectID(8)))
             }
     }
 

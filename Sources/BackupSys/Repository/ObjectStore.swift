@@ -272,7 +272,7 @@ final class ObjectStore {
         let placed: Bool
         switch temp {
         case .unnamed(let fd): placed = rootFolder.link(unnamed: fd, as: relative(id))
-        case .placed: placed = true   // not reached: committed above
+        case .placed: preconditionFailure("a placed object is committed above")
         case .named(let name):
             placed = name.withCString { t in relative(id).withCString { bmlua_renameat2(tmpFolder.fd, t, rootFolder.fd, $0, UInt32(BMLUA_RENAME_NOREPLACE)) } } == 0
         }
