@@ -141,6 +141,33 @@ import TestSupport
         #expect(try Checker(s.f.bd).check(readData: true).ok)
     }
 
+    /// Without hooks too, a new file whose version cannot be inserted (here a
+    /// trigger refuses some) leaves no backup behind, and the next run stores it.
+    @Test func aNewFileWhoseVersionInsertFailsLeavesNoBackupWithoutHooks() throws {
+        let s = try SnapshotFixture()
+        let files = try makeTree(s)
+        try s.f.bd.write { db in
+            try db.execute(sql: """
+                CREATE TRIGGER refuse BEFORE INSERT ON version
+                WHEN (SELECT CAST(path AS TEXT) FROM backup WHERE idx = NEW.backup) LIKE '%7.bin'
+                BEGIN SELECT RAISE(ABORT, 'refused'); END
+                """)
+        }
+        let summary = try s.run(batchSize: 50, workers: 4)
+        let failing = files.keys.filter { $0.hasSuffix("7.bin") }.count
+        #expect(failing > 0 && summary.failedFiles == failing && summary.newFiles == files.count + 2 - failing, "\(summary)")
+        let backups = try s.f.bd.backups()
+        #expect(!backups.contains { $0.path.bytes.suffix(5).elementsEqual("7.bin".utf8) }, "a backup without its version stayed")
+        #expect(try backups.allSatisfy { try !s.f.bd.versions(of: $0.index).isEmpty })
+        try s.f.bd.write { db in try db.execute(sql: "DROP TRIGGER refuse") }   // check holds the schema to bmlua's
+        let report = try Checker(s.f.bd).check(readData: true)
+        #expect(report.ok, "\(report.problems)")
+
+        let next = try s.run(at: Date(timeIntervalSince1970: 1_800_000_060), batchSize: 50, workers: 4)
+        #expect(next.failedFiles == 0 && next.newFiles == failing, "\(next)")
+        try expectWhole(s, next, files)
+    }
+
     /// A new file's backup takes its base name, or the next free `-N` one:
     /// the insert itself finds a taken name (no query before it), in a run
     /// with no hooks, where newbu and newver are one step.

@@ -151,12 +151,20 @@ enum Catalog {
 
     /// A new backup and its version 1, as newbu then newver make them, in two
     /// statements (no `nameExists` before, no `next_version` update after):
-    /// nil, and nothing inserted, when another backup has `b.name`.
+    /// nil, and nothing inserted, when another backup has `b.name`. If the
+    /// version fails, the backup is deleted again: both or neither, with no
+    /// savepoint around them.
     static func insertWithFirstVersion(_ db: Database, _ b: NewBackup, comment: String, now: Date) throws -> Int64? {
         try db.cachedStatement(sql: SQL.insertBackupWithVersion).run { b.bind(&$0, now: now) }
         guard db.changesCount == 1 else { return nil }
         let index = db.lastInsertedRowID
-        try db.cachedStatement(sql: SQL.insertVersion).run { bindVersion(&$0, backup: index, index: 1, b.data, comment: comment, now: now) }
+        do {
+            try db.cachedStatement(sql: SQL.insertVersion).run { bindVersion(&$0, backup: index, index: 1, b.data, comment: comment, now: now) }
+        } catch {
+            // Where SQLite rolled the whole transaction back (a full disk), the row is gone already.
+            if db.isInsideTransaction { try db.execute(sql: "DELETE FROM backup WHERE idx = ?", arguments: [index]) }
+            throw error
+        }
         return index
     }
 
