@@ -17,11 +17,12 @@ before every timed command (cold); otherwise the table says they are warm.
 Prints medians (min–max), peak RSS, and each bmlua figure's ratio to the
 fastest peer; writes bench/results.json.
 
-usage: compare.py BMLUA [--rounds N] [--files N] [--work DIR] [--out FILE]
+usage: compare.py BMLUA [--rounds N] [--files N] [--work DIR] [--out FILE] [--settle SECONDS]
 """
 import argparse, json, os, random, shutil, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SETTLE = 0.0   # seconds of rest before each timed command (--settle)
 
 
 def ensure_peers():
@@ -73,6 +74,9 @@ def timed(argv, env=None, cold=True):
     process, as GNU time reports it (a small C parent: a Python parent's
     pages would count in a forked child's peak). `cold=False`: caches kept."""
     cold = drop_caches() if cold else False
+    # A virtual disk may still be writing what the command before it synced
+    # (the host's own cache): the next command would pay for it.
+    time.sleep(SETTLE)
     report = tempfile.NamedTemporaryFile(prefix="bench-time.", delete=False).name
     t = time.monotonic()
     p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report] + argv, env=env,
@@ -106,7 +110,11 @@ def main():
     ap.add_argument("--files", type=int, default=20000)
     ap.add_argument("--work", default=None, help="where the trees and repositories go (default: a temp folder)")
     ap.add_argument("--out", default=os.path.join(HERE, "results.json"))
+    ap.add_argument("--settle", type=float, default=float(os.environ.get("SETTLE", 5)),
+                    help="seconds of rest before each timed command, for a disk that writes on after a sync")
     a = ap.parse_args()
+    global SETTLE
+    SETTLE = a.settle
     bmlua = os.path.abspath(a.bmlua)
     ensure_peers()
     in_work_folder("bmlua-compare.", a.work, lambda work: run(a, bmlua, work))
