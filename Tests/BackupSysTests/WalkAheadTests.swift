@@ -58,4 +58,18 @@ import TestSupport
         #expect(ahead.next() == nil)
         ahead.cancel()
     }
+
+    /// Cancelled with chunks handed on and never taken, the walk is freed
+    /// whole: its semaphore of room was freed below its first value, which
+    /// libdispatch ends the process for (a snapshot stopped or failing
+    /// part-way crashed so, when its walk was ahead).
+    @Test(.timeLimit(.minutes(1))) func aWalkCancelledWithChunksWaitingIsFreed() throws {
+        let f = try Fixture()
+        var ahead: WalkAhead? = WalkAhead(Walker(includes: [try makeTree(f)], excludes: []))
+        _ = try #require(ahead?.next())
+        while ahead!.chunksWaiting < 2 { usleep(1_000) }   // the walk runs ahead
+        ahead?.cancel()
+        ahead = nil
+        #expect(ahead == nil)
+    }
 }

@@ -79,11 +79,18 @@ final class WalkAhead: @unchecked Sendable {
     func cancel() {
         guard !ended else { return }
         ended = true
-        state.withLock { s in
+        let dropped = state.withLock { s in
             s.cancelled = true
-            s.chunks.removeAll()
+            defer { s.chunks.removeAll() }
+            return s.chunks.count
         }
-        room.signal()   // a walk waiting for room wakes to the cancel
+        // The room the dropped chunks held, and one more that wakes a walk
+        // waiting for room to the cancel. libdispatch stops the process when a
+        // semaphore is freed below the value it was made with.
+        for _ in 0...dropped { room.signal() }
         done.wait()
     }
+
+    /// Chunks handed on and not yet taken (tests wait on it).
+    var chunksWaiting: Int { state.withLock { $0.chunks.count } }
 }
