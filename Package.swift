@@ -49,7 +49,8 @@ let package = Package(
         .testTarget(name: "HookVMTests", dependencies: ["HookVM", "CLua", "LuaHost"]),
         // What the BackupSys and command-line tests share: a throw-away repository.
         .target(name: "TestSupport", dependencies: ["BackupSys", "HookVM", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/TestSupport"),
-        .testTarget(name: "BackupSysTests", dependencies: ["BackupSys", "HookVM", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "BackupSysTests", dependencies: ["BackupSys", "HookVM", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                                                          .product(name: "Crypto", package: "swift-crypto")]),
         // The bmlua program as users run it: built first, found in the products folder.
         .testTarget(name: "CommandLineTests", dependencies: ["bmlua", "BackupSys", "HookVM", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser")]),

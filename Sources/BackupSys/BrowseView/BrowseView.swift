@@ -139,7 +139,7 @@ private final class ViewLinks: @unchecked Sendable {
     private let threads = Workers("bmlua.browse-view", count: 4)
     private var next = 0   // the worker the next batch goes to (the session's thread alone counts)
     private let running = DispatchGroup()
-    private let slots = DispatchSemaphore(value: 4)
+    private let slots = DispatchSemaphore.permits(4)
     private let failures = Mutex<[(Unshared<Folder>, Path, String, Int32)]>([])
 
     init(objects: Folder) { self.objects = objects }

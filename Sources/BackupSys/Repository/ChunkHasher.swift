@@ -36,7 +36,8 @@ final class ChunkHasher: @unchecked Sendable {
         }
         self.slots = slots
         queue = threaded ? DispatchQueue(label: "bmlua.hash") : nil
-        free = threaded ? slots.map { _ in DispatchSemaphore(value: 1) } : []
+        // A read that fails after `buffer()` leaves its slot's permit out.
+        free = threaded ? slots.map { _ in .permits(1) } : []
     }
 
     deinit {

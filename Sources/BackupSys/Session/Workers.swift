@@ -35,6 +35,19 @@ final class Workers: Sendable {
     }
 }
 
+extension DispatchSemaphore {
+    /// A semaphore of `count` permits that may be freed with any of them out.
+    /// libdispatch stops the process when a semaphore is freed below the
+    /// value it was made with, as a wait left unanswered by an early exit (a
+    /// failed read, a cancel) leaves it: made at 0 and signalled up, it is
+    /// never below that.
+    static func permits(_ count: Int) -> DispatchSemaphore {
+        let semaphore = DispatchSemaphore(value: 0)
+        for _ in 0..<count { semaphore.signal() }
+        return semaphore
+    }
+}
+
 /// One slot per item, each written by exactly one worker and read only after
 /// the workers have all finished.
 final class Slots<T>: @unchecked Sendable {

@@ -28,7 +28,7 @@ final class WalkAhead: @unchecked Sendable {
     private struct Cancelled: Error {}
 
     init(_ walker: Walker) {
-        room = DispatchSemaphore(value: Self.chunksAhead)
+        room = .permits(Self.chunksAhead)   // a cancel leaves the room of the chunks it drops out
         let walker = Unshared(walker)
         DispatchQueue(label: "bmlua.walk").async { [self] in
             var chunk: [Walker.Item] = []
@@ -79,15 +79,11 @@ final class WalkAhead: @unchecked Sendable {
     func cancel() {
         guard !ended else { return }
         ended = true
-        let dropped = state.withLock { s in
+        state.withLock { s in
             s.cancelled = true
-            defer { s.chunks.removeAll() }
-            return s.chunks.count
+            s.chunks.removeAll()
         }
-        // The room the dropped chunks held, and one more that wakes a walk
-        // waiting for room to the cancel. libdispatch stops the process when a
-        // semaphore is freed below the value it was made with.
-        for _ in 0...dropped { room.signal() }
+        room.signal()   // a walk waiting for room wakes to the cancel
         done.wait()
     }
 
