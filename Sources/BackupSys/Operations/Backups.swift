@@ -111,12 +111,12 @@ extension BackupDatabase {
     /// hooks 1, 2 and 6 are all unset: what the two do (one object, the
     /// backup, version 1 of it) in two statements (a third where the file's
     /// name is taken) rather than three savepoints and a dozen. Returns the backup's index and its object.
-    /// Inside the run's transaction it needs no savepoint: each statement
-    /// is whole or not at all, and `insertWithFirstVersion` takes the backup
-    /// back if its version fails. A savepoint's sub-journal copied every
-    /// page the two touched, a sixth of the session thread's work a file.
+    /// It needs no savepoint: each statement is whole or not at all, and
+    /// `insertWithFirstVersion` takes the backup back if its version fails.
+    /// A savepoint's sub-journal copied every page the two touched, a sixth
+    /// of the session thread's work a file.
     func newbuWithVersion(_ source: SourceFile, group: Int64, comment: String, staged: ObjectStore.Staged?) throws -> (index: Int64, object: String) {
-        func step(_ db: Database) throws -> (index: Int64, object: String) {
+        try write(savepoint: false) { db in
             let data = try store(source, hookChose: nil, staged: staged)
             var backup = Catalog.NewBackup(path: source.path, name: source.path.baseName, group: group, storedAway: false,
                                            data: data, source: source.state)
@@ -126,15 +126,6 @@ extension BackupDatabase {
                 return try Catalog.insertWithFirstVersion(db, backup, comment: comment, now: Date())
             }
             return (index, data.object)
-        }
-        guard let db, db.isInsideTransaction else { return try write(step) }
-        if repository.isAbsent { throw Repository.missing(repository.root) }
-        let mark = objects.created.count
-        do {
-            return try step(db)
-        } catch {
-            objects.discardCreated(since: mark)   // as `write` does: no row names what this step stored
-            throw error
         }
     }
 

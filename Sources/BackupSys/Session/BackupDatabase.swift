@@ -97,6 +97,15 @@ public final class BackupDatabase {
     /// (`inBatches` with no commit on the way). Nested calls (a hook calling an
     /// operation) run in a savepoint of the outer one.
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try write(savepoint: true, body)
+    }
+
+    /// `savepoint: false`, inside the session's transaction: `body` runs in it
+    /// straight, for a step whose statements are each whole and which takes
+    /// back its own rows if it fails part-way (a savepoint's sub-journal copies
+    /// every page the step touches: a snapshot's new file paid for that).
+    /// What it stored is removed all the same.
+    func write<T>(savepoint: Bool, _ body: (Database) throws -> T) throws -> T {
         if repository.isAbsent { throw Repository.missing(repository.root) }
         if hookDepth > 0 { hookWrites += 1 }
         if let db {
@@ -104,7 +113,7 @@ public final class BackupDatabase {
             // that stays (one already there before it would have been found, not made).
             let mark = objects.created.count
             do {
-                return try inSavepoint(db) { try body(db) }
+                return try savepoint || !db.isInsideTransaction ? inSavepoint(db) { try body(db) } : body(db)
             } catch {
                 objects.discardCreated(since: mark)
                 throw error
