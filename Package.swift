@@ -27,11 +27,13 @@ let package = Package(
         .target(name: "LuaHost", dependencies: ["CLua"], cSettings: [.unsafeFlags(["-I/usr/include/lua5.4"])]),
         // The Linux calls Swift's Glibc module leaves out.
         .target(name: "CSystem"),
+        // SQLite's process-wide settings (sqlite3_config is C varargs).
+        .target(name: "CSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(name: "HookVM", dependencies: ["CLua", "LuaHost", "CSystem"]),
         .target(
             name: "BackupSys",
             dependencies: [
-                "HookVM", "CSystem",
+                "HookVM", "CSystem", "CSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import CSQLite
 import GRDB
 import HookVM
 
@@ -136,6 +137,7 @@ public final class Repository {
     }
 
     private static func configuration(readOnly: Bool) -> Configuration {
+        let chunked = subJournalsInMemory   // before the connection starts SQLite
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.readonly = readOnly
@@ -143,15 +145,28 @@ public final class Repository {
             // Pages read through a mapping, not a pread each; 64 MiB of it, not
             // all: what is mapped and read counts in the process's size, and a
             // catalog of a million files is hundreds of MB.
-            // A run's savepoint per file keeps, in a sub-journal, each page it
-            // changes that its batch had already changed; on disk (a file in
-            // /var/tmp) that was four page writes per new file, most of a first
-            // snapshot's system time. In memory it is freed at each release.
+            // A hooked file's savepoint keeps, in a sub-journal, each page it
+            // changes that its batch had already changed: about twenty. See
+            // subJournalsInMemory; where SQLite started before it could be
+            // set, temp_store = MEMORY still keeps them off the disk, in 1 KB chunks.
             try db.execute(sql: readOnly ? "PRAGMA mmap_size = 67108864"
-                                         : "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA mmap_size = 67108864; PRAGMA temp_store = MEMORY")
+                                         : "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA mmap_size = 67108864")
+            if !readOnly && !chunked { try db.execute(sql: "PRAGMA temp_store = MEMORY") }
         }
         return config
     }
+
+    /// Sub-journals and statement journals are held in memory up to 120 KiB,
+    /// in one chunk, and spill to a temporary file beyond: set once a process,
+    /// before SQLite starts (false if something started it first).
+    /// SQLite's default, 64 KiB, spilled a hooked file's savepoint (about
+    /// 80 KB) to /var/tmp: four page writes a file. `temp_store = MEMORY`
+    /// keeps them in memory but in 1 KB chunks, five allocations and frees
+    /// for each page: a third of a hooked file's catalog work. Not more than
+    /// 120 KiB: a spill writes the chunk in one call, and SQLite's unix VFS
+    /// writes at most 0x1ffff bytes a call (3.40 fails the spill above that
+    /// with "database or disk is full").
+    static let subJournalsInMemory: Bool = bmlua_sqlite_journal_spill(120 << 10) == 0
 
     /// Brings the catalog to this bmlua's schema; one from a newer bmlua is refused, not written.
     private static func migrate(_ queue: DatabaseQueue, _ catalog: String) throws {
