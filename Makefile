@@ -18,11 +18,12 @@ DESTDIR    ?=
 
 .PHONY: deps build test demo bench bench-compare bench-scale clean install uninstall
 
-# The system packages bmlua builds on: Lua 5.4, readline (the shell), pkg-config.
+# The system packages bmlua builds on: Lua 5.4, readline (the shell), SQLite
+# (GRDB's, and its process settings), pkg-config.
 deps:
-	@if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists lua5.4 readline; then \
-		echo "make: installing liblua5.4-dev, libreadline-dev and pkg-config"; \
-		$(SUDO) apt-get update && $(SUDO) apt-get install -y liblua5.4-dev libreadline-dev pkg-config; \
+	@if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists lua5.4 readline sqlite3; then \
+		echo "make: installing liblua5.4-dev, libreadline-dev, libsqlite3-dev and pkg-config"; \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y liblua5.4-dev libreadline-dev libsqlite3-dev pkg-config; \
 	fi
 
 
