@@ -162,7 +162,7 @@ enum Catalog {
             try db.cachedStatement(sql: SQL.insertVersion).run { bindVersion(&$0, backup: index, index: 1, b.data, comment: comment, now: now) }
         } catch {
             // Where SQLite rolled the whole transaction back (a full disk), the row is gone already.
-            if db.isInsideTransaction { try db.execute(sql: "DELETE FROM backup WHERE idx = ?", arguments: [index]) }
+            if db.isInsideTransaction { try deleteBackup(db, index: index) }
             throw error
         }
         return index
