@@ -137,7 +137,7 @@ public final class Repository {
     }
 
     private static func configuration(readOnly: Bool) -> Configuration {
-        let chunked = subJournalsInMemory   // before the connection starts SQLite
+        let chunked = subJournalsInOneChunk   // before the connection starts SQLite
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.readonly = readOnly
@@ -147,7 +147,7 @@ public final class Repository {
             // catalog of a million files is hundreds of MB.
             // A hooked file's savepoint keeps, in a sub-journal, each page it
             // changes that its batch had already changed: about twenty. See
-            // subJournalsInMemory; where SQLite started before it could be
+            // subJournalsInOneChunk; where SQLite started before it could be
             // set, temp_store = MEMORY still keeps them off the disk, in 1 KB chunks.
             try db.execute(sql: readOnly ? "PRAGMA mmap_size = 67108864"
                                          : "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA mmap_size = 67108864")
@@ -166,7 +166,7 @@ public final class Repository {
     /// 120 KiB: a spill writes the chunk in one call, and SQLite's unix VFS
     /// writes at most 0x1ffff bytes a call (3.40 fails the spill above that
     /// with "database or disk is full").
-    static let subJournalsInMemory: Bool = bmlua_sqlite_journal_spill(120 << 10) == 0
+    static let subJournalsInOneChunk: Bool = bmlua_sqlite_journal_spill(120 << 10) == 0
 
     /// Brings the catalog to this bmlua's schema; one from a newer bmlua is refused, not written.
     private static func migrate(_ queue: DatabaseQueue, _ catalog: String) throws {
