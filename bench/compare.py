@@ -209,7 +209,8 @@ def run(a, bmlua, work):
         # Whichever writes its GiB second is slowed by the first's (the
         # virtual disk is still writing it out after the sync): alternate.
         # And rest longer: after the restores' 1.5 GB, a GiB written 5 s later
-        # took twice as long as one written alone, by cp or by bmlua.
+        # took twice as long as one written alone, by cp or by bmlua. (In the
+        # one run made with it, 30 s did not bring either back to that.)
         big_steps = [("cp", ["cp", big, d + "/big-copy"], env), ("bmlua backup", [bmlua, "backup", "-q", big], benv)]
         for tool, argv, e in big_steps if round_ % 2 else reversed(big_steps):
             r.add("1 GiB file", tool, timed(argv, env=e, settle=6 * SETTLE))
